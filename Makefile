@@ -1,0 +1,50 @@
+# Every target sets up what it needs: on a fresh clone `make test` and `make demo` just work.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.amlgen-installed
+
+.PHONY: install render check lint format types test test-fast demo bench catalog clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+render: $(STAMP)  ## regenerate azureml/ from params/
+	$(BIN)/amlgen render --all
+
+check: $(STAMP)  ## fail if the committed azureml/ is stale
+	$(BIN)/amlgen render --all --check
+
+lint: $(STAMP)
+	$(BIN)/ruff check generator tests bench scripts
+	$(BIN)/ruff format --check generator tests bench scripts
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix generator tests bench scripts
+	$(BIN)/ruff format generator tests bench scripts
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+test: lint types check  ## lint + types + check + the whole test suite
+	$(BIN)/pytest -q
+
+test-fast: $(STAMP)  ## skip the slow end-to-end tests
+	$(BIN)/pytest -q -m "not slow"
+
+catalog: $(STAMP)  ## re-derive the bundled catalogs from ../shared/reference/specs
+	$(BIN)/python scripts/build_catalog.py
+
+demo: $(STAMP)
+	@echo "make demo: not yet (lands with the emulator)"
+
+bench: $(STAMP)
+	@echo "make bench: not yet"
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,593 @@
+"""The parameters file: one source of truth per environment.
+
+`params/base.yaml` holds every value of the workflow; `params/<env>.yaml` overlays it (mappings
+merge key by key, anything else is replaced); `--set a.b=value` overrides both. The merged tree
+is validated by a typed model with unknown keys forbidden, and every error names the file and
+line that set the offending value.
+
+The fine-tune section is typed from the registry component's own interface (the bundled
+catalog), so the schema lists every real component input with its description, enum and minimum.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+)
+
+from . import catalog
+from .errors import ParamsError
+from .yamlio import Document, Path_, read
+
+COMPONENT_NAME = "chat_completion_pipeline"
+PARAMS_DIR = "params"
+BASE_FILE = "base.yaml"
+SCHEMA_FILE = "params.schema.json"
+
+# Component inputs that amlgen derives from other sections instead of taking them verbatim.
+DERIVED_INPUTS = {
+    "mlflow_model_path": "model",
+    "train_file_path": "data",
+    "test_file_path": "data",
+    "compute_model_import": "compute",
+    "compute_preprocess": "compute",
+    "compute_finetune": "compute",
+    "compute_model_evaluation": "compute",
+    "instance_type_model_import": "compute.cpu_size",
+    "instance_type_preprocess": "compute.cpu_size",
+    "instance_type_finetune": "compute.size",
+    "instance_type_model_evaluation": "compute.size",
+    "number_of_gpu_to_use_finetuning": "compute.gpus_per_node",
+    "num_nodes_finetune": "compute.nodes",
+}
+
+
+def _version_str(value: Any) -> Any:
+    # A version is a string; an int is safe to convert, a float (1.10 -> 1.1) is not.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        raise ValueError(f"{value!r} was read as a number: quote the version, e.g. \"{value}\"")
+    return value
+
+
+VersionStr = Annotated[str, BeforeValidator(_version_str), Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class ModelRef(_Strict):
+    """The base model in a registry."""
+
+    name: str = Field("Phi-3-mini-4k-instruct", description="Registry model name.")
+    registry: str = Field("azureml", description="Registry that holds the model.")
+    version: VersionStr = Field(
+        "15", description="Pinned model version (the notebook's `latest` label is not reproducible)."
+    )
+    specific_defaults: Literal["override", "fill", "off"] = Field(
+        "override",
+        description=(
+            "How the model's `model_specific_defaults` tag is merged into `finetune`: `override` "
+            "(what the notebook does: the tag wins), `fill` (only unset inputs), or `off`."
+        ),
+    )
+
+
+class ComponentRef(_Strict):
+    """The registry pipeline component that fine-tunes."""
+
+    name: Literal["chat_completion_pipeline"] = COMPONENT_NAME
+    registry: str = "azureml"
+    version: VersionStr = Field("0.0.82", description="Pinned component version.")
+
+
+class Compute(_Strict):
+    """Where fine-tuning runs: a named AmlCompute cluster or serverless compute."""
+
+    kind: Literal["cluster", "serverless"] = "cluster"
+    name: str = Field("gpu-a100", description="Cluster name (kind: cluster).")
+    size: str = Field(
+        "Standard_NC24ads_A100_v4", description="GPU VM size of the cluster or serverless nodes."
+    )
+    cpu_size: str = Field(
+        "Standard_D12_v2", description="Serverless VM size for model import and preprocessing."
+    )
+    nodes: int = Field(1, ge=1, description="Nodes for fine-tuning (num_nodes_finetune).")
+    gpus_per_node: int | None = Field(
+        None, ge=1, description="Override the GPU count; by default it comes from the VM size."
+    )
+    min_instances: int = Field(0, ge=0)
+    max_instances: int = Field(1, ge=1)
+    idle_time_before_scale_down: int = Field(1800, ge=0, description="Seconds.")
+    tier: Literal["dedicated", "low_priority"] = "dedicated"
+
+
+class Data(_Strict):
+    """The chat dataset and how much of it to use."""
+
+    source: str = Field(
+        "HuggingFaceH4/ultrachat_200k", description="Hub id or a local folder in the hub layout."
+    )
+    tag: str = Field("ultrachat", description="Short dataset name used in the job display name.")
+    split_percent: float = Field(5, gt=0, le=100, description="Percentage of each split to use.")
+    sample: Literal["first", "random"] = Field(
+        "first", description="`first` takes `split[:P%]` as the seed does; `random` a seeded sample."
+    )
+    seed: int = 42
+    dir: str = Field("data/ultrachat_200k", description="Output folder, relative to the project.")
+    splits: list[str] = Field(
+        default_factory=lambda: ["train_sft", "test_sft", "train_gen", "test_gen"],
+        min_length=1,
+    )
+    train_split: str = "train_sft"
+    test_split: str = "test_sft"
+    score_split: str = Field("test_gen", description="Split the endpoint test request comes from.")
+    on_invalid: Literal["drop", "fail"] = "drop"
+
+
+class Job(_Strict):
+    """Pipeline job settings."""
+
+    experiment_name: str = "chat_completion_Phi-3-mini-4k-instruct"
+    step_name: str = Field(
+        "finetune", pattern=r"^[a-z_][a-z0-9_]*$", description="Pipeline node key."
+    )
+    description: str | None = None
+    force_rerun: bool = True
+    continue_on_step_failure: bool = False
+    timeout_minutes: int = Field(720, ge=1, description="How long `amlgen run` waits for the job.")
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RegisteredModel(_Strict):
+    """The fine-tuned model as registered in the workspace."""
+
+    name: str | None = Field(
+        None, description="Default: `<model>-<dataset>-200k` with characters Azure rejects replaced."
+    )
+    version: VersionStr = Field("1", description="Bump it for every new training run.")
+    description: str | None = None
+
+
+class Endpoint(_Strict):
+    """Managed online endpoint (names are unique per Azure region)."""
+
+    name: str = "ultrachat-completion-dev"
+    auth_mode: Literal["key", "aml_token"] = "key"
+    description: str | None = None
+
+
+class Probe(_Strict):
+    initial_delay: int | None = Field(None, ge=0)
+    period: int | None = Field(None, ge=0)
+    timeout: int | None = Field(None, ge=0)
+    failure_threshold: int | None = Field(None, ge=0)
+    success_threshold: int | None = Field(None, ge=0)
+
+
+class Deployment(_Strict):
+    """Managed online deployment of the registered model."""
+
+    name: str = "demo"
+    instance_type: str = "Standard_NC24ads_A100_v4"
+    instance_count: int = Field(1, ge=1)
+    request_timeout_ms: int = Field(90000, ge=1, le=180000)
+    max_concurrent_requests_per_instance: int | None = Field(None, ge=1)
+    liveness_probe: Probe = Field(default_factory=lambda: Probe(initial_delay=600))
+    readiness_probe: Probe | None = None
+    traffic_percent: int = Field(100, ge=0, le=100)
+
+
+class Inference(_Strict):
+    """Generation parameters sent with the endpoint test request."""
+
+    parameters: dict[str, float | int | bool | str] = Field(
+        default_factory=lambda: {
+            "temperature": 0.6,
+            "top_p": 0.9,
+            "do_sample": True,
+            "max_new_tokens": 200,
+        }
+    )
+
+
+# --- the fine-tune section, typed from the component catalog ---------------------------------
+
+
+def _finetune_field(spec: catalog.InputSpec) -> tuple[Any, Any]:
+    desc = spec.description
+    kwargs: dict[str, Any] = {"description": desc} if desc else {}
+    if spec.min is not None:
+        kwargs["ge"] = spec.min
+    if spec.max is not None:
+        kwargs["le"] = spec.max
+    if spec.is_flag:
+        return (bool | None, Field(None, **kwargs))
+    if spec.enum is not None:
+        values = tuple(spec.enum)
+        ints = tuple(int(v) for v in values if re.fullmatch(r"\d+", v))
+        if ints and len(ints) == len(values):
+            # "16"/"32", "2"/"3": people write numbers; the component wants the string.
+            return (Literal[ints] | Literal[values] | None, Field(None, **kwargs))  # type: ignore[valid-type]
+        return (Literal[values] | None, Field(None, **kwargs))  # type: ignore[valid-type]
+    if spec.type == "integer":
+        return (int | None, Field(None, **kwargs))
+    if spec.type == "number":
+        return (float | None, Field(None, **kwargs))
+    if spec.type == "boolean":
+        return (bool | None, Field(None, **kwargs))
+    return (str | None, Field(None, **kwargs))
+
+
+def _finetune_model() -> type[BaseModel]:
+    fields = {
+        name: _finetune_field(spec)
+        for name, spec in sorted(catalog.all_component_inputs(COMPONENT_NAME).items())
+        if spec.is_literal and name not in DERIVED_INPUTS and name != "task_name"
+    }
+    model = create_model(  # type: ignore[call-overload]
+        "Finetune",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        __doc__=(
+            "Inputs of the chat_completion_pipeline component. Unset inputs take the component's "
+            "default. Flags are booleans here and rendered as the component's \"true\"/\"false\"."
+        ),
+        **fields,
+    )
+    return model  # type: ignore[no-any-return]
+
+
+Finetune = _finetune_model()
+
+
+class Params(_Strict):
+    """amlgen parameters: everything the fine-tune, register, deploy and test flow uses."""
+
+    model: ModelRef = Field(default_factory=ModelRef)
+    component: ComponentRef = Field(default_factory=ComponentRef)
+    compute: Compute = Field(default_factory=Compute)
+    data: Data = Field(default_factory=Data)
+    finetune: Finetune = Field(default_factory=Finetune)  # type: ignore[valid-type]
+    job: Job = Field(default_factory=Job)
+    registered_model: RegisteredModel = Field(default_factory=RegisteredModel)
+    endpoint: Endpoint = Field(default_factory=Endpoint)
+    deployment: Deployment = Field(default_factory=Deployment)
+    inference: Inference = Field(default_factory=Inference)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the params files, for editors (yaml-language-server) and docs."""
+    schema = Params.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "amlgen parameters"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Resolved:
+    """Parameters of one environment after overlays, --set and model defaults."""
+
+    env: str
+    params: Params
+    sources: list[str]  # params files, relative to the project, base first
+    overrides: list[str]
+    project_dir: Path
+    component: catalog.ComponentSpec | None
+    # Component inputs in the component's own types, as the job YAML passes them.
+    finetune_inputs: dict[str, Any]
+    gpus_per_node: int
+    registered_model_name: str
+    defaults_applied: dict[str, Any] = field(default_factory=dict)
+    defaults_overrode: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    defaults_dropped: list[str] = field(default_factory=list)
+    data_fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything that decides what runs (not of file names or comments)."""
+        payload = {
+            "params": self.params.model_dump(mode="json"),
+            "finetune_inputs": self.finetune_inputs,
+        }
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def environments(project_dir: Path | str = ".") -> list[str]:
+    """Environment names: every `params/<env>.yaml` beside base.yaml."""
+    folder = Path(project_dir) / PARAMS_DIR
+    return sorted(
+        p.stem for p in folder.glob("*.yaml") if p.name != BASE_FILE and not p.name.startswith(".")
+    )
+
+
+def _merge(base: Any, overlay: Any) -> Any:
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        out = dict(base)
+        for key, value in overlay.items():
+            out[key] = _merge(base[key], value) if key in base else value
+        return out
+    return overlay
+
+
+def _set_override(tree: dict[str, Any], expr: str) -> Path_:
+    if "=" not in expr:
+        raise ParamsError([f"--set {expr}: expected path.to.key=value"])
+    dotted, raw = expr.split("=", 1)
+    keys = [k for k in dotted.strip().split(".")]
+    if not dotted.strip() or any(not k for k in keys):
+        raise ParamsError([f"--set {expr}: expected path.to.key=value"])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    node: Any = tree
+    for i, key in enumerate(keys[:-1]):
+        if not isinstance(node, dict):
+            prefix = ".".join(keys[:i])
+            raise ParamsError([f"--set {dotted}: {prefix} is not a mapping"])
+        node = node.setdefault(key, {})
+    if not isinstance(node, dict):
+        raise ParamsError([f"--set {dotted}: {'.'.join(keys[:-1])} is not a mapping"])
+    node[keys[-1]] = value
+    return tuple(keys)
+
+
+def _model_fields(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _allowed_here(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Params
+    for part in loc[:-1]:
+        field_info = getattr(model, "model_fields", {}).get(part)
+        if field_info is None:
+            return []
+        ann = field_info.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return _model_fields(model) if model else []
+
+
+def _friendly(err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_here(loc)
+        near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        shown = ", ".join(allowed) if len(allowed) <= 12 else ", ".join(allowed[:12]) + ", ..."
+        return f"unknown key{hint} (allowed: {shown})"
+    msg = str(err["msg"])
+    if kind.endswith("_type") or kind in ("literal_error", "string_type"):
+        msg = f"{msg}, got {err.get('input')!r}"
+    return msg
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # pydantic adds union member names ("literal[...]", "int", ...) into the location.
+    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS)))
+
+
+_TYPE_TAGS = {"int", "float", "str", "bool", "none", "function-before[_version_str(), str]"}
+
+
+def _problems(exc: ValidationError, where: dict[Path_, str]) -> list[str]:
+    seen: set[tuple[Any, ...]] = set()
+    out: list[str] = []
+    for err in exc.errors():
+        loc = _clean_loc(tuple(err["loc"]))
+        if loc in seen:
+            continue  # one line per path, even when several union members complained
+        seen.add(loc)
+        dotted = ".".join(str(p) for p in loc)
+        prefix = _locate(loc, where)
+        out.append(f"{prefix}{dotted}: {_friendly({**err, 'loc': loc})}")
+    return out
+
+
+def _locate(loc: tuple[Any, ...], where: dict[Path_, str]) -> str:
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in where:
+            return where[loc[:n]] + ": "
+    return ""
+
+
+def _to_component(spec: catalog.InputSpec, value: Any) -> Any:
+    """A params value in the component input's own type (flags and numeric enums as strings)."""
+    if spec.is_flag:
+        if isinstance(value, str):
+            return value.lower()
+        return "true" if value else "false"
+    if spec.enum is not None:
+        return str(value)
+    if spec.type == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _from_model_default(spec: catalog.InputSpec, value: Any) -> Any:
+    """A `model_specific_defaults` value (often the wrong YAML type) in the params type."""
+    if spec.is_flag:
+        return str(value).lower() == "true"
+    if spec.enum is not None:
+        text = str(value)
+        return int(text) if re.fullmatch(r"\d+", text) and all(e.isdigit() for e in spec.enum) else text
+    if spec.type == "number":
+        return float(value)
+    if spec.type == "integer":
+        return int(value)
+    return value
+
+
+def sanitize_model_name(name: str) -> str:
+    """Workspace model names allow letters, digits, '-' and '_' only (no dots, no slashes)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "-", name)
+    return cleaned if re.match(r"^[A-Za-z0-9]", cleaned) else "m" + cleaned
+
+
+def load_params(
+    env: str = "dev",
+    project_dir: Path | str = ".",
+    overrides: Sequence[str] = (),
+) -> Resolved:
+    """Load, merge, validate and resolve the parameters of one environment.
+
+    Example: `load_params("dev", overrides=["finetune.num_train_epochs=1"])`.
+    """
+    root = Path(project_dir)
+    folder = root / PARAMS_DIR
+    envs = environments(root)
+    if env not in envs:
+        known = ", ".join(envs) if envs else f"none (no overlays in {folder})"
+        raise ParamsError([f"{folder / (env + '.yaml')}: unknown environment {env!r}; known: {known}"])
+    docs: list[Document] = []
+    for path in (folder / BASE_FILE, folder / f"{env}.yaml"):
+        rel = _rel(path, root)
+        doc = read(path, rel)
+        if doc.data is None:
+            doc.data = {}
+        if not isinstance(doc.data, dict):
+            raise ParamsError([f"{rel}:1: the file must be a mapping of sections"])
+        docs.append(doc)
+    tree: dict[str, Any] = {}
+    where: dict[Path_, str] = {}
+    for doc in docs:
+        tree = _merge(tree, doc.data)
+        for path, line in doc.lines.items():
+            where[path] = f"{doc.source}:{line}"
+    for expr in overrides:
+        path = _set_override(tree, expr)
+        for n in range(1, len(path) + 1):
+            where.setdefault(path[:n], f"--set {'.'.join(path)}")
+        where[path] = f"--set {'.'.join(path)}"
+    try:
+        params = Params.model_validate(tree)
+    except ValidationError as exc:
+        raise ParamsError(_problems(exc, where)) from None
+    return _resolve(env, params, [d.source for d in docs], list(overrides), root, where)
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _resolve(
+    env: str,
+    params: Params,
+    sources: list[str],
+    overrides: list[str],
+    root: Path,
+    where: dict[Path_, str],
+) -> Resolved:
+    problems: list[str] = []
+    spec = catalog.component(params.component.name, params.component.version)
+    user_set: dict[str, Any] = params.finetune.model_dump(exclude_none=True)
+    merged = dict(user_set)
+    applied: dict[str, Any] = {}
+    overrode: dict[str, tuple[Any, Any]] = {}
+    dropped: list[str] = []
+    model_meta = catalog.model(params.model.name, params.model.version)
+    all_inputs = catalog.all_component_inputs(COMPONENT_NAME)
+    if model_meta and params.model.specific_defaults != "off":
+        known = spec.inputs if spec else all_inputs
+        for key, raw in sorted(model_meta.model_specific_defaults.items()):
+            input_spec = known.get(key)
+            if input_spec is None or key in DERIVED_INPUTS:
+                dropped.append(key)  # e.g. learning_rate_min: metadata, not a component input
+                continue
+            value = _from_model_default(input_spec, raw)
+            if key in merged and params.model.specific_defaults == "fill":
+                continue
+            if key in merged and merged[key] != value:
+                overrode[key] = (merged[key], value)
+            merged[key] = value
+            applied[key] = value
+
+    finetune_inputs: dict[str, Any] = {}
+    inputs = spec.inputs if spec else all_inputs
+    for key, value in sorted(merged.items()):
+        input_spec = inputs.get(key)
+        if input_spec is None:
+            loc = ("finetune", key)
+            at = _locate(loc, where)
+            problems.append(
+                f"{at}finetune.{key}: not an input of {COMPONENT_NAME} {params.component.version}"
+            )
+            continue
+        finetune_inputs[key] = _to_component(input_spec, value)
+
+    size = catalog.vm_size(params.compute.size)
+    gpus = params.compute.gpus_per_node or (size.gpus if size else 0)
+    if gpus < 1:
+        at = _locate(("compute", "size"), where)
+        what = "has no GPUs" if size else "is not a known VM size"
+        problems.append(
+            f"{at}compute.size: {params.compute.size} {what}; fine-tuning needs a GPU size such as "
+            "Standard_NC24ads_A100_v4 (or set compute.gpus_per_node)"
+        )
+    if problems:
+        raise ParamsError(problems)
+    name = params.registered_model.name or sanitize_model_name(
+        f"{params.model.name}-{params.data.tag}-200k"
+    )
+    resolved = Resolved(
+        env=env,
+        params=params,
+        sources=sources,
+        overrides=overrides,
+        project_dir=root,
+        component=spec,
+        finetune_inputs=finetune_inputs,
+        gpus_per_node=gpus,
+        registered_model_name=name,
+        defaults_applied=applied,
+        defaults_overrode=overrode,
+        defaults_dropped=dropped,
+    )
+    resolved.data_fingerprint = data_fingerprint(root / params.data.dir)
+    return resolved
+
+
+def data_fingerprint(data_dir: Path) -> str | None:
+    """Hash of the prepared data's manifest (its per-file sha256), when one exists."""
+    manifest = data_dir / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError):
+        return None
+    text = json.dumps(files, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,0 +1,392 @@
+"""Resolved parameters -> Azure ML CLI v2 YAML, byte-for-byte deterministic.
+
+One file per resource in `azureml/<env>/`: compute.yml (cluster envs only), pipeline-job.yml,
+model.yml, endpoint.yml, deployment.yml. Nothing here imports azure.ai.ml: rendering and the
+CI check must stay fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import RenderError
+from .params import Resolved, load_params, schema_text
+from .yamlio import dump, write_atomic
+
+OUTPUT_DIR = "azureml"
+SCHEMAS = {
+    "compute.yml": "https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json",
+    "pipeline-job.yml": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
+    "model.yml": "https://azuremlschemas.azureedge.net/latest/model.schema.json",
+    "endpoint.yml": "https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json",
+    "deployment.yml": "https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json",
+}
+FILE_NAMES = tuple(SCHEMAS)
+TRAINED_MODEL_OUTPUT = "trained_model"
+JOB_NAME_PLACEHOLDER = "JOB_NAME"
+# The component output that carries the MLflow model (facts: bind it on the step).
+MLFLOW_OUTPUT = "mlflow_model_folder"
+
+
+def model_path(job_name: str) -> str:
+    """Where a completed pipeline job leaves the fine-tuned model."""
+    return f"azureml://jobs/{job_name}/outputs/{TRAINED_MODEL_OUTPUT}"
+
+
+def registry_model_id(r: Resolved) -> str:
+    m = r.params.model
+    return f"azureml://registries/{m.registry}/models/{m.name}/versions/{m.version}"
+
+
+def registry_component_id(r: Resolved) -> str:
+    c = r.params.component
+    return f"azureml://registries/{c.registry}/components/{c.name}/versions/{c.version}"
+
+
+def display_name(r: Resolved) -> str:
+    """The seed's naming rule, from the resolved component inputs."""
+    inputs = r.finetune_inputs
+    p = r.params
+    batch = (
+        int(inputs.get("per_device_train_batch_size", 1))
+        * int(inputs.get("gradient_accumulation_steps", 1))
+        * r.gpus_per_node
+        * p.compute.nodes
+    )
+    scheduler = inputs.get("lr_scheduler_type", "linear")
+    ds = f"ds{inputs.get('deepspeed_stage', '2')}" if inputs.get("apply_deepspeed") == "true" else "nods"
+    lora = "lora" if inputs.get("apply_lora") == "true" else "nolora"
+    save = inputs.get("save_total_limit", -1)
+    seqlen = inputs.get("max_seq_length", -1)
+    return (
+        f"{p.model.name}-{p.data.tag}-bs{batch}-{scheduler}-{ds}-{lora}"
+        f"-save_limit{save}-seqlen{seqlen}"
+    )
+
+
+def resource_tags(r: Resolved) -> dict[str, str]:
+    """Tags on every created resource: which tool, which params."""
+    tags = {"amlgen.version": __version__, "amlgen.env": r.env, "amlgen.params": r.fingerprint}
+    if r.data_fingerprint:
+        tags["amlgen.data"] = r.data_fingerprint
+    return tags
+
+
+def _posix_rel(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(target, start)).as_posix()
+
+
+def _compute(r: Resolved) -> dict[str, Any]:
+    c = r.params.compute
+    return {
+        "$schema": SCHEMAS["compute.yml"],
+        "name": c.name,
+        "type": "amlcompute",
+        "size": c.size,
+        "tier": c.tier,
+        "min_instances": c.min_instances,
+        "max_instances": c.max_instances,
+        "idle_time_before_scale_down": c.idle_time_before_scale_down,
+        "tags": resource_tags(r),
+    }
+
+
+def _pipeline_job(r: Resolved, out_dir: Path) -> dict[str, Any]:
+    p = r.params
+    data_dir = r.project_dir / p.data.dir
+    rel = _posix_rel(data_dir, out_dir)
+    step: dict[str, Any] = {
+        "type": "pipeline",
+        "component": registry_component_id(r),
+        "inputs": {},
+        "outputs": {MLFLOW_OUTPUT: f"${{{{parent.outputs.{TRAINED_MODEL_OUTPUT}}}}}"},
+    }
+    inputs: dict[str, Any] = {
+        "mlflow_model_path": "${{parent.inputs.mlflow_model_path}}",
+        "train_file_path": "${{parent.inputs.train_file_path}}",
+        "test_file_path": "${{parent.inputs.test_file_path}}",
+        "task_name": "ChatCompletion",
+    }
+    if p.compute.kind == "cluster":
+        for key in ("compute_model_import", "compute_preprocess", "compute_finetune",
+                    "compute_model_evaluation"):
+            inputs[key] = p.compute.name
+    else:
+        for key in ("compute_model_import", "compute_preprocess", "compute_finetune",
+                    "compute_model_evaluation"):
+            inputs[key] = "serverless"
+        inputs["instance_type_model_import"] = p.compute.cpu_size
+        inputs["instance_type_preprocess"] = p.compute.cpu_size
+        inputs["instance_type_finetune"] = p.compute.size
+        inputs["instance_type_model_evaluation"] = p.compute.size
+    inputs["num_nodes_finetune"] = p.compute.nodes
+    inputs["number_of_gpu_to_use_finetuning"] = r.gpus_per_node
+    inputs.update(r.finetune_inputs)
+    step["inputs"] = inputs
+    job: dict[str, Any] = {
+        "$schema": SCHEMAS["pipeline-job.yml"],
+        "type": "pipeline",
+        "display_name": display_name(r),
+        "experiment_name": p.job.experiment_name,
+    }
+    if p.job.description:
+        job["description"] = p.job.description
+    job["tags"] = {**p.job.tags, **resource_tags(r)}
+    job["settings"] = {
+        "force_rerun": p.job.force_rerun,
+        "continue_on_step_failure": p.job.continue_on_step_failure,
+    }
+    job["inputs"] = {
+        "mlflow_model_path": {"type": "mlflow_model", "path": registry_model_id(r)},
+        "train_file_path": {"type": "uri_file", "path": f"{rel}/{p.data.train_split}.jsonl"},
+        "test_file_path": {"type": "uri_file", "path": f"{rel}/{p.data.test_split}.jsonl"},
+    }
+    job["outputs"] = {TRAINED_MODEL_OUTPUT: {"type": "mlflow_model"}}
+    job["jobs"] = {p.job.step_name: step}
+    return job
+
+
+def _model(r: Resolved) -> dict[str, Any]:
+    m = r.params.registered_model
+    doc: dict[str, Any] = {
+        "$schema": SCHEMAS["model.yml"],
+        "name": r.registered_model_name,
+        "version": m.version,
+        "type": "mlflow_model",
+        "path": model_path(JOB_NAME_PLACEHOLDER),
+    }
+    if m.description:
+        doc["description"] = m.description
+    doc["tags"] = {**resource_tags(r), "base_model": registry_model_id(r)}
+    return doc
+
+
+def _endpoint(r: Resolved) -> dict[str, Any]:
+    e = r.params.endpoint
+    doc: dict[str, Any] = {"$schema": SCHEMAS["endpoint.yml"], "name": e.name.lower(),
+                           "auth_mode": e.auth_mode}
+    if e.description:
+        doc["description"] = e.description
+    doc["tags"] = resource_tags(r)
+    return doc
+
+
+def _probe(probe: Any) -> dict[str, Any]:
+    return {k: v for k, v in probe.model_dump().items() if v is not None}
+
+
+def _deployment(r: Resolved) -> dict[str, Any]:
+    d = r.params.deployment
+    doc: dict[str, Any] = {
+        "$schema": SCHEMAS["deployment.yml"],
+        "name": d.name.lower(),
+        "endpoint_name": r.params.endpoint.name.lower(),
+        "model": f"azureml:{r.registered_model_name}:{r.params.registered_model.version}",
+        "instance_type": d.instance_type,
+        "instance_count": d.instance_count,
+        "request_settings": {"request_timeout_ms": d.request_timeout_ms},
+    }
+    if d.max_concurrent_requests_per_instance:
+        doc["request_settings"]["max_concurrent_requests_per_instance"] = (
+            d.max_concurrent_requests_per_instance
+        )
+    liveness = _probe(d.liveness_probe)
+    if liveness:
+        doc["liveness_probe"] = liveness
+    if d.readiness_probe is not None and _probe(d.readiness_probe):
+        doc["readiness_probe"] = _probe(d.readiness_probe)
+    doc["tags"] = resource_tags(r)
+    return doc
+
+
+def _command(r: Resolved, out_root: str) -> str:
+    parts = ["amlgen", "render", "--env", r.env]
+    if out_root != OUTPUT_DIR:
+        parts += ["--out", out_root]
+    for expr in r.overrides:
+        parts += ["--set", expr]
+    return " ".join(parts)
+
+
+def _header(r: Resolved, name: str, out_root: str) -> str:
+    lines = [
+        f"# Generated by amlgen {__version__} from {' + '.join(r.sources)}"
+        + (f" with --set {', '.join(r.overrides)}" if r.overrides else "")
+        + ". Do not edit:",
+        f"# change the params and run `{_command(r, out_root)}` (CI checks with --check).",
+    ]
+    if name == "model.yml":
+        lines += [
+            f"# `path` names the pipeline job's {TRAINED_MODEL_OUTPUT} output; the job name exists only",
+            "# after submission, so registration completes it:",
+            f"#   az ml model create -f model.yml --set path={model_path('<job name>')}",
+            "# (`amlgen register` does this from the recorded job).",
+        ]
+    if name == "pipeline-job.yml" and r.defaults_applied:
+        lines.append(
+            f"# finetune inputs include the model's model_specific_defaults "
+            f"(model.specific_defaults: {r.params.model.specific_defaults})."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render(
+    resolved: Resolved, out_root: str = OUTPUT_DIR
+) -> dict[str, str]:
+    """Render one environment. Returns {path relative to the project: text}.
+
+    `out_root` is the output folder relative to the project; data paths in the job are made
+    relative to `<out_root>/<env>/`, as Azure ML resolves them from the YAML's folder.
+    """
+    out_dir = resolved.project_dir / out_root / resolved.env
+    builders: dict[str, Callable[[], dict[str, Any]]] = {
+        "compute.yml": lambda: _compute(resolved),
+        "pipeline-job.yml": lambda: _pipeline_job(resolved, out_dir),
+        "model.yml": lambda: _model(resolved),
+        "endpoint.yml": lambda: _endpoint(resolved),
+        "deployment.yml": lambda: _deployment(resolved),
+    }
+    if resolved.params.compute.kind == "serverless":
+        del builders["compute.yml"]
+    files: dict[str, str] = {}
+    for name, build in builders.items():
+        rel = f"{out_root}/{resolved.env}/{name}"
+        files[rel] = _header(resolved, name, out_root) + dump(build())
+    return files
+
+
+# --- writing and checking ----------------------------------------------------------------------
+
+
+@dataclass
+class FileStatus:
+    path: str
+    status: str  # created | updated | unchanged | removed | stale
+    diff: str = ""
+
+
+def _managed_files(root: Path, out_root: str, envs: Iterable[str]) -> set[str]:
+    """Files amlgen owns under the output folder for these environments."""
+    found: set[str] = set()
+    for env in envs:
+        folder = root / out_root / env
+        if folder.is_dir():
+            for path in folder.glob("*.yml"):
+                text = path.read_text(encoding="utf-8", errors="replace")
+                if text.startswith("# Generated by amlgen"):
+                    found.add(f"{out_root}/{env}/{path.name}")
+    return found
+
+
+def _stale_env_dirs(root: Path, out_root: str, envs: list[str]) -> set[str]:
+    folder = root / out_root
+    if not folder.is_dir():
+        return set()
+    return {p.name for p in folder.iterdir() if p.is_dir() and p.name not in envs}
+
+
+def sync(
+    files: dict[str, str],
+    root: Path,
+    envs: list[str],
+    out_root: str = OUTPUT_DIR,
+    check: bool = False,
+    prune_all_envs: bool = False,
+) -> list[FileStatus]:
+    """Write `files` under `root` (or compare, with check=True) and find generated leftovers.
+
+    Leftovers are generated files in the rendered environments that nothing produces any more,
+    and with `prune_all_envs`, whole environment folders whose params overlay is gone.
+    """
+    results: list[FileStatus] = []
+    scan_envs = set(envs)
+    if prune_all_envs:
+        scan_envs |= _stale_env_dirs(root, out_root, envs)
+    leftovers = sorted(_managed_files(root, out_root, scan_envs) - set(files))
+    pending: list[tuple[Path, str]] = []
+    for rel, text in sorted(files.items()):
+        path = root / rel
+        old = path.read_text(encoding="utf-8") if path.is_file() else None
+        if old == text:
+            results.append(FileStatus(rel, "unchanged"))
+            continue
+        diff = "".join(
+            difflib.unified_diff(
+                (old or "").splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                fromfile=f"a/{rel}" if old is not None else "/dev/null",
+                tofile=f"b/{rel}",
+            )
+        )
+        results.append(FileStatus(rel, "created" if old is None else "updated", diff))
+        pending.append((path, text))
+    for rel in leftovers:
+        old = (root / rel).read_text(encoding="utf-8")
+        diff = "".join(
+            difflib.unified_diff(old.splitlines(keepends=True), [], fromfile=f"a/{rel}",
+                                 tofile="/dev/null")
+        )
+        results.append(FileStatus(rel, "removed", diff))
+    if not check:
+        for path, text in pending:
+            write_atomic(path, text)
+        for rel in leftovers:
+            (root / rel).unlink()
+    return results
+
+
+def render_environments(
+    envs: list[str],
+    project_dir: Path | str = ".",
+    overrides: list[str] | tuple[str, ...] = (),
+    out_root: str = OUTPUT_DIR,
+    check: bool = False,
+    all_envs: bool = False,
+    log: Callable[[str], None] | None = None,
+    validate: Callable[[dict[str, str], Path], None] | None = None,
+) -> list[FileStatus]:
+    """Render (or check) several environments as one transaction.
+
+    Everything is rendered and validated in memory first; if any environment fails, nothing is
+    written. Also keeps `params/params.schema.json` in step with the params model.
+    """
+    root = Path(project_dir)
+    files: dict[str, str] = {}
+    for env in envs:
+        resolved = load_params(env, root, list(overrides))
+        if log:
+            for key, (old, new) in sorted(resolved.defaults_overrode.items()):
+                log(
+                    f"note: {env}: finetune.{key}: {old!r} replaced by {new!r} from the model's "
+                    "model_specific_defaults (set model.specific_defaults: fill to keep yours)"
+                )
+        files.update(render(resolved, out_root))
+    if validate is not None:
+        validate(files, root)
+    files["params/params.schema.json"] = schema_text()
+    try:
+        return sync(files, root, envs, out_root, check=check, prune_all_envs=all_envs)
+    except OSError as exc:
+        raise RenderError(f"cannot write {exc.filename}: {exc.strerror}") from None
+
+
+def report(results: list[FileStatus], check: bool, err: Callable[[str], None] | None = None) -> bool:
+    """Print per-file status (stderr) and, in check mode, the diffs (stdout). True if clean."""
+    err = err or (lambda s: print(s, file=sys.stderr))
+    changed = [r for r in results if r.status != "unchanged"]
+    for r in results:
+        status = r.status
+        if check and status != "unchanged":
+            status = {"created": "missing", "updated": "stale", "removed": "orphaned"}[status]
+        err(f"{status:>9}  {r.path}")
+    if check:
+        for r in changed:
+            sys.stdout.write(r.diff)
+    return not changed
