@@ -21,7 +21,7 @@ class _Fail(click.ClickException):
 
     def __init__(self, exc: AmlgenError):
         super().__init__(str(exc))
-        self.exit_code = exc.exit_code
+        self.exit_code = exc.exit_code  # type: ignore[misc]
 
     def show(self, file: Any = None) -> None:
         for line in self.message.splitlines() or ["failed"]:
@@ -63,7 +63,7 @@ def cli(ctx: click.Context, project_dir: Path) -> None:
 
 
 def _project(ctx: click.Context) -> Path:
-    return ctx.obj["project_dir"]  # type: ignore[no-any-return]
+    return Path(ctx.obj["project_dir"])
 
 
 set_option = click.option(
@@ -84,7 +84,10 @@ env_option = click.option("--env", default="dev", show_default=True, help="Envir
 @click.option("--all", "all_envs", is_flag=True, help="Render every params/<env>.yaml.")
 @click.option("--check", is_flag=True, help="Write nothing; show a diff and exit 1 if stale.")
 @click.option(
-    "--out", "out_root", default="azureml", show_default=True,
+    "--out",
+    "out_root",
+    default="azureml",
+    show_default=True,
     help="Output folder, relative to the project.",
 )
 @click.option("--no-validate", is_flag=True, help="Skip the offline validation of the output.")
@@ -116,7 +119,13 @@ def render(
 
         validator = validate_rendered
     results = render_environments(
-        envs, root, overrides, out_root, check=check, all_envs=all_envs, log=_err,
+        envs,
+        root,
+        overrides,
+        out_root,
+        check=check,
+        all_envs=all_envs,
+        log=_err,
         validate=validator,
     )
     clean = report(results, check, _err)

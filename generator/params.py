@@ -64,7 +64,9 @@ def _version_str(value: Any) -> Any:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        raise ValueError(f"{value!r} was read as a number: quote the version, e.g. \"{value}\"")
+        raise ValueError(
+            f"{value!r} was read as a number (YAML turns 1.10 into 1.1): quote the version"
+        )
     return value
 
 
@@ -81,13 +83,15 @@ class ModelRef(_Strict):
     name: str = Field("Phi-3-mini-4k-instruct", description="Registry model name.")
     registry: str = Field("azureml", description="Registry that holds the model.")
     version: VersionStr = Field(
-        "15", description="Pinned model version (the notebook's `latest` label is not reproducible)."
+        "15",
+        description="Pinned model version (the notebook's `latest` label is not reproducible).",
     )
-    specific_defaults: Literal["override", "fill", "off"] = Field(
+    specific_defaults: Literal["override", "fill", "ignore"] = Field(
         "override",
         description=(
             "How the model's `model_specific_defaults` tag is merged into `finetune`: `override` "
-            "(what the notebook does: the tag wins), `fill` (only unset inputs), or `off`."
+            "(what the notebook does: the tag wins), `fill` (only unset inputs), or `ignore` "
+            "(not `off`: YAML 1.1 reads that as false)."
         ),
     )
 
@@ -95,7 +99,7 @@ class ModelRef(_Strict):
 class ComponentRef(_Strict):
     """The registry pipeline component that fine-tunes."""
 
-    name: Literal["chat_completion_pipeline"] = COMPONENT_NAME
+    name: Literal["chat_completion_pipeline"] = "chat_completion_pipeline"
     registry: str = "azureml"
     version: VersionStr = Field("0.0.82", description="Pinned component version.")
 
@@ -130,7 +134,8 @@ class Data(_Strict):
     tag: str = Field("ultrachat", description="Short dataset name used in the job display name.")
     split_percent: float = Field(5, gt=0, le=100, description="Percentage of each split to use.")
     sample: Literal["first", "random"] = Field(
-        "first", description="`first` takes `split[:P%]` as the seed does; `random` a seeded sample."
+        "first",
+        description="`first` takes `split[:P%]` as the seed does; `random` a seeded sample.",
     )
     seed: int = 42
     dir: str = Field("data/ultrachat_200k", description="Output folder, relative to the project.")
@@ -162,7 +167,8 @@ class RegisteredModel(_Strict):
     """The fine-tuned model as registered in the workspace."""
 
     name: str | None = Field(
-        None, description="Default: `<model>-<dataset>-200k` with characters Azure rejects replaced."
+        None,
+        description="Default: `<model>-<dataset>-200k` with characters Azure rejects replaced.",
     )
     version: VersionStr = Field("1", description="Bump it for every new training run.")
     description: str | None = None
@@ -201,7 +207,7 @@ class Inference(_Strict):
     """Generation parameters sent with the endpoint test request."""
 
     parameters: dict[str, float | int | bool | str] = Field(
-        default_factory=lambda: {
+        default_factory=lambda: {  # type: ignore[arg-type,dict-item,unused-ignore]
             "temperature": 0.6,
             "top_p": 0.9,
             "do_sample": True,
@@ -227,8 +233,8 @@ def _finetune_field(spec: catalog.InputSpec) -> tuple[Any, Any]:
         ints = tuple(int(v) for v in values if re.fullmatch(r"\d+", v))
         if ints and len(ints) == len(values):
             # "16"/"32", "2"/"3": people write numbers; the component wants the string.
-            return (Literal[ints] | Literal[values] | None, Field(None, **kwargs))  # type: ignore[valid-type]
-        return (Literal[values] | None, Field(None, **kwargs))  # type: ignore[valid-type]
+            return (Literal[ints] | Literal[values] | None, Field(None, **kwargs))
+        return (Literal[values] | None, Field(None, **kwargs))
     if spec.type == "integer":
         return (int | None, Field(None, **kwargs))
     if spec.type == "number":
@@ -249,11 +255,11 @@ def _finetune_model() -> type[BaseModel]:
         __config__=ConfigDict(extra="forbid", strict=True),
         __doc__=(
             "Inputs of the chat_completion_pipeline component. Unset inputs take the component's "
-            "default. Flags are booleans here and rendered as the component's \"true\"/\"false\"."
+            'default. Flags are booleans here and rendered as the component\'s "true"/"false".'
         ),
         **fields,
     )
-    return model  # type: ignore[no-any-return]
+    return model
 
 
 Finetune = _finetune_model()
@@ -371,7 +377,9 @@ def _allowed_here(loc: tuple[Any, ...]) -> list[str]:
             return []
         ann = field_info.annotation
         candidates = [ann, *getattr(ann, "__args__", ())]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
         if model is None:
             return []
     return _model_fields(model) if model else []
@@ -386,7 +394,7 @@ def _friendly(err: dict[str, Any]) -> str:
         hint = f"; did you mean {near[0]!r}?" if near else ""
         shown = ", ".join(allowed) if len(allowed) <= 12 else ", ".join(allowed[:12]) + ", ..."
         return f"unknown key{hint} (allowed: {shown})"
-    msg = str(err["msg"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
     if kind.endswith("_type") or kind in ("literal_error", "string_type"):
         msg = f"{msg}, got {err.get('input')!r}"
     return msg
@@ -440,7 +448,11 @@ def _from_model_default(spec: catalog.InputSpec, value: Any) -> Any:
         return str(value).lower() == "true"
     if spec.enum is not None:
         text = str(value)
-        return int(text) if re.fullmatch(r"\d+", text) and all(e.isdigit() for e in spec.enum) else text
+        return (
+            int(text)
+            if re.fullmatch(r"\d+", text) and all(e.isdigit() for e in spec.enum)
+            else text
+        )
     if spec.type == "number":
         return float(value)
     if spec.type == "integer":
@@ -468,7 +480,9 @@ def load_params(
     envs = environments(root)
     if env not in envs:
         known = ", ".join(envs) if envs else f"none (no overlays in {folder})"
-        raise ParamsError([f"{folder / (env + '.yaml')}: unknown environment {env!r}; known: {known}"])
+        raise ParamsError(
+            [f"{folder / (env + '.yaml')}: unknown environment {env!r}; known: {known}"]
+        )
     docs: list[Document] = []
     for path in (folder / BASE_FILE, folder / f"{env}.yaml"):
         rel = _rel(path, root)
@@ -482,13 +496,13 @@ def load_params(
     where: dict[Path_, str] = {}
     for doc in docs:
         tree = _merge(tree, doc.data)
-        for path, line in doc.lines.items():
-            where[path] = f"{doc.source}:{line}"
+        for key_path, line in doc.lines.items():
+            where[key_path] = f"{doc.source}:{line}"
     for expr in overrides:
-        path = _set_override(tree, expr)
-        for n in range(1, len(path) + 1):
-            where.setdefault(path[:n], f"--set {'.'.join(path)}")
-        where[path] = f"--set {'.'.join(path)}"
+        set_path = _set_override(tree, expr)
+        for n in range(1, len(set_path) + 1):
+            where.setdefault(set_path[:n], "--set")
+        where[set_path] = "--set"
     try:
         params = Params.model_validate(tree)
     except ValidationError as exc:
@@ -513,14 +527,14 @@ def _resolve(
 ) -> Resolved:
     problems: list[str] = []
     spec = catalog.component(params.component.name, params.component.version)
-    user_set: dict[str, Any] = params.finetune.model_dump(exclude_none=True)
+    user_set: dict[str, Any] = params.finetune.model_dump(exclude_none=True)  # type: ignore[attr-defined]
     merged = dict(user_set)
     applied: dict[str, Any] = {}
     overrode: dict[str, tuple[Any, Any]] = {}
     dropped: list[str] = []
     model_meta = catalog.model(params.model.name, params.model.version)
     all_inputs = catalog.all_component_inputs(COMPONENT_NAME)
-    if model_meta and params.model.specific_defaults != "off":
+    if model_meta and params.model.specific_defaults != "ignore":
         known = spec.inputs if spec else all_inputs
         for key, raw in sorted(model_meta.model_specific_defaults.items()):
             input_spec = known.get(key)

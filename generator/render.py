@@ -61,7 +61,11 @@ def display_name(r: Resolved) -> str:
         * p.compute.nodes
     )
     scheduler = inputs.get("lr_scheduler_type", "linear")
-    ds = f"ds{inputs.get('deepspeed_stage', '2')}" if inputs.get("apply_deepspeed") == "true" else "nods"
+    ds = (
+        f"ds{inputs.get('deepspeed_stage', '2')}"
+        if inputs.get("apply_deepspeed") == "true"
+        else "nods"
+    )
     lora = "lora" if inputs.get("apply_lora") == "true" else "nolora"
     save = inputs.get("save_total_limit", -1)
     seqlen = inputs.get("max_seq_length", -1)
@@ -115,12 +119,20 @@ def _pipeline_job(r: Resolved, out_dir: Path) -> dict[str, Any]:
         "task_name": "ChatCompletion",
     }
     if p.compute.kind == "cluster":
-        for key in ("compute_model_import", "compute_preprocess", "compute_finetune",
-                    "compute_model_evaluation"):
+        for key in (
+            "compute_model_import",
+            "compute_preprocess",
+            "compute_finetune",
+            "compute_model_evaluation",
+        ):
             inputs[key] = p.compute.name
     else:
-        for key in ("compute_model_import", "compute_preprocess", "compute_finetune",
-                    "compute_model_evaluation"):
+        for key in (
+            "compute_model_import",
+            "compute_preprocess",
+            "compute_finetune",
+            "compute_model_evaluation",
+        ):
             inputs[key] = "serverless"
         inputs["instance_type_model_import"] = p.compute.cpu_size
         inputs["instance_type_preprocess"] = p.compute.cpu_size
@@ -170,8 +182,11 @@ def _model(r: Resolved) -> dict[str, Any]:
 
 def _endpoint(r: Resolved) -> dict[str, Any]:
     e = r.params.endpoint
-    doc: dict[str, Any] = {"$schema": SCHEMAS["endpoint.yml"], "name": e.name.lower(),
-                           "auth_mode": e.auth_mode}
+    doc: dict[str, Any] = {
+        "$schema": SCHEMAS["endpoint.yml"],
+        "name": e.name.lower(),
+        "auth_mode": e.auth_mode,
+    }
     if e.description:
         doc["description"] = e.description
     doc["tags"] = resource_tags(r)
@@ -224,8 +239,8 @@ def _header(r: Resolved, name: str, out_root: str) -> str:
     ]
     if name == "model.yml":
         lines += [
-            f"# `path` names the pipeline job's {TRAINED_MODEL_OUTPUT} output; the job name exists only",
-            "# after submission, so registration completes it:",
+            f"# `path` names the pipeline job's {TRAINED_MODEL_OUTPUT} output; the job name exists",
+            "# only after submission, so registration completes it:",
             f"#   az ml model create -f model.yml --set path={model_path('<job name>')}",
             "# (`amlgen register` does this from the recorded job).",
         ]
@@ -237,9 +252,7 @@ def _header(r: Resolved, name: str, out_root: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(
-    resolved: Resolved, out_root: str = OUTPUT_DIR
-) -> dict[str, str]:
+def render(resolved: Resolved, out_root: str = OUTPUT_DIR) -> dict[str, str]:
     """Render one environment. Returns {path relative to the project: text}.
 
     `out_root` is the output folder relative to the project; data paths in the job are made
@@ -330,8 +343,9 @@ def sync(
     for rel in leftovers:
         old = (root / rel).read_text(encoding="utf-8")
         diff = "".join(
-            difflib.unified_diff(old.splitlines(keepends=True), [], fromfile=f"a/{rel}",
-                                 tofile="/dev/null")
+            difflib.unified_diff(
+                old.splitlines(keepends=True), [], fromfile=f"a/{rel}", tofile="/dev/null"
+            )
         )
         results.append(FileStatus(rel, "removed", diff))
     if not check:
@@ -377,7 +391,9 @@ def render_environments(
         raise RenderError(f"cannot write {exc.filename}: {exc.strerror}") from None
 
 
-def report(results: list[FileStatus], check: bool, err: Callable[[str], None] | None = None) -> bool:
+def report(
+    results: list[FileStatus], check: bool, err: Callable[[str], None] | None = None
+) -> bool:
     """Print per-file status (stderr) and, in check mode, the diffs (stdout). True if clean."""
     err = err or (lambda s: print(s, file=sys.stderr))
     changed = [r for r in results if r.status != "unchanged"]

@@ -43,7 +43,7 @@ class _Loader(yaml.SafeLoader):
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         try:
             hash(key)
         except TypeError:
@@ -78,7 +78,7 @@ def _record_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None
 def compose(text: str, source: str) -> yaml.Node | None:
     """The node tree (styles, tags, marks) for checks that need more than the values."""
     try:
-        return yaml.compose(text, Loader=_Loader)  # type: ignore[no-any-return]
+        return yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ParamsError([_yaml_problem(exc, source)]) from None
 
@@ -87,7 +87,7 @@ def _yaml_problem(exc: yaml.YAMLError, source: str) -> str:
     mark = getattr(exc, "problem_mark", None)
     line = f":{mark.line + 1}" if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc)
-    if "\t" in problem or "tab" in str(problem).lower():
+    if "\\t" in problem or "\t" in problem:
         problem = f"{problem} (tabs are not allowed for indentation in YAML)"
     return f"{source}{line}: malformed YAML: {problem}"
 
@@ -97,10 +97,10 @@ def parse(text: str, source: str) -> Document:
     try:
         loader = _Loader(text)
         try:
-            node = loader.get_single_node()  # type: ignore[no-untyped-call]
-            data = loader.construct_document(node) if node is not None else None  # type: ignore[no-untyped-call]
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
         finally:
-            loader.dispose()  # type: ignore[no-untyped-call]
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise ParamsError([_yaml_problem(exc, source)]) from None
     doc = Document(data=data, source=source)

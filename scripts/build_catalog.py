@@ -91,7 +91,7 @@ def build_models(specs: Path) -> dict[str, Any]:
         entry = models.setdefault(name, {"versions": {}})
         ver = entry["versions"].setdefault(version, {"sources": []})
         ver["sources"].append(path.name)
-        # Old layout: tags.*_compute_allow_list. New layout: system_metadata.SKU / supportedComputes.
+        # Old layout: tags.*_compute_allow_list; new: system_metadata.SKU / supportedComputes.
         sku = meta.get("SKU") or {}
         computes = meta.get("supportedComputes") or {}
         finetune = (
@@ -105,7 +105,9 @@ def build_models(specs: Path) -> dict[str, Any]:
             or computes.get("inferenceComputes")
         )
         if finetune:
-            ver["finetune_allow_list"] = sorted(set(finetune) | set(ver.get("finetune_allow_list", [])))
+            ver["finetune_allow_list"] = sorted(
+                set(finetune) | set(ver.get("finetune_allow_list", []))
+            )
         if inference:
             ver["inference_allow_list"] = sorted(
                 set(inference) | set(ver.get("inference_allow_list", []))
@@ -114,10 +116,18 @@ def build_models(specs: Path) -> dict[str, Any]:
             ver["model_specific_defaults"] = tags["model_specific_defaults"]
         dep = meta.get("deprecation") or {}
         life = {
-            "finetune_deprecation": _date(tags.get("FinetuneDeprecationDate") or dep.get("finetuneDeprecationDate")),
-            "finetune_retirement": _date(tags.get("FinetuneRetirementDate") or dep.get("finetuneRetirementDate")),
-            "inference_deprecation": _date(tags.get("InferenceDeprecationDate") or dep.get("inferenceDeprecationDate")),
-            "inference_retirement": _date(tags.get("InferenceRetirementDate") or dep.get("inferenceRetirementDate")),
+            "finetune_deprecation": _date(
+                tags.get("FinetuneDeprecationDate") or dep.get("finetuneDeprecationDate")
+            ),
+            "finetune_retirement": _date(
+                tags.get("FinetuneRetirementDate") or dep.get("finetuneRetirementDate")
+            ),
+            "inference_deprecation": _date(
+                tags.get("InferenceDeprecationDate") or dep.get("inferenceDeprecationDate")
+            ),
+            "inference_retirement": _date(
+                tags.get("InferenceRetirementDate") or dep.get("inferenceRetirementDate")
+            ),
         }
         life = {k: v for k, v in life.items() if v}
         if life:
@@ -144,7 +154,9 @@ def dump(data: Any) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--specs", type=Path, default=DEFAULT_SPECS)
     ap.add_argument("--check", action="store_true", help="exit 1 if the committed catalogs differ")
     args = ap.parse_args()
@@ -155,7 +167,9 @@ def main() -> int:
         OUT / "components.json": dump(build_components(args.specs)),
         OUT / "models.json": dump(build_models(args.specs)),
     }
-    stale = [p for p, text in outputs.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+    stale = [
+        p for p, text in outputs.items() if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
     if args.check:
         for p in stale:
             print(f"stale: {p.relative_to(ROOT)}", file=sys.stderr)

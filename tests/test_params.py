@@ -1,0 +1,204 @@
+"""Parameters: overlays, --set, typed errors with file:line, model-specific defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.errors import ParamsError
+from generator.params import Params, environments, load_params, sanitize_model_name
+
+
+def write(project: Path, name: str, text: str) -> None:
+    (project / "params" / name).write_text(text, encoding="utf-8")
+
+
+def problems(project: Path, env: str = "dev", overrides: tuple[str, ...] = ()) -> list[str]:
+    with pytest.raises(ParamsError) as info:
+        load_params(env, project, overrides)
+    return info.value.problems
+
+
+def test_shipped_environments_resolve(project: Path) -> None:
+    assert environments(project) == ["dev", "prod"]
+    dev, prod = load_params("dev", project), load_params("prod", project)
+    assert dev.gpus_per_node == 1  # Standard_NC24ads_A100_v4
+    assert prod.gpus_per_node == 2  # Standard_NC48ads_A100_v4
+    assert prod.params.data.split_percent == 20 and dev.params.data.split_percent == 5
+    assert dev.sources == ["params/base.yaml", "params/dev.yaml"]
+    assert dev.registered_model_name == "Phi-3-mini-4k-instruct-ultrachat-200k"
+
+
+def test_precedence_base_then_env_then_set(project: Path) -> None:
+    write(project, "dev.yaml", "deployment:\n  instance_count: 2\n  name: blue\n")
+    r = load_params("dev", project, ["deployment.instance_count=3"])
+    assert r.params.deployment.instance_count == 3  # --set wins
+    assert r.params.deployment.name == "blue"  # overlay wins over base
+    assert r.params.deployment.request_timeout_ms == 90000  # base kept where not overlaid
+    assert r.params.deployment.liveness_probe.initial_delay == 600  # nested mapping merged
+
+
+def test_overlay_replaces_lists_and_merges_mappings(project: Path) -> None:
+    write(
+        project, "dev.yaml", "data:\n  splits: [train_sft, test_sft]\njob:\n  tags: {team: nlp}\n"
+    )
+    r = load_params("dev", project, ["job.tags.owner=ana"])
+    assert r.params.data.splits == ["train_sft", "test_sft"]
+    assert r.params.job.tags == {"team": "nlp", "owner": "ana"}
+
+
+def test_model_specific_defaults_override_like_the_notebook(project: Path) -> None:
+    r = load_params("dev", project)
+    # base.yaml asks for 3 epochs; the model's tag says 1 and wins, as in the notebook.
+    assert r.finetune_inputs["num_train_epochs"] == 1
+    assert r.defaults_overrode["num_train_epochs"] == (3, 1)
+    # Normalised to the component's own types.
+    assert r.finetune_inputs["deepspeed_stage"] == "2"
+    assert r.finetune_inputs["precision"] == "16"
+    assert r.finetune_inputs["apply_lora"] == "true"
+    assert r.finetune_inputs["learning_rate"] == pytest.approx(5e-6)
+    assert isinstance(r.finetune_inputs["learning_rate"], float)
+    # Metadata that is not a component input is dropped, never sent.
+    assert {"learning_rate_min", "learning_rate_max"} <= set(r.defaults_dropped)
+    assert "learning_rate_min" not in r.finetune_inputs
+
+
+def test_model_specific_defaults_fill_and_off(project: Path) -> None:
+    fill = load_params("dev", project, ["model.specific_defaults=fill"])
+    assert fill.finetune_inputs["num_train_epochs"] == 3
+    assert fill.finetune_inputs["precision"] == "16"  # unset by the user: filled
+    off = load_params("dev", project, ["model.specific_defaults=ignore"])
+    assert off.finetune_inputs["num_train_epochs"] == 3
+    assert "precision" not in off.finetune_inputs
+    assert off.defaults_applied == {}
+
+
+def test_unknown_key_names_file_line_and_suggests(project: Path) -> None:
+    write(project, "dev.yaml", "compute:\n  name: x-gpu\n  sizee: Standard_NC24ads_A100_v4\n")
+    (line,) = problems(project)
+    assert line.startswith("params/dev.yaml:3: compute.sizee: unknown key; did you mean 'size'?")
+
+
+def test_unknown_key_in_base_points_at_base(project: Path) -> None:
+    base = (project / "params" / "base.yaml").read_text()
+    write(
+        project, "base.yaml", base.replace("  tier: dedicated\n", "  tier: dedicated\n  tierr: x\n")
+    )
+    (line,) = problems(project)
+    assert line.startswith("params/base.yaml:")
+    assert "compute.tierr: unknown key; did you mean 'tier'?" in line
+
+
+@pytest.mark.parametrize(
+    ("overlay", "path", "gist"),
+    [
+        ("finetune:\n  num_train_epochs: three\n", "finetune.num_train_epochs", "valid integer"),
+        (
+            "finetune:\n  num_train_epochs: 0\n",
+            "finetune.num_train_epochs",
+            "greater than or equal to 1",
+        ),
+        ("finetune:\n  optim: adamw_hf\n", "finetune.optim", "'adamw_torch' or 'adafactor'"),
+        ("finetune:\n  apply_lora: 'yes'\n", "finetune.apply_lora", "valid boolean"),
+        ("finetune:\n  learning_rate: 5e-6\n", "finetune.learning_rate", "valid number"),
+        ("deployment:\n  request_timeout_ms: 200000\n", "deployment.request_timeout_ms", "180000"),
+        (
+            "deployment:\n  instance_count: 0\n",
+            "deployment.instance_count",
+            "greater than or equal to 1",
+        ),
+        ("data:\n  split_percent: 0\n", "data.split_percent", "greater than 0"),
+        ("data:\n  sample: shuffled\n", "data.sample", "'first' or 'random'"),
+        ("model:\n  version: 1.10\n", "model.version", "quote the version"),
+        ("job:\n  step_name: Fine-Tune\n", "job.step_name", "pattern"),
+        ("compute:\n  kind: kubernetes\n", "compute.kind", "'cluster' or 'serverless'"),
+    ],
+)
+def test_typed_errors(project: Path, overlay: str, path: str, gist: str) -> None:
+    write(project, "dev.yaml", overlay)
+    found = problems(project)
+    assert len(found) == 1, found
+    assert found[0].startswith("params/dev.yaml:2: " + path + ": "), found[0]
+    assert gist in found[0]
+
+
+def test_yaml_traps_are_errors_not_surprises(project: Path) -> None:
+    write(project, "dev.yaml", "compute:\n  size: a\n  size: b\n")
+    (line,) = problems(project)
+    assert line.startswith("params/dev.yaml:3:") and "duplicate key 'size'" in line
+    write(project, "dev.yaml", "compute:\n\tsize: a\n")
+    (line,) = problems(project)
+    assert "params/dev.yaml:2: malformed YAML" in line and "tabs" in line
+    write(project, "dev.yaml", "- a list\n")
+    (line,) = problems(project)
+    assert "must be a mapping" in line
+
+
+def test_component_version_decides_which_inputs_exist(project: Path) -> None:
+    write(
+        project,
+        "dev.yaml",
+        "component:\n  version: '0.0.81'\nfinetune:\n  trust_remote_code: false\n",
+    )
+    (line,) = problems(project)
+    assert line == (
+        "params/dev.yaml:4: finetune.trust_remote_code: "
+        "not an input of chat_completion_pipeline 0.0.81"
+    )
+    ok = load_params(
+        "dev", project, ["finetune.trust_remote_code=false", "component.version=0.0.82"]
+    )
+    assert ok.finetune_inputs["trust_remote_code"] == "false"
+
+
+def test_set_errors(project: Path) -> None:
+    assert problems(project, overrides=("novalue",)) == [
+        "--set novalue: expected path.to.key=value"
+    ]
+    assert problems(project, overrides=("model.name.x=1",)) == [
+        "--set model.name.x: model.name is not a mapping"
+    ]
+    (line,) = problems(project, overrides=("finetune.nope=1",))
+    assert line.startswith("--set: finetune.nope: unknown key")
+
+
+def test_unknown_environment(project: Path) -> None:
+    (line,) = problems(project, env="staging")
+    assert "unknown environment 'staging'; known: dev, prod" in line
+
+
+def test_gpu_count_comes_from_the_vm_size(project: Path) -> None:
+    assert (
+        load_params("dev", project, ["compute.size=Standard_ND96amsr_A100_v4"]).gpus_per_node == 8
+    )
+    assert load_params("dev", project, ["compute.size=standard_nc96ads_a100_v4"]).gpus_per_node == 4
+    (line,) = problems(project, overrides=("compute.size=Standard_D12_v2",))
+    assert "compute.size: Standard_D12_v2 has no GPUs" in line
+
+
+def test_fingerprint_tracks_values_not_formatting(project: Path) -> None:
+    a = load_params("dev", project).fingerprint
+    dev = project / "params" / "dev.yaml"
+    dev.write_text("# a comment only\n" + dev.read_text())
+    assert load_params("dev", project).fingerprint == a
+    assert load_params("dev", project, ["finetune.seed=7"]).fingerprint != a
+
+
+def test_model_names_are_sanitised() -> None:
+    assert (
+        sanitize_model_name("Phi-3.5-mini-instruct-ultrachat-200k")
+        == "Phi-3-5-mini-instruct-ultrachat-200k"
+    )
+    assert sanitize_model_name("org/model") == "org-model"
+
+
+def test_schema_forbids_unknown_keys_everywhere() -> None:
+    schema = Params.model_json_schema()
+    assert schema["additionalProperties"] is False
+    for name, definition in schema["$defs"].items():
+        if definition.get("type") == "object" and "properties" in definition:
+            assert definition.get("additionalProperties") is False, name
+    finetune = schema["$defs"]["Finetune"]["properties"]
+    assert finetune["num_train_epochs"]["anyOf"][0]["minimum"] == 1
+    assert "trust_remote_code" in finetune and "compute_finetune" not in finetune
