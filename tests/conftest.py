@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--update-goldens", action="store_true", help="rewrite tests/golden/ from the current output"
+        "--update-goldens",
+        action="store_true",
+        help="rewrite tests/golden/ from the current output",
     )
 
 
