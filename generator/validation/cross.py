@@ -1,0 +1,540 @@
+"""Layer 6: checks across the files of one asset set and against the model's registry metadata.
+
+A folder of YAML is deployed together, so its files must agree: the deployment's endpoint and
+model are the ones defined beside it, the cluster the job names has the GPUs the job asks for and
+is a size the model may be fine-tuned on, and the local data files exist and look like chat data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import catalog
+from .assets import COMPUTE, DEPLOYMENT, ENDPOINT, MODEL, PIPELINE_JOB, Asset, YamlPath, finding
+from .component import Node, SpecLookup, _is_local, _lookup_bundled, pipeline_nodes
+from .findings import CROSS, ERROR, INFO, WARNING, Finding
+from .rules import check_vm_size
+
+ModelLookup = Callable[[str, str], "catalog.ModelVersion | None"]
+REGISTRY_MODEL = re.compile(
+    r"^azureml://registries/(?P<registry>[^/]+)/models/(?P<name>[^/]+)"
+    r"/(?:versions/(?P<version>[^/]+)|labels/(?P<label>[^/]+))/?$"
+)
+JOB_OUTPUT_PATH = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?P<output>[^/]+)/?$")
+K80_SIZES = {"standard_nc6", "standard_nc12", "standard_nc24", "standard_nc24r"}
+ROLES = {"system", "user", "assistant"}
+DATA_LINES = 5  # "looks like chat JSONL": the first rows only, so validation stays cheap
+
+
+def _lookup_model(name: str, version: str) -> catalog.ModelVersion | None:
+    return catalog.model(name, version)
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+def _finetune_node(nodes: list[Node]) -> Node | None:
+    for node in nodes:
+        if node.spec and "number_of_gpu_to_use_finetuning" in node.spec.inputs:
+            return node
+    return None
+
+
+def _base_model(job: Asset, node: Node) -> tuple[YamlPath, str | None]:
+    """(where the base model is named, its registry id)."""
+    parent = node.bound_inputs.get("mlflow_model_path")
+    if parent is not None:
+        decl = job.get("inputs", parent)
+        if isinstance(decl, dict) and isinstance(decl.get("path"), str):
+            return ("inputs", parent, "path"), decl["path"]
+        return ("inputs", parent), None
+    raw = job.get("jobs", node.key, "inputs", "mlflow_model_path")
+    if isinstance(raw, dict) and isinstance(raw.get("path"), str):
+        return ("jobs", node.key, "inputs", "mlflow_model_path", "path"), raw["path"]
+    return ("jobs", node.key), None
+
+
+def _model_meta(
+    job: Asset, node: Node, models: ModelLookup, out: list[Finding]
+) -> catalog.ModelVersion | None:
+    path, ref = _base_model(job, node)
+    if ref is None:
+        return None
+    m = REGISTRY_MODEL.match(ref)
+    if not m:
+        return None
+    name, version, label = m.group("name"), m.group("version"), m.group("label")
+    if label:
+        out.append(
+            finding(
+                job,
+                path,
+                WARNING,
+                "cross.model-unpinned",
+                f"model {name} label {label!r} is not reproducible and its metadata "
+                "cannot be checked: pin a version",
+                CROSS,
+            )
+        )
+        return None
+    meta = models(name, version)
+    if meta is None:
+        known = catalog.model_versions(name)
+        if known:
+            out.append(
+                finding(
+                    job,
+                    path,
+                    WARNING,
+                    "cross.model-unknown-version",
+                    f"{name} version {version} is not in the bundled catalog "
+                    f"({', '.join(known)}): its allow lists cannot be checked",
+                    CROSS,
+                )
+            )
+        else:
+            out.append(
+                finding(
+                    job,
+                    path,
+                    INFO,
+                    "cross.model-not-bundled",
+                    f"{name} is not in the bundled model catalog: allow lists and "
+                    "lifecycle not checked",
+                    CROSS,
+                )
+            )
+        return None
+    out += _lifecycle(job, path, meta)
+    return meta
+
+
+def _lifecycle(job: Asset, path: YamlPath, meta: catalog.ModelVersion) -> list[Finding]:
+    now = today().isoformat()
+    retired = meta.lifecycle.get("finetune_retirement")
+    deprecated = meta.lifecycle.get("finetune_deprecation")
+    successors = ", ".join(meta.successors) or "a current model"
+    what = f"{meta.name} version {meta.version}"
+    if retired and retired <= now:
+        archived = " and the model is archived in the registry" if meta.archived else ""
+        msg = (
+            f"fine-tuning {what} was retired on {retired}{archived}: move to a successor "
+            f"({successors})"
+        )
+    elif deprecated and deprecated <= now:
+        msg = (
+            f"fine-tuning {what} is deprecated since {deprecated} (retirement "
+            f"{retired or 'announced'}): plan a move to {successors}"
+        )
+    elif meta.archived:
+        msg = f"{what} is archived in the registry: move to {successors}"
+    else:
+        return []
+    return [finding(job, path, WARNING, "cross.model-lifecycle", msg, CROSS)]
+
+
+def _by_kind(assets: list[Asset], kind: str) -> list[Asset]:
+    return [a for a in assets if a.kind == kind and isinstance(a.data, dict)]
+
+
+def _finetune_compute(
+    job: Asset, node: Node, assets: list[Asset], meta: catalog.ModelVersion | None
+) -> list[Finding]:
+    out: list[Finding] = []
+    inputs: YamlPath = ("jobs", node.key, "inputs")
+    target = node.effective("compute_finetune")
+    size: str | None = None
+    size_path: YamlPath = inputs
+    cluster: Asset | None = None
+    if isinstance(target, str) and target.lower() == "serverless":
+        size = node.effective("instance_type_finetune")
+        size_path = (
+            (*inputs, "instance_type_finetune")
+            if ("instance_type_finetune" in node.literals)
+            else (*inputs, "compute_finetune")
+        )
+        if "instance_type_finetune" not in node.literals:
+            out += check_vm_size(
+                job,
+                size_path,
+                size,
+                f"serverless fine-tuning (the default instance_type_finetune {size})",
+            )
+    elif isinstance(target, str):
+        clusters = [c for c in _by_kind(assets, COMPUTE) if c.get("name") == target]
+        if not clusters:
+            if _by_kind(assets, COMPUTE):
+                names = ", ".join(str(c.get("name")) for c in _by_kind(assets, COMPUTE))
+                out.append(
+                    finding(
+                        job,
+                        (*inputs, "compute_finetune"),
+                        ERROR,
+                        "cross.compute-missing",
+                        f"compute {target!r} is not the cluster defined in this set ({names})",
+                        CROSS,
+                    )
+                )
+            else:
+                out.append(
+                    finding(
+                        job,
+                        (*inputs, "compute_finetune"),
+                        INFO,
+                        "cross.compute-unknown",
+                        f"cluster {target!r} is not defined in this set: its VM size "
+                        "is not checked",
+                        CROSS,
+                    )
+                )
+            return out
+        cluster = clusters[0]
+        size = cluster.get("size")
+    if not isinstance(size, str):
+        return out
+    vm = catalog.vm_size(size)
+    if vm is None:
+        return out  # layer 5 reports unknown sizes
+    where = f"cluster {cluster.get('name')!r} ({vm.name})" if cluster else vm.name
+    gpus_path = (*inputs, "number_of_gpu_to_use_finetuning")
+    if "number_of_gpu_to_use_finetuning" not in node.literals:
+        gpus_path = inputs
+    if vm.gpus < 1:
+        out.append(
+            finding(
+                job,
+                gpus_path,
+                ERROR,
+                "cross.gpus",
+                f"fine-tuning runs on {where}, which has no GPU",
+                CROSS,
+            )
+        )
+    else:
+        want = node.effective("number_of_gpu_to_use_finetuning")
+        want_n = int(want) if isinstance(want, int | str) and str(want).isdigit() else None
+        if want_n is not None and want_n > vm.gpus:
+            out.append(
+                finding(
+                    job,
+                    gpus_path,
+                    ERROR,
+                    "cross.gpus",
+                    f"number_of_gpu_to_use_finetuning {want_n} exceeds the {vm.gpus} "
+                    f"GPU(s) per node of {where}",
+                    CROSS,
+                )
+            )
+        elif want_n is not None and want_n < vm.gpus:
+            out.append(
+                finding(
+                    job,
+                    gpus_path,
+                    WARNING,
+                    "cross.gpus",
+                    f"number_of_gpu_to_use_finetuning {want_n} uses only part of the "
+                    f"{vm.gpus} GPUs per node of {where}",
+                    CROSS,
+                )
+            )
+    nodes = node.effective("num_nodes_finetune")
+    top = cluster.get("max_instances") if cluster else None
+    top_name = cluster.get("name") if cluster else None
+    if isinstance(nodes, int) and isinstance(top, int) and nodes > top >= 1:
+        out.append(
+            finding(
+                job,
+                (*inputs, "num_nodes_finetune"),
+                ERROR,
+                "cross.nodes",
+                f"num_nodes_finetune {nodes} exceeds max_instances {top} of cluster {top_name!r}",
+                CROSS,
+            )
+        )
+    allow = [s.lower() for s in meta.finetune_allow_list] if meta else []
+    place = cluster if cluster else job
+    place_path: YamlPath = ("size",) if cluster else size_path
+    if meta and allow and vm.name.lower() not in allow:
+        out.append(
+            finding(
+                place,
+                place_path,
+                ERROR,
+                "cross.finetune-allow-list",
+                f"{vm.name} is not on {meta.name} {meta.version}'s fine-tuning allow "
+                f"list: {', '.join(meta.finetune_allow_list)}",
+                CROSS,
+            )
+        )
+    elif not allow and vm.name.lower() in K80_SIZES:
+        out.append(
+            finding(
+                place,
+                place_path,
+                ERROR,
+                "cross.finetune-allow-list",
+                f"{vm.name} (K80) cannot fine-tune this model",
+                CROSS,
+            )
+        )
+    return out
+
+
+def _deployment(
+    dep: Asset, assets: list[Asset], meta: catalog.ModelVersion | None
+) -> list[Finding]:
+    out: list[Finding] = []
+    endpoints = _by_kind(assets, ENDPOINT)
+    ep_name = dep.get("endpoint_name")
+    if endpoints and ep_name is not None:
+        names = [e.get("name") for e in endpoints]
+        if ep_name not in names:
+            out.append(
+                finding(
+                    dep,
+                    ("endpoint_name",),
+                    ERROR,
+                    "cross.endpoint-name",
+                    f"endpoint_name {ep_name!r} is not the endpoint defined in this set "
+                    f"({', '.join(map(str, names))})",
+                    CROSS,
+                )
+            )
+    models = _by_kind(assets, MODEL)
+    ref = dep.get("model")
+    name = version = None
+    if isinstance(ref, str) and ref.startswith("azureml:") and not ref.startswith("azureml://"):
+        parts = ref[len("azureml:") :].split(":")
+        name, version = parts[0], (parts[1] if len(parts) > 1 else None)
+    elif isinstance(ref, dict):
+        name, version = ref.get("name"), ref.get("version")
+    if models and name is not None:
+        m = models[0]
+        m_name, m_version = m.get("name"), m.get("version")
+        if name != m_name:
+            out.append(
+                finding(
+                    dep,
+                    ("model",),
+                    ERROR,
+                    "cross.model-ref",
+                    f"deploys model {name!r} but {m.name} registers {m_name!r}",
+                    CROSS,
+                )
+            )
+        elif version is not None and m_version is not None and str(version) != str(m_version):
+            out.append(
+                finding(
+                    dep,
+                    ("model",),
+                    ERROR,
+                    "cross.model-ref",
+                    f"deploys {name} version {version} but {m.name} registers version {m_version}",
+                    CROSS,
+                )
+            )
+    size = dep.get("instance_type")
+    if meta and isinstance(size, str) and meta.inference_allow_list:
+        allow = [s.lower() for s in meta.inference_allow_list]
+        if size.lower() not in allow:
+            out.append(
+                finding(
+                    dep,
+                    ("instance_type",),
+                    WARNING,
+                    "cross.inference-allow-list",
+                    f"{size} is not on {meta.name} {meta.version}'s inference allow "
+                    f"list: {', '.join(meta.inference_allow_list)}",
+                    CROSS,
+                )
+            )
+    return out
+
+
+def _model_path(model: Asset, jobs: list[Asset]) -> list[Finding]:
+    path = model.get("path")
+    if not isinstance(path, str):
+        return []
+    m = JOB_OUTPUT_PATH.match(path)
+    if m:
+        for job in jobs:
+            outputs = job.get("outputs")
+            if isinstance(outputs, dict) and m.group("output") not in outputs:
+                return [
+                    finding(
+                        model,
+                        ("path",),
+                        ERROR,
+                        "cross.model-path",
+                        f"the pipeline job in this set has no output "
+                        f"{m.group('output')!r} (outputs: {', '.join(outputs)})",
+                        CROSS,
+                    )
+                ]
+        return []
+    if _is_local(path) and not (model.path.parent / path).exists():
+        return [
+            finding(
+                model,
+                ("path",),
+                ERROR,
+                "cross.model-path",
+                f"local model path {path!r} does not exist (relative to {model.name})",
+                CROSS,
+            )
+        ]
+    return []
+
+
+def _data_inputs(job: Asset, nodes: list[Node]) -> list[tuple[YamlPath, Path]]:
+    out: list[tuple[YamlPath, Path]] = []
+    inputs = job.get("inputs")
+    skip = {n.bound_inputs.get("deepspeed") for n in nodes}
+    if isinstance(inputs, dict):
+        for name, decl in inputs.items():
+            if name in skip or not isinstance(decl, dict):
+                continue
+            path = decl.get("path")
+            if isinstance(path, str) and _is_local(path):
+                out.append((("inputs", name, "path"), job.path.parent / path))
+    for node in nodes:
+        for name, local in node.local_paths.items():
+            if name != "deepspeed" and name not in node.bound_inputs:
+                out.append((("jobs", node.key, "inputs", name, "path"), local))
+    return out
+
+
+def _env_of(asset: Asset, project_dir: Path) -> str | None:
+    # azureml/<env>/ mirrors params/<env>.yaml; a file test avoids importing the params model.
+    env = asset.path.parent.name
+    return env if env != "base" and (project_dir / "params" / f"{env}.yaml").is_file() else None
+
+
+def _missing_data(job: Asset, path: YamlPath, local: Path, project_dir: Path) -> Finding:
+    shown = job.get(*path)
+    try:
+        local.resolve().relative_to((project_dir / "data").resolve())
+        prepared_later = True
+    except ValueError:
+        prepared_later = False
+    if prepared_later:
+        env = _env_of(job, project_dir)
+        cmd = f"amlgen data --env {env}" if env else "amlgen data"
+        return finding(
+            job,
+            path,
+            WARNING,
+            "cross.data-missing",
+            f"{shown} is not prepared yet: run `{cmd}`",
+            CROSS,
+        )
+    return finding(
+        job,
+        path,
+        ERROR,
+        "cross.data-missing",
+        f"{shown} does not exist (paths resolve from the YAML's folder, as Azure ML does)",
+        CROSS,
+    )
+
+
+def check_chat_jsonl(local: Path) -> list[tuple[str, str]]:
+    """Problems of the first rows of a chat JSONL file: (severity, message)."""
+    out: list[tuple[str, str]] = []
+    rows = 0
+    try:
+        with open(local, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                rows += 1
+                if rows > DATA_LINES:
+                    break
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    return [(ERROR, f"line {number} is not JSON: the file must be JSON Lines")]
+                if not isinstance(row, dict) or "messages" not in row:
+                    return [
+                        (
+                            ERROR,
+                            f"line {number} has no `messages` column (the service "
+                            "reads chat data only from `messages`)",
+                        )
+                    ]
+                problem = _row_problem(row["messages"])
+                if problem:
+                    out.append((WARNING, f"line {number}: {problem}: the service drops such rows"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return [(ERROR, f"cannot read: {exc}")]
+    if rows == 0:
+        return [(ERROR, "the file is empty: fine-tuning needs at least 10 training rows")]
+    return out
+
+
+def _row_problem(messages: Any) -> str | None:
+    if not isinstance(messages, list):
+        return "`messages` is not a list"
+    if len(messages) < 2:
+        return f"{len(messages)} message(s); at least 2 are needed"
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            return f"message {i} is not an object"
+        if msg.get("role") not in ROLES:
+            return f"message {i} has role {msg.get('role')!r} (allowed: system, user, assistant)"
+        content = msg.get("content")
+        if not isinstance(content, str) or not content.strip():
+            return f"message {i} has no text content"
+        if msg.get("role") == "system" and i > 0:
+            return f"message {i} is a system message after the first"
+    return None
+
+
+def check_set(
+    assets: list[Asset],
+    project_dir: Path,
+    lookup: SpecLookup = _lookup_bundled,
+    models: ModelLookup = _lookup_model,
+) -> list[Finding]:
+    """Every cross-file and model-metadata check of one asset set."""
+    out: list[Finding] = []
+    jobs = _by_kind(assets, PIPELINE_JOB)
+    meta: catalog.ModelVersion | None = None
+    for job in jobs:
+        nodes = pipeline_nodes(job, lookup)
+        node = _finetune_node(nodes)
+        if node is not None:
+            meta = _model_meta(job, node, models, out) or meta
+            out += _finetune_compute(job, node, assets, meta)
+        for path, local in _data_inputs(job, nodes):
+            if not local.exists():
+                out.append(_missing_data(job, path, local, project_dir))
+            elif local.is_file() and local.suffix.lower() == ".jsonl":
+                for sev, msg in check_chat_jsonl(local):
+                    out.append(finding(job, path, sev, "cross.data", f"{local.name}: {msg}", CROSS))
+    for dep in _by_kind(assets, DEPLOYMENT):
+        out += _deployment(dep, assets, meta)
+    for model in _by_kind(assets, MODEL):
+        out += _model_path(model, jobs)
+    for kind in (ENDPOINT, DEPLOYMENT, MODEL, COMPUTE, PIPELINE_JOB):
+        found = _by_kind(assets, kind)
+        if len(found) > 1 and kind != COMPUTE:
+            names = ", ".join(a.name for a in found)
+            out.append(
+                finding(
+                    found[1],
+                    (),
+                    WARNING,
+                    "cross.duplicate-kind",
+                    f"more than one {kind.replace('_', ' ')} in this set ({names}): "
+                    "cross-file checks use the first",
+                    CROSS,
+                )
+            )
+    return out

@@ -1,0 +1,313 @@
+"""Layer 5: Azure's naming rules and limits, which the SDK does not check offline (facts §4-5)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .. import catalog
+from .assets import (
+    COMPUTE,
+    DEPLOYMENT,
+    ENDPOINT,
+    JOB_KINDS,
+    MODEL,
+    PIPELINE_JOB,
+    Asset,
+    YamlPath,
+    finding,
+)
+from .findings import AZURE, ERROR, WARNING, Finding
+
+ENDPOINT_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$")
+COMPUTE_NAME = re.compile(r"^[a-zA-Z](?![a-zA-Z0-9-]*-\d+$)[a-zA-Z0-9\-]{2,23}$")
+JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$")
+MODEL_NAME = JOB_NAME
+PROBE_KEYS = ("initial_delay", "period", "timeout", "failure_threshold", "success_threshold")
+MAX_TIMEOUT_MS = 180000
+_SERVERLESS_SIZE_INPUTS = (
+    "instance_type_model_import",
+    "instance_type_preprocess",
+    "instance_type_finetune",
+    "instance_type_model_evaluation",
+)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def check_online_name(asset: Asset, path: YamlPath, what: str) -> list[Finding]:
+    name = asset.get(*path)
+    if not isinstance(name, str):
+        return []
+    problems = []
+    if not 3 <= len(name) <= 32:
+        problems.append(f"{what} name {name!r} has {len(name)} characters; allowed: 3 to 32")
+    if not ENDPOINT_NAME.match(name):
+        problems.append(
+            f"{what} name {name!r}: start with a letter, then letters, digits and single "
+            "hyphens, end with a letter or digit"
+        )
+    elif name != name.lower():
+        problems.append(
+            f"{what} name {name!r} must be lower case (the CLI lower-cases it: "
+            f"use {name.lower()!r})"
+        )
+    return [finding(asset, path, ERROR, "azure.name", p, AZURE) for p in problems]
+
+
+def check_vm_size(asset: Asset, path: YamlPath, size: Any, purpose: str) -> list[Finding]:
+    if not isinstance(size, str) or not size or size.lower() == "serverless":
+        return []
+    known = catalog.vm_size(size)
+    if known is None:
+        near = [n for n in catalog.vm_size_names() if n.lower().startswith(size.lower()[:12])]
+        hint = f"; did you mean {near[0]}?" if near else ""
+        return [
+            finding(
+                asset,
+                path,
+                ERROR,
+                "azure.vm-size",
+                f"unknown VM size {size!r} for {purpose}{hint}",
+                AZURE,
+            )
+        ]
+    if known.retired:
+        repl = f"; use {known.replacement}" if known.replacement else ""
+        return [
+            finding(
+                asset,
+                path,
+                ERROR,
+                "azure.vm-retired",
+                f"{known.name} ({known.gpu or 'CPU'}) was retired on {known.retired}{repl}",
+                AZURE,
+            )
+        ]
+    if known.retiring:
+        repl = f"; move to {known.replacement}" if known.replacement else ""
+        return [
+            finding(
+                asset,
+                path,
+                WARNING,
+                "azure.vm-retiring",
+                f"{known.name} ({known.gpu or 'CPU'}) is being retired{repl}",
+                AZURE,
+            )
+        ]
+    return []
+
+
+def _endpoint(asset: Asset) -> list[Finding]:
+    return check_online_name(asset, ("name",), "endpoint")
+
+
+def _deployment(asset: Asset) -> list[Finding]:
+    out = check_online_name(asset, ("name",), "deployment")
+    out += check_online_name(asset, ("endpoint_name",), "endpoint")
+    count = asset.get("instance_count")
+    if _int(count) is not None and _int(count) < 1:  # type: ignore[operator]
+        out.append(
+            finding(
+                asset,
+                ("instance_count",),
+                ERROR,
+                "azure.instance-count",
+                f"instance_count must be at least 1 (got {count}); 3 or more for high availability",
+                AZURE,
+            )
+        )
+    timeout = asset.get("request_settings", "request_timeout_ms")
+    if _int(timeout) is not None and not 1 <= _int(timeout) <= MAX_TIMEOUT_MS:  # type: ignore[operator]
+        out.append(
+            finding(
+                asset,
+                ("request_settings", "request_timeout_ms"),
+                ERROR,
+                "azure.request-timeout",
+                f"request_timeout_ms must be 1..{MAX_TIMEOUT_MS} for managed online "
+                f"deployments (got {timeout})",
+                AZURE,
+            )
+        )
+    for probe in ("liveness_probe", "readiness_probe"):
+        for key in PROBE_KEYS:
+            value = asset.get(probe, key)
+            if _int(value) is not None and _int(value) < 0:  # type: ignore[operator]
+                out.append(
+                    finding(
+                        asset,
+                        (probe, key),
+                        ERROR,
+                        "azure.probe",
+                        f"{probe}.{key} must be 0 or more (got {value})",
+                        AZURE,
+                    )
+                )
+    out += check_vm_size(asset, ("instance_type",), asset.get("instance_type"), "the deployment")
+    model = asset.get("model")
+    if (
+        isinstance(model, str)
+        and model.startswith("azureml:")
+        and not model.startswith("azureml://")
+    ):
+        ref = model[len("azureml:") :]
+        if ":" not in ref and "@" not in ref:
+            out.append(
+                finding(
+                    asset,
+                    ("model",),
+                    ERROR,
+                    "azure.model-version",
+                    f"model {model!r} names no version: use azureml:{ref}:<version>",
+                    AZURE,
+                )
+            )
+    return out
+
+
+def _compute(asset: Asset) -> list[Finding]:
+    out: list[Finding] = []
+    name = asset.get("name")
+    if isinstance(name, str) and not COMPUTE_NAME.match(name):
+        out.append(
+            finding(
+                asset,
+                ("name",),
+                ERROR,
+                "azure.name",
+                f"compute name {name!r}: 3-24 letters, digits and hyphens, starting "
+                "with a letter and not ending in -<digits>",
+                AZURE,
+            )
+        )
+    lo, hi = _int(asset.get("min_instances")), _int(asset.get("max_instances"))
+    if lo is not None and lo < 0:
+        out.append(
+            finding(
+                asset,
+                ("min_instances",),
+                ERROR,
+                "azure.compute-scale",
+                f"min_instances must be 0 or more (got {lo})",
+                AZURE,
+            )
+        )
+    if hi is not None and hi < 1:
+        out.append(
+            finding(
+                asset,
+                ("max_instances",),
+                ERROR,
+                "azure.compute-scale",
+                f"max_instances must be at least 1 (got {hi})",
+                AZURE,
+            )
+        )
+    if lo is not None and hi is not None and lo > hi:
+        out.append(
+            finding(
+                asset,
+                ("min_instances",),
+                ERROR,
+                "azure.compute-scale",
+                f"min_instances {lo} is greater than max_instances {hi}",
+                AZURE,
+            )
+        )
+    out += check_vm_size(asset, ("size",), asset.get("size"), "the compute cluster")
+    return out
+
+
+def _model(asset: Asset) -> list[Finding]:
+    out: list[Finding] = []
+    name = asset.get("name")
+    if isinstance(name, str) and not MODEL_NAME.match(name):
+        out.append(
+            finding(
+                asset,
+                ("name",),
+                ERROR,
+                "azure.name",
+                f"model name {name!r}: letters, digits, '-' and '_' only (no dots or "
+                "spaces), starting with a letter or digit",
+                AZURE,
+            )
+        )
+    if asset.get("version") is None and "version" not in (asset.data or {}):
+        out.append(
+            finding(
+                asset,
+                ("name",),
+                WARNING,
+                "azure.model-version",
+                "no version: Azure assigns the next number, so the deployment cannot pin it",
+                AZURE,
+            )
+        )
+    return out
+
+
+def _job(asset: Asset) -> list[Finding]:
+    out: list[Finding] = []
+    name = asset.get("name")
+    if name is not None:
+        if not isinstance(name, str) or not JOB_NAME.match(name):
+            out.append(
+                finding(
+                    asset,
+                    ("name",),
+                    ERROR,
+                    "azure.name",
+                    f"job name {name!r}: letters, digits, '-' and '_' only",
+                    AZURE,
+                )
+            )
+        else:
+            out.append(
+                finding(
+                    asset,
+                    ("name",),
+                    WARNING,
+                    "azure.job-name",
+                    "job names are unique per workspace: a committed `name` makes the "
+                    "second submission fail; leave it out",
+                    AZURE,
+                )
+            )
+    if asset.kind == PIPELINE_JOB and isinstance(asset.get("jobs"), dict):
+        for key, step in asset.get("jobs").items():
+            inputs = step.get("inputs") if isinstance(step, dict) else None
+            if not isinstance(inputs, dict):
+                continue
+            for inp in _SERVERLESS_SIZE_INPUTS:
+                if isinstance(inputs.get(inp), str):
+                    out += check_vm_size(
+                        asset, ("jobs", key, "inputs", inp), inputs[inp], f"step {key!r} ({inp})"
+                    )
+    return out
+
+
+def check_asset(asset: Asset) -> list[Finding]:
+    if not isinstance(asset.data, dict):
+        return []
+    if asset.kind == ENDPOINT:
+        return _endpoint(asset)
+    if asset.kind == DEPLOYMENT:
+        return _deployment(asset)
+    if asset.kind == COMPUTE:
+        return _compute(asset)
+    if asset.kind == MODEL:
+        return _model(asset)
+    if asset.kind in JOB_KINDS:
+        return _job(asset)
+    return []
