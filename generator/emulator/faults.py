@@ -1,0 +1,156 @@
+"""Fault injection rules for the emulator (`--faults FILE`, `Emulator.add_fault`).
+
+Each rule fires a bounded number of times, so a test can say exactly what goes wrong once:
+  - {fault: job_status, status: Failed}        next submitted job ends Failed (or Canceled)
+  - {fault: deployment_fails}                  next deployment provisioning ends Failed
+  - {fault: throttle, status: 429, times: 2, retry_after: 1, match: "/jobs/"}   (or 503)
+  - {fault: restart, after_requests: 5}        drop the connection, restart on the same port
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KINDS = ("job_status", "deployment_fails", "throttle", "restart")
+ALLOWED_KEYS = {
+    "job_status": {"fault", "status", "message"},
+    "deployment_fails": {"fault", "message"},
+    "throttle": {"fault", "status", "times", "retry_after", "match", "method"},
+    "restart": {"fault", "after_requests", "down_seconds"},
+}
+
+
+def _problem(source: str, index: int, msg: str) -> Exception:
+    from . import EmulatorError
+
+    return EmulatorError(f"{source}: rule {index + 1}: {msg}")
+
+
+def normalise(rule: Any, source: str = "fault", index: int = 0) -> dict[str, Any]:
+    """Check one rule and fill its defaults; errors name the field and what is allowed."""
+    if not isinstance(rule, dict):
+        raise _problem(source, index, "each rule must be a mapping with a `fault` key")
+    kind = rule.get("fault")
+    if kind not in KINDS:
+        raise _problem(source, index, f"fault: {kind!r} is not one of {', '.join(KINDS)}")
+    unknown = set(rule) - ALLOWED_KEYS[kind]
+    if unknown:
+        allowed = ", ".join(sorted(ALLOWED_KEYS[kind]))
+        raise _problem(source, index, f"{sorted(unknown)[0]}: unknown key (allowed: {allowed})")
+    out = dict(rule)
+
+    def number(key: str, default: float, minimum: float, integer: bool = False) -> None:
+        value = out.get(key, default)
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or value < minimum:
+            kind_word = "an integer" if integer else "a number"
+            raise _problem(source, index, f"{key}: must be {kind_word} >= {minimum:g}")
+        out[key] = value
+
+    if kind == "job_status":
+        out.setdefault("status", "Failed")
+        if out["status"] not in ("Failed", "Canceled"):
+            raise _problem(source, index, "status: must be Failed or Canceled")
+    elif kind == "throttle":
+        out.setdefault("status", 429)
+        if out["status"] not in (429, 503):
+            raise _problem(source, index, "status: must be 429 or 503")
+        number("times", 1, 1, integer=True)
+        number("retry_after", 1, 0)
+        out["match"] = str(out.get("match", ""))
+        if "method" in out:
+            out["method"] = str(out["method"]).upper()
+    elif kind == "restart":
+        number("after_requests", 1, 1, integer=True)
+        number("down_seconds", 0.5, 0)
+    return out
+
+
+def load(source: str | Path | dict[str, Any] | list[Any] | None) -> list[dict[str, Any]]:
+    """Rules from a YAML/JSON file, one rule dict, or a list of them."""
+    if source is None:
+        return []
+    if isinstance(source, dict):
+        return [normalise(source)]
+    if isinstance(source, list):
+        return [normalise(r, "faults", i) for i, r in enumerate(source)]
+    path = Path(source)
+    from . import EmulatorError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EmulatorError(f"{path}: cannot read the fault file: {exc.strerror}") from None
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise EmulatorError(f"{path}: not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise EmulatorError(f"{path}: must be a list of fault rules")
+    return [normalise(r, str(path), i) for i, r in enumerate(raw)]
+
+
+class Faults:
+    """Pending rules; each `take_*` consumes what it uses, under a lock (handlers are threads)."""
+
+    def __init__(self, rules: list[dict[str, Any]]) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[dict[str, Any]] = []
+        self.requests = 0
+        for rule in rules:
+            self.add(rule)
+
+    def add(self, rule: dict[str, Any]) -> None:
+        rule = normalise(rule)
+        with self._lock:
+            if rule["fault"] == "restart":
+                rule["_at"] = self.requests + rule["after_requests"]
+            self._rules.append(rule)
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{k: v for k, v in r.items() if not k.startswith("_")} for r in self._rules]
+
+    def _take(self, kind: str) -> dict[str, Any] | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule["fault"] == kind:
+                    self._rules.remove(rule)
+                    return rule
+        return None
+
+    def take_job_status(self) -> dict[str, Any] | None:
+        return self._take("job_status")
+
+    def take_deployment_fails(self) -> dict[str, Any] | None:
+        return self._take("deployment_fails")
+
+    def count_request(self) -> dict[str, Any] | None:
+        """Count one request; return a restart rule that is due now."""
+        with self._lock:
+            self.requests += 1
+            for rule in self._rules:
+                if rule["fault"] == "restart" and self.requests >= rule["_at"]:
+                    self._rules.remove(rule)
+                    return rule
+        return None
+
+    def throttle(self, method: str, path: str) -> dict[str, Any] | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule["fault"] != "throttle" or rule["match"] not in path:
+                    continue
+                if rule.get("method") and rule["method"] != method:
+                    continue
+                rule["times"] -= 1
+                if rule["times"] <= 0:
+                    self._rules.remove(rule)
+                return dict(rule)
+        return None

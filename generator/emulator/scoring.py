@@ -1,0 +1,121 @@
+"""Real scoring servers for emulated endpoints: one azureml-inference-server-http per endpoint.
+
+The server is the package's own WSGI app under gunicorn bound to 127.0.0.1 (facts §3: its
+`azmlinfsrv` command binds 0.0.0.0), running score_standin.py. The port is reserved when the
+endpoint is created, so the endpoint's scoringUri is stable before any deployment exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ScoringServer:
+    """One endpoint's inference server process and its routing file."""
+
+    def __init__(self, endpoint: str, port: int, workdir: Path) -> None:
+        self.endpoint = endpoint
+        self.port = port
+        self.dir = workdir / "scoring" / endpoint
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/score"
+
+    def write_routes(self, key_hashes: list[str], deployments: dict[str, Any]) -> None:
+        routes = {"endpoint": self.endpoint, "key_hashes": key_hashes, "deployments": deployments}
+        tmp = self.dir / ".routes.json.tmp"
+        tmp.write_text(json.dumps(routes), encoding="utf-8")
+        os.replace(tmp, self.dir / "routes.json")
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        """Start gunicorn and wait until the server answers its health route."""
+        if self.running():
+            return
+        env = dict(os.environ)
+        env.update(
+            AZUREML_ENTRY_SCRIPT=str(Path(__file__).with_name("score_standin.py").resolve()),
+            AZUREML_MODEL_DIR=str(self.dir),
+            AZUREML_LOG_LEVEL="WARNING",
+            SERVICE_NAME=f"amlgen-emulator-{self.endpoint}",
+            AMLGEN_EMULATOR_PID=str(os.getpid()),
+        )
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "-w",
+            "1",
+            "--timeout",
+            "300",
+            "--error-logfile",
+            "-",
+            "azureml_inference_server_http.server.entry:app",
+        ]
+        log = open(self.dir / "server.log", "ab")  # noqa: SIM115  (owned by the child)
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.dir,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = (self.dir / "server.log").read_text(errors="replace").splitlines()[-5:]
+                raise RuntimeError("the inference server exited: " + " | ".join(tail))
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the inference server did not answer within {START_TIMEOUT:.0f} s")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None

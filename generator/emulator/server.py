@@ -1,0 +1,373 @@
+"""The emulator's HTTP server: loopback only, bearer JWT on every route, faults, restarts.
+
+Logging is quiet by default; when enabled it prints method, path and status only (never
+headers, bodies or keys).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+import urllib.parse
+import weakref
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ..errors import AmlgenError
+from . import EmulatorError
+from .faults import Faults, load
+from .routes import Api, ApiError, Request, Response
+from .state import Store
+
+LOOPBACK = "127.0.0.1"
+LOGGED_METHODS = ("PUT", "POST", "PATCH", "DELETE")
+
+
+def check_host(host: str) -> str:
+    """Only loopback: the emulator accepts unsigned-by-Azure tokens and serves fake keys."""
+    if host in (LOOPBACK, "localhost"):
+        return LOOPBACK
+    raise EmulatorError(
+        f"--host {host}: the emulator binds 127.0.0.1 only (it is a local test server and must "
+        "not be reachable from other machines)"
+    )
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: Emulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HttpServer
+    server_version = "amlgen-emulator"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the default prints the request line to stderr; `_log` is the quiet replacement
+
+    def _send(self, resp: Response) -> None:
+        data = b"" if resp.body is None else json.dumps(resp.body).encode()
+        self.send_response(resp.status)
+        headers = {"x-ms-request-id": secrets.token_hex(8), **resp.headers}
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if resp.body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _handle(self, method: str) -> None:
+        emu = self.server.emulator
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        restart = emu.faults.count_request()
+        if restart is not None:  # drop this connection mid-request, come back on the same port
+            emu.fired("restart", method, self.path.split("?")[0])
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            emu._log(f"{method} {self.path.split('?')[0]} -> connection dropped (restart fault)")
+            threading.Thread(
+                target=emu._restart, args=(rule_seconds(restart),), daemon=True
+            ).start()
+            return
+        path, _, qs = self.path.partition("?")
+        path = urllib.parse.unquote(path)
+        status = 500
+        try:
+            if not emu._authorized(self.headers.get("Authorization", "")):
+                raise ApiError(
+                    401,
+                    "AuthenticationFailed",
+                    "A valid bearer token signed for this emulator is required.",
+                )
+            throttle = emu.faults.throttle(method, path)
+            if throttle is not None:
+                emu.fired(f"throttle {throttle['status']}", method, path)
+                resp = Response(
+                    throttle["status"],
+                    {
+                        "error": {
+                            "code": "TooManyRequests"
+                            if throttle["status"] == 429
+                            else "ServiceUnavailable",
+                            "message": "The service is busy; retry after the given delay "
+                            "(fault injected by the amlgen emulator).",
+                        }
+                    },
+                    {"Retry-After": f"{throttle['retry_after']:g}"},
+                )
+            else:
+                body = _parse_body(raw, path)
+                req = Request(method, path, dict(urllib.parse.parse_qsl(qs)), body, raw)
+                if method in LOGGED_METHODS and not path.startswith("/_emulator/"):
+                    with emu.store.lock:
+                        emu.store.data["requests"].append([method, path, body])
+                resp = emu.api.handle(req)
+        except ApiError as exc:
+            resp = Response(exc.status, {"error": {"code": exc.code, "message": exc.message}})
+            if exc.status == 401:
+                resp.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        except AmlgenError as exc:
+            resp = Response(400, {"error": {"code": "BadRequest", "message": str(exc)}})
+        except Exception as exc:  # a bug in the emulator: answer like the service, keep serving
+            resp = Response(
+                500,
+                {
+                    "error": {
+                        "code": "InternalServerError",
+                        "message": f"emulator error: {type(exc).__name__}",
+                    }
+                },
+            )
+            emu._log(f"internal error on {method} {path}: {exc!r}")
+        status = resp.status
+        with contextlib.suppress(OSError):
+            self._send(resp)
+        emu._log(f"{method} {path} -> {status}")
+
+
+def rule_seconds(rule: dict[str, Any]) -> float:
+    return float(rule.get("down_seconds", 0.5))
+
+
+def _parse_body(raw: bytes, path: str) -> Any:
+    if not raw or path.startswith("/_emulator/uploads/"):
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "BadRequest", "The request body is not valid JSON.") from None
+
+
+class Emulator:
+    """A local Azure ML REST emulator serving from background threads of this process."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        faults: str | Path | dict[str, Any] | list[Any] | None = None,
+        job_seconds: float = 2.0,
+        state_file: Path | None = None,
+        secret: str | None = None,
+        *,
+        host: str = LOOPBACK,
+        deploy_seconds: float | None = None,
+        poll_seconds: int = 1,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.host = check_host(host)
+        self.port = port
+        self.secret = secret or secrets.token_urlsafe(32)
+        self.url = ""
+        self.faults = Faults(load(faults))
+        self.state_file = Path(state_file) if state_file else None
+        self.store = Store(self.state_file)
+        if self.state_file is not None:
+            self.workdir = self.state_file.with_name(self.state_file.name + ".d")
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._own_workdir = False
+        else:
+            self.workdir = Path(tempfile.mkdtemp(prefix="amlgen-emulator-"))
+            self._own_workdir = True
+            # removed even when stop() is never called (a crashed test or script)
+            weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
+        self.api = Api(
+            self.store,
+            self.faults,
+            self.workdir,
+            job_seconds,
+            job_seconds if deploy_seconds is None else deploy_seconds,
+            poll_seconds,
+        )
+        self.restarts = 0
+        self._log_fn = log
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def _bind(self) -> None:
+        try:
+            httpd = _HttpServer((self.host, self.port), _Handler)
+        except OSError as exc:
+            raise EmulatorError(
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror}"
+            ) from None
+        httpd.emulator = self
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="amlgen-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def start(self) -> Emulator:
+        with self._lock:
+            if self._httpd is not None:
+                return self
+            self._bind()
+            self.url = f"http://{self.host}:{self.port}/"
+            self.api.url = self.url
+            self.api.resume_scoring()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            httpd, self._httpd = self._httpd, None
+            if httpd is not None:
+                httpd.shutdown()
+                httpd.server_close()
+            for server in list(self.api.servers.values()):
+                server.stop()
+            self.api.servers.clear()
+            if self._own_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _restart(self, down_seconds: float) -> None:
+        """The restart fault: stop listening, wait, reload state, listen again on the same port."""
+        with self._lock:
+            httpd, self._httpd = self._httpd, None
+            if httpd is None:
+                return
+            self.store.save()
+            httpd.shutdown()
+            httpd.server_close()
+            time.sleep(down_seconds)
+            self.store.load()  # state comes back from the file when there is one
+            self.restarts += 1
+            for _ in range(50):
+                try:
+                    self._bind()
+                    break
+                except EmulatorError:
+                    time.sleep(0.1)
+        self._log(f"restarted on {self.url} (restart #{self.restarts})")
+
+    # --- API for tests and the CLI ------------------------------------------------------------
+
+    def add_fault(self, rule: dict[str, Any]) -> None:
+        self.faults.add(rule)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A deep copy of the state, brought up to date first. Sections: jobs
+        ({name: {"resource": REST job, "meta": lifecycle}}), models ({name: {version: REST}}),
+        endpoints ({name: REST}), deployments ({endpoint: {name: REST}}), computes, uploads
+        ({"<datastore>/<path>": {"size", ...}}), operations, faults_fired, and requests:
+        [(method, path without query, JSON body)] for every PUT/POST/PATCH/DELETE served."""
+        self.api.tick()
+        snap = self.store.snapshot()
+        for ep in snap["endpoints"].values():
+            ep.pop("_port", None)
+        return snap
+
+    def _authorized(self, header: str) -> bool:
+        import jwt
+
+        if not header.startswith("Bearer "):
+            return False
+        try:
+            jwt.decode(
+                header[len("Bearer ") :],
+                self.secret,
+                algorithms=["HS256"],
+                audience=[self.url, self.url.rstrip("/")],
+            )
+        except jwt.PyJWTError:
+            return False
+        return True
+
+    def fired(self, fault: str, method: str, path: str) -> None:
+        """Record a fault that fired (snapshot()["faults_fired"]), saved before any restart."""
+        with self.store.lock:
+            self.store.data["faults_fired"].append([fault, method, path])
+        self.store.save()
+
+    def _log(self, msg: str) -> None:
+        if self._log_fn is not None:
+            self._log_fn(msg)
+
+
+def run_foreground(
+    port: int = 0,
+    faults: str | Path | None = None,
+    job_seconds: float = 2.0,
+    state_file: Path | None = None,
+    *,
+    host: str = LOOPBACK,
+    deploy_seconds: float | None = None,
+    secret: str | None = None,
+    verbose: bool = False,
+    echo: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
+) -> None:
+    """`amlgen emulator`: serve until Ctrl-C or SIGTERM, then stop the scoring servers too."""
+    from . import ENV_SECRET, ENV_URL
+
+    emu = Emulator(
+        port,
+        faults,
+        job_seconds,
+        state_file,
+        secret,
+        host=host,
+        deploy_seconds=deploy_seconds,
+        log=log if verbose else None,
+    )
+    emu.start()
+
+    def _term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _term)
+    try:
+        echo(f"amlgen emulator listening on {emu.url} (Ctrl-C stops)")
+        echo("Use it from another shell (the secret is a local test key, not an Azure credential):")
+        echo(f"  export {ENV_URL}={emu.url}")
+        echo(f"  export {ENV_SECRET}={emu.secret}")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        echo("amlgen emulator stopping")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        emu.stop()

@@ -1,0 +1,72 @@
+"""The emulator's state: plain JSON-able dicts behind one lock, optionally mirrored to a file.
+
+Timed lifecycles (jobs, long-running operations) store wall-clock timestamps, so a state file
+written by one server process means the same thing to the next one after a restart.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+SECTIONS = ("jobs", "models", "endpoints", "deployments", "computes", "uploads", "operations")
+
+
+def empty() -> dict[str, Any]:
+    data: dict[str, Any] = {name: {} for name in SECTIONS}
+    data["requests"] = []
+    data["faults_fired"] = []
+    return data
+
+
+class Store:
+    """State shared by every request thread; `save()` after each change keeps the file current."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.lock = threading.RLock()
+        self.path = path
+        self.data = empty()
+        self.load()
+
+    def load(self) -> None:
+        """Read the state file if there is one (a restarted server continues where it stopped)."""
+        if self.path is None or not self.path.exists():
+            return
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError) as exc:
+            from . import EmulatorError
+
+            raise EmulatorError(f"{self.path}: not a readable emulator state file: {exc}") from None
+        if not isinstance(raw, dict):
+            from . import EmulatorError
+
+            raise EmulatorError(f"{self.path}: not an emulator state file (expected an object)")
+        data = empty()
+        for key in data:
+            if key in raw:
+                data[key] = raw[key]
+        with self.lock:
+            self.data = data
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        with self.lock:
+            text = json.dumps(self.data, indent=1, sort_keys=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, self.path)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            snap = copy.deepcopy(self.data)
+        snap["requests"] = [tuple(r) for r in snap["requests"]]
+        return snap
