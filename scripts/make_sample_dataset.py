@@ -40,7 +40,7 @@ INVALID_KINDS = (
     "system_not_first",
 )
 
-WORDS = (
+_WORDS_TEXT = (
     "the a model data river garden city music light history energy system question answer "
     "travel recipe market science planet ocean mountain story letter plan budget health sleep "
     "coffee bridge window network language team project design simple careful quick gentle "
@@ -48,7 +48,8 @@ WORDS = (
     "explain describe compare improve build write read learn teach share measure choose "
     "because however therefore while although since until unless before after during "
     "naïve café Zürich façade jalapeño smörgåsbord שלום 日本語 Ελληνικά 🙂"
-).split()
+)
+WORDS = tuple(_WORDS_TEXT.split())
 
 TOPICS = (
     "renewable energy",
@@ -139,8 +140,8 @@ def _invalid_positions(n: int, per_kind: int) -> dict[int, str]:
     for k in range(per_kind):
         base = 1 if k == 0 else (n * k) // per_kind
         for i, kind in enumerate(INVALID_KINDS):
-            # Near the start only one row in five is invalid, so small slices keep valid rows.
-            where[min(n - 1, base + 5 * i + 1)] = kind
+            # Near the start only one row in three is invalid, so small slices keep valid rows.
+            where[min(n - 1, base + 3 * i + 1)] = kind
     return where
 
 
