@@ -209,7 +209,8 @@ def validate_paths(
     else:
         loose: list[Path] = []
         for raw in paths:
-            path = Path(raw)
+            # Like git -C / make -C: relative PATHs are taken from the project folder.
+            path = Path(raw) if Path(raw).is_absolute() else root / raw
             if path.is_dir():
                 in_folder = _sets_in(path)
                 if not in_folder:

@@ -358,6 +358,15 @@ def test_endpoint_deployment_traffic_invoke_and_delete(
         },
     )
     assert status == 400 and "temprature" in body["error"]["message"]
+    # The fine-tuning notebook's shape: a list holding one conversation.
+    conversation = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Name a prime."},
+    ]
+    status, body = _score(scoring_uri, key, {"input_data": {"input_string": [conversation]}})
+    assert status == 200 and body["output"].endswith("You said: Name a prime.")
+    status, body = _score(scoring_uri, key, {"input_data": {"input_string": [[{"role": "x"}]]}})
+    assert status == 400 and "input_string[0][0].role" in body["error"]["message"]
     request.write_text("{}")
     with pytest.raises(HttpResponseError):
         ml.online_endpoints.invoke(endpoint_name=ep.name, request_file=str(request))

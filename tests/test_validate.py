@@ -300,6 +300,16 @@ def test_good_hand_written_set_is_clean_offline() -> None:
     assert len(report.files) == 4
 
 
+def test_relative_paths_are_taken_from_the_project_folder(
+    rendered_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Like git -C: `amlgen -C DIR validate azureml/dev` checks DIR's files, wherever we are.
+    monkeypatch.chdir(tmp_path)
+    report = validate_paths(["azureml/dev"], project_dir=rendered_project, sdk=False)
+    assert not report.errors, [f.text() for f in report.errors]
+    assert "azureml/dev/pipeline-job.yml" in report.files
+
+
 def test_rendered_sets_have_no_errors_offline(rendered_project: Path) -> None:
     report = validate_paths([], project_dir=rendered_project, sdk=False)
     assert not report.errors, [f.text() for f in report.errors]

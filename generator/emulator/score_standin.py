@@ -102,13 +102,20 @@ def _check_body(body: Any) -> tuple[list[dict[str, str]], dict[str, Any]] | str:
         return "The request body must be a JSON object with an 'input_data' object."
     data = body["input_data"]
     messages = data.get("input_string")
+    where = "input_data.input_string"
     if not isinstance(messages, list) or not messages:
-        return "input_data.input_string must be a non-empty list of chat messages."
+        return f"{where} must be a non-empty list of chat messages."
+    # Both shapes occur: a list of messages, or (as the fine-tuning notebook sends it) a list
+    # holding one conversation.
+    if len(messages) == 1 and isinstance(messages[0], list):
+        messages, where = messages[0], f"{where}[0]"
+        if not messages:
+            return f"{where} must be a non-empty list of chat messages."
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict) or msg.get("role") not in ROLES:
-            return f"input_data.input_string[{i}].role must be one of {', '.join(ROLES)}."
+            return f"{where}[{i}].role must be one of {', '.join(ROLES)}."
         if not isinstance(msg.get("content"), str):
-            return f"input_data.input_string[{i}].content must be a string."
+            return f"{where}[{i}].content must be a string."
     params = data.get("parameters", {})
     if not isinstance(params, dict):
         return "input_data.parameters must be an object."
