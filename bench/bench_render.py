@@ -30,7 +30,14 @@ def main() -> int:
     args = ap.parse_args()
     cases = {
         "baseline: python -c 'import azure.ai.ml'": [sys.executable, "-c", "import azure.ai.ml"],
-        "amlgen render --all --check": [sys.executable, "-m", "generator", "render", "--all", "--check"],
+        "amlgen render --all --check": [
+            sys.executable,
+            "-m",
+            "generator",
+            "render",
+            "--all",
+            "--check",
+        ],
         "python -c pass (interpreter start)": [sys.executable, "-c", "pass"],
     }
     for argv in cases.values():  # warm the file cache

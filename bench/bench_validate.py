@@ -33,7 +33,7 @@ def _timed(argv: list[str]) -> float:
 def _render_guard(runs: int) -> tuple[float, float]:
     sys.path.insert(0, str(ROOT))
     from generator.params import load_params
-    from generator.render import render
+    from generator.rendering import render
     from generator.validate import validate_rendered
 
     plain, guarded = [], []

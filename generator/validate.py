@@ -189,7 +189,7 @@ def validate_paths(
         params_findings, params_files = _params_findings(root)
         findings += params_findings
         report.files += params_files
-        from .render import OUTPUT_DIR
+        from .rendering import OUTPUT_DIR
 
         if (root / OUTPUT_DIR).is_dir():
             sets += _sets_in(root / OUTPUT_DIR)

@@ -269,7 +269,7 @@ def test_outputs_are_deterministic_and_feed_the_job_tag(project: Path, cache: Pa
     assert report.score["trimmed"] == len(source_row["messages"]) - len(conversation) > 0
 
     # The rendered pipeline job carries the data fingerprint; other data, another fingerprint.
-    from generator.render import render
+    from generator.rendering import render
 
     fp = resolved.data_fingerprint
     assert fp and fp == data_fingerprint(out)

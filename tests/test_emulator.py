@@ -30,7 +30,7 @@ from generator.emulator import (
     make_token,
     ml_client,
 )
-from generator.render import render_environments
+from generator.rendering import render_environments
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = ("Completed", "Failed", "Canceled")

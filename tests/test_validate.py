@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from _flowkit import child_env
 from click.testing import CliRunner
 
 from generator import catalog
 from generator.cli import cli
 from generator.errors import RenderError
-from generator.render import render_environments
+from generator.rendering import render_environments
 from generator.validate import validate_paths, validate_rendered
 from generator.validation.findings import Report
 
@@ -366,7 +367,7 @@ def test_render_refuses_invalid_assets_and_writes_nothing(
 def test_render_guard_does_not_import_the_sdk(rendered_project: Path) -> None:
     code = (
         "import sys; from pathlib import Path; from generator.params import load_params; "
-        "from generator.render import render; from generator.validate import validate_rendered; "
+        "from generator.rendering import render; from generator.validate import validate_rendered; "
         f"root = Path({str(rendered_project)!r}); "
         "validate_rendered(render(load_params('prod', root)), root); "
         "print('azure.ai.ml' in sys.modules)"
@@ -389,14 +390,18 @@ def test_cli_text_strict_and_no_sdk_noise(tmp_path: Path) -> None:
     c = next(c for c in CASES if c.id == "inference-allow-list")  # a warning only
     folder = make_set(tmp_path, c)
     cmd = [sys.executable, "-m", "generator", "-C", str(tmp_path), "validate", str(folder)]
-    plain = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    plain = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=child_env())
     assert plain.returncode == 0, plain.stderr
     assert "set/deployment.yaml:" in plain.stdout and "warning:" in plain.stdout
-    strict = subprocess.run([*cmd, "--strict"], capture_output=True, text=True, cwd=ROOT)
+    strict = subprocess.run(
+        [*cmd, "--strict"], capture_output=True, text=True, cwd=ROOT, env=child_env()
+    )
     assert strict.returncode == 1
     assert strict.stderr.strip().startswith("error: validation failed with warnings")
     bad = make_set(tmp_path / "b", next(c for c in CASES if c.id == "unknown-top-level-key"))
-    failed = subprocess.run([*cmd[:-1], str(bad)], capture_output=True, text=True, cwd=ROOT)
+    failed = subprocess.run(
+        [*cmd[:-1], str(bad)], capture_output=True, text=True, cwd=ROOT, env=child_env()
+    )
     assert failed.returncode == 1
     assert "job.yaml:" in failed.stdout and "experimnt_name: error: unknown key" in failed.stdout
     for stream in (plain.stderr, strict.stderr, failed.stderr):

@@ -13,7 +13,7 @@ import yaml
 
 from generator import __version__, load_params, render
 from generator.errors import ParamsError
-from generator.render import FILE_NAMES, render_environments
+from generator.rendering import FILE_NAMES, render_environments
 from generator.yamlio import dump
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,7 +264,11 @@ def test_schema_file_is_current_and_referenced() -> None:
 
 
 def test_python_api(project3: Path) -> None:
-    files = render(load_params("dev", project3, ["finetune.seed=7"]))
+    import generator
+    import generator.rendering  # importing the module must not shadow the API function
+
+    assert generator.render is render and callable(generator.render)
+    files = generator.render(load_params("dev", project3, ["finetune.seed=7"]))
     assert set(files) == {f"azureml/dev/{n}" for n in FILE_NAMES}
     assert "finetune.seed=7" in files["azureml/dev/pipeline-job.yml"].splitlines()[0]
     with pytest.raises(ParamsError):
