@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from azure.ai.ml.entities import PipelineJob
+
     from .params import Resolved
+    from .workflow import Outcome
 
 
 def load_params(env: str = "dev", project_dir: Any = ".", overrides: Any = ()) -> Resolved:
@@ -22,9 +25,80 @@ def load_params(env: str = "dev", project_dir: Any = ".", overrides: Any = ()) -
 
 def render(params: Resolved, out_root: str = "azureml") -> dict[str, str]:
     """Render one environment's Azure ML YAML: {relative path: text}. Writes nothing."""
-    from .render import render as _render
+    from .rendering import render as _render
 
     return _render(params, out_root)
 
 
-__all__ = ["__version__", "load_params", "render"]
+# --- the Azure ML flow (generator.workflow); keywords as in generator.workflow.Options ---------
+
+
+def run(**options: Any) -> Outcome:
+    """Every step (submit, wait, register, deploy, invoke, teardown), resuming from the state."""
+    from .workflow import run as _run
+
+    return _run(**options)
+
+
+def submit(**options: Any) -> Outcome:
+    """Pre-flight checks, then submit the rendered pipeline job."""
+    from .workflow import submit as _submit
+
+    return _submit(**options)
+
+
+def status(**options: Any) -> Outcome:
+    """The recorded job's live status (wait=True waits for a terminal one)."""
+    from .workflow import status as _status
+
+    return _status(**options)
+
+
+def register(**options: Any) -> Outcome:
+    """Register the completed job's model."""
+    from .workflow import register as _register
+
+    return _register(**options)
+
+
+def deploy(**options: Any) -> Outcome:
+    """Create or update the endpoint and deployment, then route the traffic."""
+    from .workflow import deploy as _deploy
+
+    return _deploy(**options)
+
+
+def invoke(**options: Any) -> Outcome:
+    """Send the prepared request to the deployment; the response is saved next to the state."""
+    from .workflow import invoke as _invoke
+
+    return _invoke(**options)
+
+
+def teardown(**options: Any) -> Outcome:
+    """Delete the endpoint the state records."""
+    from .workflow import teardown as _teardown
+
+    return _teardown(**options)
+
+
+def build_pipeline_job(resolved: Resolved) -> PipelineJob:
+    """The pipeline job from SDK entity classes (same REST body as the rendered YAML)."""
+    from .sdk import build_pipeline_job as _build
+
+    return _build(resolved)
+
+
+__all__ = [
+    "__version__",
+    "build_pipeline_job",
+    "deploy",
+    "invoke",
+    "load_params",
+    "register",
+    "render",
+    "run",
+    "status",
+    "submit",
+    "teardown",
+]

@@ -51,7 +51,7 @@ def _err(msg: str) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=".",
     show_default=True,
-    help="Project folder holding params/, azureml/ and data/.",
+    help="Run as if started in DIR (the project folder holding params/, azureml/, data/).",
 )
 @click.pass_context
 def cli(ctx: click.Context, project_dir: Path) -> None:
@@ -107,7 +107,7 @@ def render(
     Example: amlgen render --all --check
     """
     from .params import environments
-    from .render import render_environments, report
+    from .rendering import render_environments, report
 
     root = _project(ctx)
     if all_envs and env:
@@ -150,6 +150,349 @@ def schema(ctx: click.Context, write: bool) -> None:
         write_atomic(_project(ctx) / "params" / "params.schema.json", text)
     else:
         click.echo(text, nl=False)
+
+
+# --- the Azure ML flow: submit / status / register / deploy / invoke / teardown / run ----------
+
+
+def _flow_options(func: Any) -> Any:
+    """Options every flow command shares (workspace, backend, emulator, dry run)."""
+    options = [
+        click.option("--env", default="dev", show_default=True, help="Environment overlay."),
+        click.option(
+            "--backend",
+            type=click.Choice(["cli", "sdk"]),
+            default="cli",
+            show_default=True,
+            help="`az ml` (your az login) or the azure-ai-ml SDK (DefaultAzureCredential).",
+        ),
+        click.option("--dry-run", is_flag=True, help="Print the exact plan; change nothing."),
+        click.option(
+            "--assets",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Folder of rendered YAML (default: azureml/<env>).",
+        ),
+        click.option(
+            "--emulator",
+            metavar="URL",
+            default=None,
+            help="Use the local emulator at URL (or set AMLGEN_EMULATOR).",
+        ),
+        click.option(
+            "--subscription",
+            "subscription_id",
+            default=None,
+            metavar="ID",
+            help="Subscription (else AZURE_SUBSCRIPTION_ID, config.json, az defaults).",
+        ),
+        click.option("-g", "--resource-group", default=None, help="Resource group."),
+        click.option("-w", "--workspace", "workspace_name", default=None, help="Workspace name."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _flow_call(ctx: click.Context, command: str, **options: Any) -> Any:
+    from . import workflow
+
+    outcome = getattr(workflow, command)(project_dir=_project(ctx), log=_err, **options)
+    for line in outcome.plan if options.get("dry_run") else []:
+        click.echo(line)
+    if outcome.response is not None and not options.get("dry_run"):
+        click.echo(outcome.response)
+    return outcome
+
+
+@cli.command()
+@_flow_options
+@click.option("--wait", is_flag=True, help="Wait until the job ends (only Completed succeeds).")
+@click.option("--stream", is_flag=True, help="With --wait: show the job's logs first.")
+@click.pass_context
+def submit(ctx: click.Context, **options: Any) -> None:
+    """Pre-flight checks, then submit azureml/<env>/pipeline-job.yml.
+
+    Example: amlgen submit --env dev --backend cli --dry-run
+    """
+    _flow_call(ctx, "submit", **options)
+
+
+@cli.command()
+@_flow_options
+@click.option("--job", default=None, help="Job name (default: the recorded one).")
+@click.option("--wait", is_flag=True, help="Poll until the job ends.")
+@click.option("--stream", is_flag=True, help="With --wait: show the job's logs first.")
+@click.option(
+    "--timeout",
+    "timeout_minutes",
+    type=float,
+    default=None,
+    help="Minutes to wait (default: job.timeout_minutes).",
+)
+@click.pass_context
+def status(ctx: click.Context, **options: Any) -> None:
+    """Show the job's live status (and wait for it with --wait).
+
+    Example: amlgen status --env dev --wait
+    """
+    _flow_call(ctx, "status", **options)
+
+
+@cli.command()
+@_flow_options
+@click.option("--job", default=None, help="Completed job to register from (default: recorded).")
+@click.pass_context
+def register(ctx: click.Context, **options: Any) -> None:
+    """Register the fine-tuned model from the completed job (model.yml).
+
+    Example: amlgen register --env dev --backend sdk
+    """
+    _flow_call(ctx, "register", **options)
+
+
+@cli.command()
+@_flow_options
+@click.option("--keep-endpoint", is_flag=True, help="Do not delete the endpoint if this fails.")
+@click.pass_context
+def deploy(ctx: click.Context, **options: Any) -> None:
+    """Create or update the endpoint and deployment, then route the traffic.
+
+    Example: amlgen deploy --env dev --dry-run
+    """
+    _flow_call(ctx, "deploy", **options)
+
+
+@cli.command()
+@_flow_options
+@click.pass_context
+def invoke(ctx: click.Context, **options: Any) -> None:
+    """Send data/<...>/sample_score.json to the deployment; print and save the response.
+
+    Example: amlgen invoke --env dev
+    """
+    _flow_call(ctx, "invoke", **options)
+
+
+@cli.command()
+@_flow_options
+@click.pass_context
+def teardown(ctx: click.Context, **options: Any) -> None:
+    """Delete the online endpoint the state records (it bills until deleted).
+
+    Example: amlgen teardown --env dev
+    """
+    _flow_call(ctx, "teardown", **options)
+
+
+@cli.command()
+@_flow_options
+@click.option("--keep-endpoint", is_flag=True, help="Leave the endpoint running at the end.")
+@click.option("--stream", is_flag=True, help="Show the job's logs while it runs.")
+@click.option(
+    "--timeout",
+    "timeout_minutes",
+    type=float,
+    default=None,
+    help="Minutes to wait for the job (default: job.timeout_minutes).",
+)
+@click.pass_context
+def run(ctx: click.Context, **options: Any) -> None:
+    """Every step in order, resuming from .amlgen/<env>/state.json; teardown at the end.
+
+    Example: amlgen run --env dev --backend sdk
+    """
+    _flow_call(ctx, "run", **options)
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format (json for machines).",
+)
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also check against the live `azureml` registry (needs credentials, or "
+    "AMLGEN_EMULATOR for the local emulator).",
+)
+@click.pass_context
+def validate(
+    ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool, online: bool
+) -> None:
+    """Validate Azure ML YAML files or folders (default: params + every rendered env).
+
+    A folder is one asset set, checked across its files. Exit 1 on errors (or warnings with
+    --strict).
+
+    Example: amlgen validate azureml/dev --strict
+    """
+    from .errors import ValidationFailed
+    from .validate import format_json, format_text, validate_paths
+
+    report = validate_paths(list(paths), project_dir=_project(ctx), online=online)
+    click.echo(format_json(report) if fmt == "json" else format_text(report), nl=False)
+    if report.failed(strict):
+        why = "warnings (--strict)" if not report.errors else "errors"
+        raise ValidationFailed(f"validation failed with {why}: {report.summary()}")
+
+
+# --- emulator ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--port", type=int, default=0, show_default=True, help="Port (0 picks a free one).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Bind address: loopback only, anything else is refused.",
+)
+@click.option(
+    "--faults",
+    "faults_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML/JSON list of fault rules to inject.",
+)
+@click.option(
+    "--job-seconds",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="How long an emulated job takes from NotStarted to Completed.",
+)
+@click.option(
+    "--deploy-seconds",
+    type=float,
+    default=None,
+    help="Minimum deployment provisioning time (default: --job-seconds).",
+)
+@click.option(
+    "--state-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep the state in this JSON file (survives restarts).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log each request (method, path, status).")
+def emulator(
+    port: int,
+    host: str,
+    faults_file: Path | None,
+    job_seconds: float,
+    deploy_seconds: float | None,
+    state_file: Path | None,
+    verbose: bool,
+) -> None:
+    """Run the local Azure ML emulator in the foreground (Ctrl-C stops).
+
+    Prints the two `export` lines that make every command (and both backends) use it.
+
+    Example: amlgen emulator --port 8765 --job-seconds 5
+    """
+    import os
+
+    from .emulator import ENV_SECRET, run_foreground
+
+    run_foreground(
+        port,
+        faults_file,
+        job_seconds,
+        state_file,
+        host=host,
+        deploy_seconds=deploy_seconds,
+        secret=os.environ.get(ENV_SECRET) or None,
+        verbose=verbose,
+        echo=click.echo,
+        log=_err,
+    )
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+
+@cli.command("data")
+@env_option
+@click.option(
+    "--source",
+    default=None,
+    metavar="HUB_ID_OR_DIR",
+    help="Hub dataset id or local folder in the hub layout (default: data.source).",
+)
+@click.option(
+    "--split-percent",
+    type=float,
+    default=None,
+    metavar="P",
+    help="Percentage of each split, in (0, 100] (default: data.split_percent).",
+)
+@click.option(
+    "--sample",
+    type=click.Choice(["first", "random"]),
+    default=None,
+    help="first: exactly split[:P%] as the seed takes it; random: a seeded sample.",
+)
+@click.option("--seed", type=int, default=None, help="Seed of the random sample and test row.")
+@click.option(
+    "--out", default=None, metavar="DIR", help="Output folder, relative to the project (data.dir)."
+)
+@click.option(
+    "--on-invalid",
+    type=click.Choice(["drop", "fail"]),
+    default=None,
+    help="Drop rows the service would reject and count them, or fail on the first.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bars on stderr (default: when stderr is a terminal).",
+)
+@set_option
+@click.pass_context
+def data(
+    ctx: click.Context,
+    env: str,
+    source: str | None,
+    split_percent: float | None,
+    sample: str | None,
+    seed: int | None,
+    out: str | None,
+    on_invalid: str | None,
+    progress: bool | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """Prepare the JSONL splits, sample_score.json and manifest.json from a chat dataset.
+
+    Streams every split, drops (or fails on) rows the fine-tuning service would reject, and
+    writes all files atomically; the same inputs always give byte-identical files.
+
+    Example: amlgen data --source samples/ultrachat_200k_sample --split-percent 50
+    """
+    from .data import prepare_data
+
+    report = prepare_data(
+        env,
+        _project(ctx),
+        overrides,
+        source=source,
+        split_percent=split_percent,
+        sample=sample,
+        seed=seed,
+        out=out,
+        on_invalid=on_invalid,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    for line in report.summary():
+        _err(line)
 
 
 def main() -> None:

@@ -1,0 +1,352 @@
+"""The cli backend: `az ml` with argument lists, machine-readable output, fresh calls to poll.
+
+Facts §1: always `-o json`/`-o tsv` (users can change the default output), `--query` for one
+value, never trust `--stream`'s exit code, `create` is not idempotent for endpoints and
+deployments (show first, then create or update), `delete` needs `--yes`.
+Commands run from the project folder with file paths relative to it, so the printed plan is
+the exact argument list that runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import CommandError, WorkflowError
+from ..rendering import model_path
+from ..workspace import Workspace, redact
+from .base import (
+    DRY_JOB,
+    Assets,
+    JobInfo,
+    ModelInfo,
+    TransientError,
+    check_cluster,
+    check_model_tags,
+    not_found,
+)
+
+ENV_AZ = "AMLGEN_AZ"
+
+
+def _stderr_fd() -> int | None:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # captured stderr (tests): inherit instead
+        return None
+
+
+class AzBackend:
+    """Drives `az ml` (the user's `az login`; workspace from flags/env/config or az defaults)."""
+
+    name = "cli"
+
+    def __init__(self, ws: Workspace, project_dir: Path, dry_run: bool = False) -> None:
+        self.ws = ws
+        self.project_dir = project_dir
+        self.dry_run = dry_run
+        self.plan: list[str] = []
+        self._studio: dict[str, str | None] = {}
+
+    # --- running az ------------------------------------------------------------------------
+
+    def _exe(self) -> str:
+        exe = os.environ.get(ENV_AZ) or shutil.which("az")
+        if not exe:
+            raise WorkflowError(
+                "`az` not found on PATH: install the Azure CLI and `az extension add -n ml`, "
+                "or use --backend sdk"
+            )
+        return exe
+
+    def _argv(self, args: list[str], workspace: bool = True) -> list[str]:
+        return ["az", *args, *(self.ws.az_args() if workspace else [])]
+
+    def _shown(self, argv: list[str]) -> str:
+        return redact(shlex.join(argv), self.ws.masks())
+
+    def _run(
+        self,
+        args: list[str],
+        note: str | None = None,
+        workspace: bool = True,
+        check: bool = True,
+        capture: bool = True,
+    ) -> subprocess.CompletedProcess[str] | None:
+        argv = self._argv(args, workspace)
+        if self.dry_run:
+            self.plan.append(self._shown(argv) + (f"  # {note}" if note else ""))
+            return None
+        env = {**os.environ, **self.ws.az_env()}
+        # Uncaptured output (log streaming) goes to stderr: stdout carries plans and responses.
+        out: Any = subprocess.PIPE if capture else _stderr_fd()
+        try:
+            proc = subprocess.run(
+                [self._exe(), *argv[1:]],
+                cwd=self.project_dir,
+                env=env,
+                text=True,
+                stdout=out,
+                stderr=subprocess.PIPE if capture else None,
+                check=False,
+            )
+        except OSError as exc:
+            raise WorkflowError(f"cannot run az: {exc}") from None
+        if check and proc.returncode != 0:
+            raise self._error(argv, proc)
+        return proc
+
+    def _error(self, argv: list[str], proc: subprocess.CompletedProcess[str]) -> CommandError:
+        masks = self.ws.masks()
+        shown = [redact(a, masks) for a in argv]
+        return CommandError(shown, proc.returncode, redact(proc.stderr or "", masks))
+
+    def _json(self, args: list[str], note: str | None = None, workspace: bool = True) -> Any:
+        proc = self._run(args, note, workspace)
+        if proc is None:
+            return None
+        return self._parse(args, proc.stdout, workspace)
+
+    def _parse(self, args: list[str], stdout: str, workspace: bool = True) -> Any:
+        try:
+            return json.loads(stdout) if stdout.strip() else None
+        except ValueError:
+            head = redact(stdout.strip()[:200], self.ws.masks())
+            raise WorkflowError(
+                f"`{self._shown(self._argv(args, workspace))}` printed something that is not "
+                f"JSON: {head!r}"
+            ) from None
+
+    def _show(self, args: list[str], note: str | None = None, workspace: bool = True) -> Any:
+        """`az ... show`: the resource as JSON, or None when it does not exist."""
+        proc = self._run(args, note, workspace, check=False)
+        if proc is None:
+            return None
+        if proc.returncode != 0:
+            if not_found(proc.stderr or ""):
+                return None
+            raise self._error(self._argv(args, workspace), proc)
+        return self._parse(args, proc.stdout, workspace)
+
+    def _tsv(self, args: list[str], note: str | None = None) -> str | None:
+        proc = self._run(args, note)
+        return None if proc is None else proc.stdout.strip()
+
+    # --- operations ------------------------------------------------------------------------
+
+    def preflight(self, assets: Assets, warn: Any) -> None:
+        base = assets.base_model
+        if base:
+            registry, name, version = base
+            info = self._show(
+                [
+                    "ml",
+                    "model",
+                    "show",
+                    "-n",
+                    name,
+                    "-v",
+                    version,
+                    "--registry-name",
+                    registry,
+                    "-o",
+                    "json",
+                ],
+                workspace=False,
+            )
+            if not self.dry_run:
+                if info is None:
+                    raise WorkflowError(f"model {name}:{version} not found in registry {registry}")
+                check_model_tags(info.get("tags") or {}, f"{name}:{version}", assets, warn)
+        cluster = assets.compute_name
+        if cluster is None:
+            return
+        info = self._show(["ml", "compute", "show", "-n", cluster, "-o", "json"])
+        if info is None:
+            if not assets.compute or assets.compute.get("name") != cluster:
+                if not self.dry_run:
+                    raise WorkflowError(
+                        f"compute {cluster}: not found, and compute.yml does not define it"
+                    )
+            else:
+                info = self._json(
+                    ["ml", "compute", "create", "-f", assets.rel("compute.yml"), "-o", "json"],
+                    note="only when the cluster is missing",
+                )
+        sizes = self._json(["ml", "compute", "list-sizes", "-o", "json"])
+        if self.dry_run:
+            return
+        info = info or {}
+        size = str(info.get("size") or assets.finetune_size or "")
+        gpus = next(
+            (
+                int(s.get("gpus") or 0)
+                for s in sizes or []
+                if str(s.get("name", "")).lower() == size.lower()
+            ),
+            None,
+        )
+        check_cluster(cluster, info.get("provisioning_state"), size, gpus, assets)
+
+    def submit(self, assets: Assets) -> str:
+        out = self._tsv(
+            [
+                "ml",
+                "job",
+                "create",
+                "-f",
+                assets.rel("pipeline-job.yml"),
+                "--query",
+                "name",
+                "-o",
+                "tsv",
+            ]
+        )
+        if out is None:
+            return DRY_JOB
+        if not out:
+            raise WorkflowError("az ml job create printed no job name")
+        return out.splitlines()[-1].strip()
+
+    def job_status(self, job: str) -> JobInfo:
+        if job not in self._studio:
+            try:
+                link = self._tsv(
+                    [
+                        "ml",
+                        "job",
+                        "show",
+                        "-n",
+                        job,
+                        "--query",
+                        "services.Studio.endpoint",
+                        "-o",
+                        "tsv",
+                    ],
+                    note="once, for the Studio link",
+                )
+                self._studio[job] = link or None
+            except CommandError:
+                pass  # the link is a convenience; polling below reports real failures
+        try:
+            status = self._tsv(
+                ["ml", "job", "show", "-n", job, "--query", "status", "-o", "tsv"],
+                note="repeated with backoff until Completed, Failed or Canceled",
+            )
+        except CommandError as exc:
+            if not_found(exc.stderr):
+                raise
+            raise TransientError(str(exc)) from None
+        return JobInfo(status=status or "Unknown", studio_url=self._studio.get(job))
+
+    def stream(self, job: str) -> None:
+        # Logs go straight to the terminal; the exit code says nothing about the job (facts §1).
+        self._run(
+            ["ml", "job", "stream", "-n", job],
+            check=False,
+            capture=False,
+            note="logs only; its exit code is ignored",
+        )
+
+    def model_info(self, name: str, version: str) -> ModelInfo | None:
+        info = self._show(["ml", "model", "show", "-n", name, "-v", version, "-o", "json"])
+        if not info:
+            return None
+        return ModelInfo(path=str(info.get("path") or ""), job_name=info.get("job_name"))
+
+    def register(self, assets: Assets, job: str) -> None:
+        self._json(
+            [
+                "ml",
+                "model",
+                "create",
+                "-f",
+                assets.rel("model.yml"),
+                "--set",
+                f"path={model_path(job)}",
+                "-o",
+                "json",
+            ]
+        )
+
+    def _upsert(self, kind: str, show: list[str], file: str, assets: Assets) -> None:
+        exists = self._show(["ml", kind, "show", *show, "-o", "json"])
+        create = ["ml", kind, "create", "-f", assets.rel(file), "-o", "json"]
+        update = ["ml", kind, "update", "-f", assets.rel(file), "-o", "json"]
+        if self.dry_run:
+            self._run(create, note="when it does not exist")
+            self._run(update, note="when it exists")
+        elif exists is None:
+            self._json(create)
+        else:
+            self._json(update)
+
+    def create_endpoint(self, assets: Assets) -> None:
+        self._upsert("online-endpoint", ["-n", assets.endpoint_name], "endpoint.yml", assets)
+
+    def create_deployment(self, assets: Assets) -> None:
+        self._upsert(
+            "online-deployment",
+            ["-n", assets.deployment_name, "-e", assets.endpoint_name],
+            "deployment.yml",
+            assets,
+        )
+
+    def set_traffic(self, assets: Assets) -> None:
+        self._json(
+            [
+                "ml",
+                "online-endpoint",
+                "update",
+                "-n",
+                assets.endpoint_name,
+                "--traffic",
+                f"{assets.deployment_name}={assets.traffic_percent}",
+                "-o",
+                "json",
+            ]
+        )
+
+    def invoke(self, assets: Assets) -> str:
+        proc = self._run(
+            [
+                "ml",
+                "online-endpoint",
+                "invoke",
+                "-n",
+                assets.endpoint_name,
+                "--deployment-name",
+                assets.deployment_name,
+                "--request-file",
+                assets.rel(assets.request_file),
+                "-o",
+                "json",
+            ]
+        )
+        if proc is None:
+            return ""
+        out = proc.stdout.strip()
+        try:
+            value = json.loads(out)
+        except ValueError:
+            return out
+        # `-o json` prints the raw response as a JSON string.
+        return value if isinstance(value, str) else json.dumps(value)
+
+    def delete_endpoint(self, name: str) -> bool:
+        proc = self._run(["ml", "online-endpoint", "delete", "-n", name, "--yes"], check=False)
+        if proc is None:
+            return True
+        if proc.returncode != 0:
+            if not_found(proc.stderr or ""):
+                return False
+            raise self._error(
+                self._argv(["ml", "online-endpoint", "delete", "-n", name, "--yes"]), proc
+            )
+        return True

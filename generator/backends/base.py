@@ -1,0 +1,266 @@
+"""What the flow needs from a submission backend, and the rendered assets both backends read.
+
+Both backends work from the same committed YAML files (the source of truth) and expose the same
+operations. In dry-run mode an operation records what it would do in `plan` (exact `az` argument
+lists, or SDK calls with their entities) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import WorkflowError
+from ..rendering import FILE_NAMES
+from ..workspace import Workspace
+from ..yamlio import read
+
+TERMINAL = ("Completed", "Failed", "Canceled")
+# The notebook refuses these when the model has no finetune allow list (retired K80 sizes).
+K80_SIZES = ("standard_nc6", "standard_nc12", "standard_nc24", "standard_nc24r")
+DRY_JOB = "<job-name>"
+_NOT_FOUND = re.compile(
+    r"ResourceNotFound|NotFound|not found|could not be found|does not exist", re.IGNORECASE
+)
+
+
+def not_found(text: str) -> bool:
+    return bool(_NOT_FOUND.search(text))
+
+
+class TransientError(WorkflowError):
+    """A call failed in a way worth retrying (connection lost, server restarting)."""
+
+
+@dataclass
+class Assets:
+    """One environment's rendered files, and the names the flow needs from them."""
+
+    dir: Path
+    project_dir: Path
+    job: dict[str, Any]
+    model: dict[str, Any]
+    endpoint: dict[str, Any]
+    deployment: dict[str, Any]
+    compute: dict[str, Any] | None
+    request_file: Path
+    traffic_percent: int = 100
+
+    @classmethod
+    def load(
+        cls, folder: Path, project_dir: Path, request_file: Path, traffic_percent: int = 100
+    ) -> Assets:
+        docs: dict[str, Any] = {}
+        for name in FILE_NAMES:
+            path = folder / name
+            if name == "compute.yml" and not path.exists():
+                docs[name] = None
+                continue
+            if not path.exists():
+                raise WorkflowError(f"{path}: missing: run `amlgen render` first")
+            data = read(path).data
+            if not isinstance(data, dict):
+                raise WorkflowError(f"{path}: expected a YAML mapping")
+            docs[name] = data
+        return cls(
+            dir=folder,
+            project_dir=project_dir,
+            job=docs["pipeline-job.yml"],
+            model=docs["model.yml"],
+            endpoint=docs["endpoint.yml"],
+            deployment=docs["deployment.yml"],
+            compute=docs["compute.yml"],
+            request_file=request_file,
+            traffic_percent=traffic_percent,
+        )
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+    def rel(self, path: Path | str) -> str:
+        """How a file is named on the command line: relative to the project when inside it."""
+        p = Path(path)
+        if not p.is_absolute():
+            p = self.dir / p
+        try:
+            return Path(os.path.relpath(p.resolve(), self.project_dir.resolve())).as_posix()
+        except ValueError:
+            return p.as_posix()
+
+    @property
+    def endpoint_name(self) -> str:
+        return str(self.endpoint["name"])
+
+    @property
+    def deployment_name(self) -> str:
+        return str(self.deployment["name"])
+
+    @property
+    def model_name(self) -> str:
+        return str(self.model["name"])
+
+    @property
+    def model_version(self) -> str:
+        return str(self.model["version"])
+
+    def step(self) -> dict[str, Any]:
+        jobs = self.job.get("jobs") or {}
+        if not isinstance(jobs, dict) or len(jobs) != 1:
+            raise WorkflowError(f"{self.path('pipeline-job.yml')}: jobs: expected one step")
+        step = next(iter(jobs.values()))
+        return step if isinstance(step, dict) else {}
+
+    def step_inputs(self) -> dict[str, Any]:
+        inputs = self.step().get("inputs") or {}
+        return inputs if isinstance(inputs, dict) else {}
+
+    @property
+    def compute_name(self) -> str | None:
+        """The cluster the fine-tune step runs on, or None for serverless."""
+        value = self.step_inputs().get("compute_finetune")
+        return None if value in (None, "serverless") else str(value)
+
+    @property
+    def finetune_size(self) -> str | None:
+        inputs = self.step_inputs()
+        if self.compute_name is None:
+            size = inputs.get("instance_type_finetune")
+            return str(size) if size else None
+        if self.compute and self.compute.get("name") == self.compute_name:
+            return str(self.compute.get("size"))
+        return None
+
+    @property
+    def gpus_requested(self) -> int | None:
+        value = self.step_inputs().get("number_of_gpu_to_use_finetuning")
+        try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def base_model(self) -> tuple[str, str, str] | None:
+        """(registry, name, version) of the base model input, when it is a registry model."""
+        inputs = self.job.get("inputs") or {}
+        spec = inputs.get("mlflow_model_path") if isinstance(inputs, dict) else None
+        path = spec.get("path") if isinstance(spec, dict) else spec
+        m = re.fullmatch(r"azureml://registries/([^/]+)/models/([^/]+)/versions/([^/]+)", str(path))
+        return (m.group(1), m.group(2), m.group(3)) if m else None
+
+    def data_files(self) -> list[Path]:
+        """Local files the job uploads, resolved from the YAML's folder as Azure ML does."""
+        out: list[Path] = []
+        inputs = self.job.get("inputs") or {}
+        for spec in inputs.values() if isinstance(inputs, dict) else []:
+            if not isinstance(spec, dict) or spec.get("type") not in ("uri_file", "uri_folder"):
+                continue
+            path = str(spec.get("path", ""))
+            if re.match(r"^[a-z][a-z0-9+.-]*:", path):  # azureml://, https://, azureml:name
+                continue
+            out.append((self.dir / path).resolve())
+        return out
+
+
+@dataclass
+class JobInfo:
+    status: str
+    studio_url: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class ModelInfo:
+    """An existing registered model version."""
+
+    path: str
+    job_name: str | None = None
+
+    def from_job(self, job: str) -> bool:
+        return self.job_name == job or f"/jobs/{job}/" in self.path
+
+
+def allow_list(tags: dict[str, Any], key: str) -> list[str] | None:
+    """A model tag holding a Python-literal list of VM sizes, lower-cased; None when absent."""
+    raw = tags.get(key)
+    if raw is None:
+        return None
+    try:
+        value = ast.literal_eval(raw) if isinstance(raw, str) else raw
+    except (ValueError, SyntaxError):
+        return None
+    return [str(v).lower() for v in value] if isinstance(value, list | tuple) else None
+
+
+def check_model_tags(tags: dict[str, Any], model: str, assets: Assets, warn: Any) -> None:
+    """The notebook's allow-list checks: refuse a finetune size the model does not allow."""
+    size = assets.finetune_size
+    allowed = allow_list(tags, "finetune_compute_allow_list")
+    if size:
+        if allowed is not None and size.lower() not in allowed:
+            raise WorkflowError(
+                f"{model}: fine-tuning on {size} is not allowed by the model "
+                f"(finetune_compute_allow_list: {', '.join(allowed)})"
+            )
+        if allowed is None and size.lower() in K80_SIZES:
+            raise WorkflowError(f"{model}: {size} (K80) cannot fine-tune this model")
+    instance = str(assets.deployment.get("instance_type", ""))
+    inference = allow_list(tags, "inference_compute_allow_list")
+    if instance and inference is not None and instance.lower() not in inference:
+        warn(f"warning: {model}: {instance} is not in the model's inference_compute_allow_list")
+
+
+def check_cluster(
+    name: str, state: str | None, size: str, gpus: int | None, assets: Assets
+) -> None:
+    """Refuse a failed cluster, a size that is not the rendered one, or too few GPUs."""
+    if state and state.lower() == "failed":
+        raise WorkflowError(f"compute {name}: provisioning state is Failed: fix or delete it")
+    wanted = assets.finetune_size
+    if wanted and size and size.lower() != wanted.lower():
+        raise WorkflowError(
+            f"compute {name}: exists with size {size}, but compute.yml asks for {wanted}"
+        )
+    requested = assets.gpus_requested
+    if gpus is None:
+        raise WorkflowError(f"compute {name}: VM size {size} not found in compute.list_sizes()")
+    if requested is not None and requested > gpus:
+        raise WorkflowError(
+            f"compute {name}: number_of_gpu_to_use_finetuning is {requested} but {size} "
+            f"has {gpus} GPU(s) per node"
+        )
+
+
+class Backend(Protocol):
+    """The operations of the flow. Each records its plan instead of acting when dry_run is set."""
+
+    name: str
+    dry_run: bool
+    plan: list[str]
+
+    def preflight(self, assets: Assets, warn: Any) -> None: ...
+    def submit(self, assets: Assets) -> str: ...
+    def job_status(self, job: str) -> JobInfo: ...
+    def stream(self, job: str) -> None: ...
+    def model_info(self, name: str, version: str) -> ModelInfo | None: ...
+    def register(self, assets: Assets, job: str) -> None: ...
+    def create_endpoint(self, assets: Assets) -> None: ...
+    def create_deployment(self, assets: Assets) -> None: ...
+    def set_traffic(self, assets: Assets) -> None: ...
+    def invoke(self, assets: Assets) -> str: ...
+    def delete_endpoint(self, name: str) -> bool: ...
+
+
+def make_backend(kind: str, ws: Workspace, project_dir: Path, dry_run: bool = False) -> Backend:
+    if kind == "cli":
+        from .az import AzBackend
+
+        return AzBackend(ws, project_dir, dry_run=dry_run)
+    if kind == "sdk":
+        from .sdk import SdkBackend
+
+        return SdkBackend(ws, project_dir, dry_run=dry_run)
+    raise WorkflowError(f"--backend: {kind!r}: allowed: cli, sdk")

@@ -1,0 +1,319 @@
+"""The sdk backend: `load_*` on the committed YAML, then `MLClient` operations.
+
+`az ml` is this same SDK underneath (facts §1), so both backends send the same request bodies.
+Endpoint and deployment use `begin_create_or_update` (an upsert), so no show-first is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import WorkflowError
+from ..rendering import model_path
+from ..workspace import Workspace, ml_client, redact
+from .base import (
+    DRY_JOB,
+    Assets,
+    JobInfo,
+    ModelInfo,
+    TransientError,
+    check_cluster,
+    check_model_tags,
+)
+
+
+@contextlib.contextmanager
+def quiet_sdk(stdout: Any = None) -> Iterator[None]:
+    """The SDK's warnings, logs and progress dots are not ours to show; stdout carries only
+    plans and responses (`stdout=sys.stderr` keeps what the SDK prints, e.g. streamed logs)."""
+    logger = logging.getLogger("azure")
+    old = logger.level
+    logger.setLevel(logging.CRITICAL)
+    sink = stdout if stdout is not None else io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(old)
+
+
+def _entity_text(entity: Any) -> list[str]:
+    """The entity as the SDK sees it, indented under the call that uses it."""
+    data = json.loads(json.dumps(entity._to_dict(), default=str))  # OrderedDicts, enums
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
+    return ["    " + line for line in text.rstrip("\n").splitlines()]
+
+
+class SdkBackend:
+    """Drives `azure.ai.ml.MLClient` (DefaultAzureCredential, or the emulator)."""
+
+    name = "sdk"
+
+    def __init__(self, ws: Workspace, project_dir: Path, dry_run: bool = False) -> None:
+        self.ws = ws
+        self.project_dir = project_dir
+        self.dry_run = dry_run
+        self.plan: list[str] = []
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with quiet_sdk():
+                self._client = ml_client(self.ws)
+        return self._client
+
+    def _say(self, line: str, entity: Any = None) -> None:
+        self.plan.append(line)
+        if entity is not None:
+            self.plan.extend(_entity_text(entity))
+
+    @contextlib.contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """Azure errors become one clear WorkflowError (ids masked); lost connections retry."""
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        try:
+            with quiet_sdk():
+                yield
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise TransientError(redact(f"{what}: {exc}", self.ws.masks())) from None
+        except ClientAuthenticationError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no credential"
+            raise WorkflowError(
+                redact(
+                    f"{what}: not signed in to Azure (`az login`, or another "
+                    f"DefaultAzureCredential source): {first}",
+                    self.ws.masks(),
+                )
+            ) from None
+        except HttpResponseError as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            first = str(message).strip().splitlines()[0] if str(message).strip() else str(exc)
+            raise WorkflowError(redact(f"{what}: {first}", self.ws.masks())) from None
+
+    def _load(
+        self, kind: str, assets: Assets, file: str, overrides: list[dict[str, Any]] | None = None
+    ) -> Any:
+        import azure.ai.ml as aml
+
+        loader = getattr(aml, f"load_{kind}")
+        path = assets.path(file)
+        try:
+            with quiet_sdk():
+                return loader(source=path, params_override=overrides or [])
+        except Exception as exc:  # marshmallow ValidationError, ValidationException, ...
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise WorkflowError(f"{assets.rel(file)}: {first}") from None
+
+    def _not_found(self) -> type[Exception]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        return ResourceNotFoundError
+
+    # --- operations ------------------------------------------------------------------------
+
+    def preflight(self, assets: Assets, warn: Any) -> None:
+        if not self.dry_run:
+            _ = self.client  # no workspace configured: say so before any registry call
+        base = assets.base_model
+        if base:
+            registry, name, version = base
+            self._say(
+                f'MLClient(credential, registry_name="{registry}").models.get('
+                f'name="{name}", version="{version}")'
+            )
+            if not self.dry_run:
+                with self._guard(f"model {name}:{version}"), quiet_sdk():
+                    try:
+                        model = ml_client(self.ws, registry_name=registry).models.get(
+                            name=name, version=version
+                        )
+                    except self._not_found():
+                        raise WorkflowError(
+                            f"model {name}:{version} not found in registry {registry}"
+                        ) from None
+                check_model_tags(model.tags or {}, f"{name}:{version}", assets, warn)
+        cluster = assets.compute_name
+        if cluster is None:
+            return
+        self._say(f'ml_client.compute.get("{cluster}")')
+        compute: Any = None
+        if not self.dry_run:
+            with self._guard(f"compute {cluster}"):
+                try:
+                    compute = self.client.compute.get(cluster)
+                except self._not_found():
+                    compute = None
+        if compute is None:
+            if assets.compute and assets.compute.get("name") == cluster:
+                entity = self._load("compute", assets, "compute.yml")
+                self._say(f'compute = load_compute(source="{assets.rel("compute.yml")}")', entity)
+                self._say(
+                    "ml_client.compute.begin_create_or_update(compute).result()"
+                    "  # only when the cluster is missing"
+                )
+                if not self.dry_run:
+                    with self._guard(f"creating compute {cluster}"):
+                        compute = self.client.compute.begin_create_or_update(entity).result()
+            elif not self.dry_run:
+                raise WorkflowError(
+                    f"compute {cluster}: not found, and compute.yml does not define it"
+                )
+        self._say("ml_client.compute.list_sizes()")
+        if self.dry_run:
+            return
+        with self._guard("compute.list_sizes"):
+            sizes = list(self.client.compute.list_sizes())
+        size = str(getattr(compute, "size", None) or assets.finetune_size or "")
+        gpus = next(
+            (int(s.gpus or 0) for s in sizes if str(s.name or "").lower() == size.lower()), None
+        )
+        check_cluster(cluster, getattr(compute, "provisioning_state", None), size, gpus, assets)
+
+    def submit(self, assets: Assets) -> str:
+        job = self._load("job", assets, "pipeline-job.yml")
+        self._say(f'job = load_job(source="{assets.rel("pipeline-job.yml")}")', job)
+        self._say("ml_client.jobs.create_or_update(job).name")
+        if self.dry_run:
+            return DRY_JOB
+        with self._guard("submitting the pipeline job"), self._uploads():
+            created = self.client.jobs.create_or_update(job)
+        return str(created.name)
+
+    @contextlib.contextmanager
+    def _uploads(self) -> Iterator[None]:
+        if self.ws.emulator_url:
+            from ..emulator import emulator_uploads
+
+            with emulator_uploads(self.ws.emulator_url, self.ws.emulator_secret or ""):
+                yield
+        else:
+            yield
+
+    def job_status(self, job: str) -> JobInfo:
+        self._say(
+            f'ml_client.jobs.get("{job}").status'
+            "  # repeated with backoff until Completed, Failed or Canceled"
+        )
+        if self.dry_run:
+            return JobInfo(status="Completed")
+        with self._guard(f"job {job}"):
+            found = self.client.jobs.get(job)
+        error = None
+        with contextlib.suppress(Exception):
+            error = (found.properties or {}).get("error") or None
+        status = getattr(found.status, "value", found.status)  # a str enum in some versions
+        return JobInfo(status=str(status), studio_url=found.studio_url, error=error)
+
+    def stream(self, job: str) -> None:
+        self._say(f'ml_client.jobs.stream("{job}")  # logs only; the status decides')
+        if self.dry_run:
+            return
+        try:
+            with quiet_sdk(stdout=sys.stderr):
+                self.client.jobs.stream(job)
+        except Exception as exc:  # streaming is best effort; the status poll decides
+            print(f"note: log streaming stopped: {type(exc).__name__}")
+
+    def model_info(self, name: str, version: str) -> ModelInfo | None:
+        self._say(f'ml_client.models.get(name="{name}", version="{version}")')
+        if self.dry_run:
+            return None
+        with self._guard(f"model {name}:{version}"):
+            try:
+                model = self.client.models.get(name=name, version=version)
+            except self._not_found():
+                return None
+        return ModelInfo(path=str(model.path or ""), job_name=getattr(model, "job_name", None))
+
+    def register(self, assets: Assets, job: str) -> None:
+        path = model_path(job)
+        model = self._load("model", assets, "model.yml", [{"path": path}])
+        self._say(
+            f'model = load_model(source="{assets.rel("model.yml")}", '
+            f'params_override=[{{"path": "{path}"}}])',
+            model,
+        )
+        self._say("ml_client.models.create_or_update(model)")
+        if self.dry_run:
+            return
+        with self._guard(f"registering model {assets.model_name}:{assets.model_version}"):
+            self.client.models.create_or_update(model)
+
+    def create_endpoint(self, assets: Assets) -> None:
+        endpoint = self._load("online_endpoint", assets, "endpoint.yml")
+        source = assets.rel("endpoint.yml")
+        self._say(f'endpoint = load_online_endpoint(source="{source}")', endpoint)
+        self._say("ml_client.online_endpoints.begin_create_or_update(endpoint).result()")
+        if self.dry_run:
+            return
+        with self._guard(f"endpoint {assets.endpoint_name}"):
+            self.client.online_endpoints.begin_create_or_update(endpoint).result()
+
+    def create_deployment(self, assets: Assets) -> None:
+        deployment = self._load("online_deployment", assets, "deployment.yml")
+        self._say(
+            f'deployment = load_online_deployment(source="{assets.rel("deployment.yml")}")',
+            deployment,
+        )
+        self._say("ml_client.online_deployments.begin_create_or_update(deployment).result()")
+        if self.dry_run:
+            return
+        with self._guard(f"deployment {assets.deployment_name}"):
+            self.client.online_deployments.begin_create_or_update(deployment).result()
+
+    def set_traffic(self, assets: Assets) -> None:
+        traffic = {assets.deployment_name: assets.traffic_percent}
+        self._say(f'endpoint = ml_client.online_endpoints.get("{assets.endpoint_name}")')
+        self._say(f"endpoint.traffic = {json.dumps(traffic)}")
+        self._say("ml_client.online_endpoints.begin_create_or_update(endpoint).result()")
+        if self.dry_run:
+            return
+        with self._guard(f"traffic of endpoint {assets.endpoint_name}"):
+            endpoint = self.client.online_endpoints.get(assets.endpoint_name)
+            endpoint.traffic = traffic
+            self.client.online_endpoints.begin_create_or_update(endpoint).result()
+
+    def invoke(self, assets: Assets) -> str:
+        self._say(
+            f'ml_client.online_endpoints.invoke(endpoint_name="{assets.endpoint_name}", '
+            f'deployment_name="{assets.deployment_name}", '
+            f'request_file="{assets.rel(assets.request_file)}")'
+        )
+        if self.dry_run:
+            return ""
+        with self._guard(f"invoking endpoint {assets.endpoint_name}"):
+            out = self.client.online_endpoints.invoke(
+                endpoint_name=assets.endpoint_name,
+                deployment_name=assets.deployment_name,
+                request_file=str(assets.request_file),
+            )
+        return out if isinstance(out, str) else json.dumps(out)
+
+    def delete_endpoint(self, name: str) -> bool:
+        self._say(f'ml_client.online_endpoints.begin_delete(name="{name}").result()')
+        if self.dry_run:
+            return True
+        with self._guard(f"deleting endpoint {name}"):
+            try:
+                self.client.online_endpoints.begin_delete(name=name).result()
+            except self._not_found():
+                return False
+        return True

@@ -1,0 +1,694 @@
+"""The resumable Azure ML flow: submit -> wait -> register -> deploy -> invoke -> teardown.
+
+Every step reads the committed YAML in `azureml/<env>/` (the reviewed source of truth) and
+records what it did in `.amlgen/<env>/state.json`, written atomically after each step, so
+`run` resumes after a crash or Ctrl-C and does nothing new once everything is done.
+
+An online endpoint bills until deleted. So the state records that an endpoint creation STARTED
+before the call is made, and any failure or interruption after that point deletes the
+endpoint (unless kept) before the error is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .backends.base import TERMINAL, Assets, Backend, JobInfo, TransientError, make_backend
+from .errors import AmlgenError, WorkflowError
+from .params import Resolved, load_params
+from .rendering import OUTPUT_DIR, render
+from .workspace import Workspace, redact, resolve_workspace
+from .yamlio import write_atomic
+
+STATE_DIR = ".amlgen"
+STATE_FILE = "state.json"
+RESPONSE_FILE = "response.json"
+REQUEST_FILE = "sample_score.json"
+ENV_POLL = "AMLGEN_POLL_SECONDS"
+MAX_POLL_SECONDS = 30.0
+TRANSIENT_RETRIES = 8
+
+Log = Callable[[str], None]
+
+
+class Interrupted(WorkflowError):
+    """Ctrl-C or SIGTERM: the flow stopped (after tearing down what it had to)."""
+
+    exit_code = 130
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Options:
+    """What every command takes. The Python API functions accept the same names as keywords."""
+
+    env: str = "dev"
+    project_dir: Path | str = "."
+    backend: str = "cli"
+    assets: Path | str | None = None
+    dry_run: bool = False
+    emulator: str | None = None
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    workspace_name: str | None = None
+    keep_endpoint: bool = False
+    stream: bool = False
+    wait: bool = False
+    timeout_minutes: float | None = None
+    poll_seconds: float | None = None
+    job: str | None = None
+    log: Log = _stderr
+
+
+@dataclass
+class Outcome:
+    """What a command did: the state after it, and its plan (dry run) or response (invoke)."""
+
+    state: dict[str, Any]
+    plan: list[str] = field(default_factory=list)
+    response: str | None = None
+    job_status: str | None = None
+    message: str | None = None
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+class State:
+    """`.amlgen/<env>/state.json`: what exists in Azure because of this tool, per environment."""
+
+    def __init__(self, path: Path, dry_run: bool = False) -> None:
+        self.path = path
+        self.dry_run = dry_run
+        self.data: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                raise WorkflowError(
+                    f"{path}: not valid JSON: delete it after checking what it records"
+                ) from None
+            if isinstance(loaded, dict):
+                self.data = loaded
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name)
+        return value if isinstance(value, dict) else {}
+
+    def update(self, section: str, /, **values: Any) -> None:
+        merged = {**self.section(section), **values}
+        self.data[section] = {k: v for k, v in merged.items() if v is not None}
+        self.save()
+
+    def drop(self, *names: str) -> None:
+        for name in names:
+            self.data.pop(name, None)
+        self.save()
+
+    def save(self) -> None:
+        if self.dry_run:
+            return
+        write_atomic(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def studio_link(url: str | None) -> str | None:
+    """The Studio link without ids: the service's link carries the subscription in `wsid`."""
+    if not url:
+        return None
+    parts = urllib.parse.urlsplit(url)
+    if "subscriptions" in parts.query.lower() or "subscriptions" in parts.path.lower():
+        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return url
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _validate_offline(folder: Path, project_dir: Path) -> None:
+    """The offline validation must pass before anything that costs money."""
+    from . import validate
+
+    check = getattr(validate, "validate_paths", None)
+    if check is None:
+        files = {
+            os.path.relpath(p, project_dir): p.read_text(encoding="utf-8")
+            for p in sorted(folder.glob("*.yml"))
+        }
+        validate.validate_rendered(files, project_dir)
+        return
+    result = check([folder], project_dir=project_dir)
+    findings = getattr(result, "findings", result) or []
+    errors = [f for f in findings if getattr(f, "severity", "error") == "error"]
+    if errors:
+        lines = [f.text() if hasattr(f, "text") else str(f) for f in errors]
+        raise WorkflowError(
+            "offline validation failed, nothing was submitted:\n" + "\n".join(lines)
+        )
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancelling a job) gets the same teardown as Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """Teardown itself must not be cut short by a second Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+# --- the flow --------------------------------------------------------------------------------
+
+
+class Flow:
+    """One environment's flow with one backend. Commands are its public methods."""
+
+    def __init__(self, opts: Options, backend: Backend | None = None) -> None:
+        self.opts = opts
+        self.log = opts.log
+        self.project_dir = Path(opts.project_dir)
+        default_assets = self.project_dir / OUTPUT_DIR / opts.env
+        self.assets_dir = Path(opts.assets) if opts.assets else default_assets
+        self.default_assets = self.assets_dir.resolve() == default_assets.resolve()
+        self.ws: Workspace = resolve_workspace(
+            self.project_dir,
+            subscription_id=opts.subscription_id,
+            resource_group=opts.resource_group,
+            workspace_name=opts.workspace_name,
+            emulator=opts.emulator,
+        )
+        self.backend: Backend = backend or make_backend(
+            opts.backend, self.ws, self.project_dir, dry_run=opts.dry_run
+        )
+        state_dir = self.project_dir / STATE_DIR / opts.env
+        self.state = State(state_dir / STATE_FILE, dry_run=opts.dry_run)
+        self.response_path = state_dir / RESPONSE_FILE
+        self._assets: Assets | None = None
+
+    # --- shared pieces ---------------------------------------------------------------------
+
+    @cached_property
+    def resolved(self) -> Resolved:
+        # Lazy: teardown and status work from the state even while the params are broken.
+        return load_params(self.opts.env, self.project_dir)
+
+    @property
+    def assets(self) -> Assets:
+        if self._assets is None:
+            p = self.resolved.params
+            self._assets = Assets.load(
+                self.assets_dir,
+                self.project_dir,
+                request_file=(self.project_dir / p.data.dir / REQUEST_FILE).resolve(),
+                traffic_percent=p.deployment.traffic_percent,
+            )
+        return self._assets
+
+    def say(self, line: str) -> None:
+        if not self.opts.dry_run:
+            self.log(redact(line, self.ws.masks()))
+
+    def check_fresh(self) -> None:
+        """Refuse to act on rendered files that no longer match the params."""
+        if not self.default_assets:
+            return
+        stale = []
+        for rel, text in sorted(render(self.resolved).items()):
+            path = self.project_dir / rel
+            current = path.read_text(encoding="utf-8") if path.is_file() else None
+            if current != text:
+                stale.append(f"{rel} ({'missing' if current is None else 'stale'})")
+        if stale:
+            raise WorkflowError(
+                f"rendered files do not match the params: {', '.join(stale)}: run `make render` "
+                "(amlgen render --all), review and commit, then retry"
+            )
+
+    def check_data(self, request: bool) -> None:
+        missing = [p for p in self.assets.data_files() if not p.is_file()]
+        if request and not self.assets.request_file.is_file():
+            missing.append(self.assets.request_file)
+        if missing:
+            names = ", ".join(self.assets.rel(p) for p in missing)
+            raise WorkflowError(
+                f"data file(s) missing: {names}: run `amlgen data --env {self.opts.env}` first"
+            )
+
+    def preflight(self, request: bool, live: bool = True) -> None:
+        """Fresh assets, offline validation, data files, then live checks (may create compute)."""
+        self.check_fresh()
+        _validate_offline(self.assets_dir, self.project_dir)
+        self.check_data(request)
+        if live:
+            self.backend.preflight(self.assets, self._warn)
+
+    def _warn(self, line: str) -> None:
+        self.say(line)
+
+    def _fingerprint_guard(self) -> None:
+        """A recorded run for other params is history: keep only what still needs deleting."""
+        recorded = self.state.data.get("params")
+        current = self.resolved.fingerprint
+        if recorded and recorded != current:
+            self.say(
+                f"params changed since the recorded run ({recorded} -> {current}): starting a new "
+                "run"
+            )
+            self.state.drop("job", "model", "deployment", "invoke")
+        self.state.data.update(
+            {"env": self.opts.env, "params": current, "backend": self.backend.name}
+        )
+        self.state.save()
+
+    def _outcome(self, **kwargs: Any) -> Outcome:
+        plan = [redact(line, self.ws.masks()) for line in self.backend.plan]
+        return Outcome(state=dict(self.state.data), plan=plan, **kwargs)
+
+    # --- job -------------------------------------------------------------------------------
+
+    def _submit(self) -> str:
+        job = self.backend.submit(self.assets)
+        self.state.update("job", name=job, status="Submitted", studio_url=None)
+        self.say(f"submitted job {job}")
+        return job
+
+    def _poll_seconds(self) -> float:
+        if self.opts.poll_seconds is not None:
+            return max(self.opts.poll_seconds, 0.01)
+        return max(float(os.environ.get(ENV_POLL, "2")), 0.01)
+
+    def _timeout(self) -> float:
+        minutes = self.opts.timeout_minutes or self.resolved.params.job.timeout_minutes
+        return float(minutes) * 60
+
+    def wait(self, job: str) -> str:
+        """Poll with backoff until a terminal status; only Completed returns."""
+        if self.opts.dry_run:
+            self.backend.job_status(job)
+            return "Completed"
+        if self.opts.stream:
+            self.backend.stream(job)
+        start = time.monotonic()
+        interval = self._poll_seconds()
+        ceiling = max(interval, min(MAX_POLL_SECONDS, interval * 15))
+        last: str | None = None
+        failures = 0
+        while True:
+            try:
+                info: JobInfo = self.backend.job_status(job)
+                failures = 0
+            except TransientError as exc:
+                failures += 1
+                if failures > TRANSIENT_RETRIES:
+                    raise WorkflowError(
+                        f"job {job}: lost contact with the service ({exc}); it may still be "
+                        "running: `amlgen status` resumes watching it"
+                    ) from None
+                self.say(
+                    f"[{_elapsed(time.monotonic() - start)}] job {job}: status unavailable, "
+                    "retrying"
+                )
+                time.sleep(min(interval * failures, ceiling))
+                continue
+            elapsed = time.monotonic() - start
+            if info.status != last:
+                link = studio_link(info.studio_url)
+                self.say(
+                    f"[{_elapsed(elapsed)}] job {job}: {info.status}"
+                    + (f"  {link}" if link else "")
+                )
+                last = info.status
+                self.state.update("job", status=info.status, studio_url=link)
+            if info.status in TERMINAL:
+                if info.status != "Completed":
+                    detail = f": {info.error}" if info.error else ""
+                    raise WorkflowError(
+                        f"job {job} ended {info.status}{detail}; fix the cause, then "
+                        "`amlgen run` submits a new job"
+                    )
+                return info.status
+            if elapsed > self._timeout():
+                raise WorkflowError(
+                    f"job {job} still {info.status} after {_elapsed(elapsed)} "
+                    f"(job.timeout_minutes); it keeps running: `amlgen status --wait` resumes"
+                )
+            time.sleep(min(interval, max(self._timeout() - elapsed, 0.01)))
+            interval = min(interval * 1.5, ceiling)
+
+    def _ensure_job(self) -> str:
+        rec = self.state.section("job")
+        name, status = rec.get("name"), rec.get("status")
+        if name and status == "Completed":
+            self.say(f"job {name}: Completed (recorded)")
+            return str(name)
+        if name and status not in ("Failed", "Canceled"):
+            self.say(f"resuming: watching job {name}")
+        else:
+            if name:
+                self.say(f"job {name} ended {status}: submitting a new job")
+            name = self._submit()
+        self.wait(str(name))
+        return str(name)
+
+    # --- model -----------------------------------------------------------------------------
+
+    def _ensure_model(self, job: str) -> None:
+        a = self.assets
+        rec = self.state.section("model")
+        if (
+            rec.get("version") == a.model_version
+            and rec.get("job") == job
+            and rec.get("name") == (a.model_name)
+        ):
+            self.say(f"model {a.model_name}:{a.model_version}: registered (recorded)")
+            return
+        existing = self.backend.model_info(a.model_name, a.model_version)
+        if existing is not None:
+            if not existing.from_job(job):
+                raise WorkflowError(
+                    f"model {a.model_name} version {a.model_version} already exists from another "
+                    f"job ({existing.job_name or existing.path}): bump registered_model.version in "
+                    "params, `make render`, commit, and run again"
+                )
+            self.say(f"model {a.model_name}:{a.model_version}: already registered from job {job}")
+        else:
+            self.backend.register(a, job)
+            self.say(f"registered model {a.model_name}:{a.model_version} from job {job}")
+        self.state.update("model", name=a.model_name, version=a.model_version, job=job)
+
+    # --- endpoint --------------------------------------------------------------------------
+
+    def _deployed(self) -> bool:
+        return (
+            self.state.section("endpoint").get("status") == "created"
+            and self.state.section("deployment").get("status") == "ready"
+        )
+
+    def _deploy(self) -> None:
+        a = self.assets
+        # Recorded BEFORE the call: an interrupt mid-create must still tear it down.
+        self.state.update("endpoint", name=a.endpoint_name, status="creating")
+        self.say(f"creating endpoint {a.endpoint_name}")
+        self.backend.create_endpoint(a)
+        self.state.update("endpoint", status="created")
+        self.state.update("deployment", name=a.deployment_name, status="creating")
+        self.say(f"creating deployment {a.deployment_name} (this takes a while on Azure)")
+        self.backend.create_deployment(a)
+        self.state.update("deployment", status="created")
+        self.backend.set_traffic(a)
+        self.state.update("deployment", status="ready", traffic=a.traffic_percent)
+        self.say(
+            f"endpoint {a.endpoint_name}: {a.traffic_percent}% of traffic to {a.deployment_name}"
+        )
+
+    def _invoke(self) -> str:
+        a = self.assets
+        raw = self.backend.invoke(a)
+        if self.opts.dry_run:
+            return raw
+        try:
+            text = json.dumps(json.loads(raw), indent=2, ensure_ascii=False) + "\n"
+        except ValueError:
+            text = raw if raw.endswith("\n") else raw + "\n"
+        write_atomic(self.response_path, text)
+        self.state.update(
+            "invoke",
+            endpoint=a.endpoint_name,
+            deployment=a.deployment_name,
+            response=self.response_path.relative_to(self.project_dir).as_posix()
+            if self.response_path.is_relative_to(self.project_dir)
+            else str(self.response_path),
+        )
+        self.say(f"response saved to {self.state.section('invoke')['response']}")
+        return raw
+
+    def _delete_endpoint(self, reason: str) -> bool:
+        rec = self.state.section("endpoint")
+        name = rec.get("name")
+        if not name or rec.get("status") == "deleted":
+            return False
+        with _no_interrupts():
+            self.say(f"deleting endpoint {name} ({reason})")
+            found = self.backend.delete_endpoint(str(name))
+            self.state.update("endpoint", status="deleted")
+            self.state.drop("deployment")
+        self.say(f"deleted endpoint {name}" if found else f"endpoint {name} was already gone")
+        return True
+
+    @contextmanager
+    def _endpoint_guard(self) -> Iterator[None]:
+        """On failure or interrupt after the endpoint creation started, delete it (unless kept)."""
+        try:
+            with _sigterm_as_interrupt():
+                yield
+        except (Exception, KeyboardInterrupt) as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            status = self.state.section("endpoint").get("status")
+            if self.opts.dry_run or status not in ("creating", "created"):
+                if interrupted:
+                    raise Interrupted("interrupted; `amlgen run` resumes") from exc
+                raise
+            name = self.state.section("endpoint").get("name")
+            if self.opts.keep_endpoint:
+                self.say(f"endpoint {name} kept (--keep-endpoint): `amlgen teardown` deletes it")
+            else:
+                try:
+                    self._delete_endpoint("interrupted" if interrupted else "the flow failed")
+                except AmlgenError as cleanup:
+                    self.say(f"error: could not delete endpoint {name}: {cleanup}")
+                    self.say("run `amlgen teardown` to retry: it keeps billing until deleted")
+            if interrupted:
+                raise Interrupted("interrupted; `amlgen run` resumes") from exc
+            raise
+
+    # --- commands --------------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        """All steps in order, resuming from the state; teardown at the end unless kept."""
+        self._fingerprint_guard()
+        invoke_done = bool(self.state.section("invoke").get("response"))
+        endpoint_status = self.state.section("endpoint").get("status")
+        endpoint_live = endpoint_status in ("creating", "created")
+        if invoke_done and (not endpoint_live or self.opts.keep_endpoint):
+            message = "nothing to do: every step is done (see `amlgen status`)"
+            self.say(message)
+            return self._outcome(message=message)
+        if not invoke_done:
+            self.preflight(request=True)
+        response: str | None = None
+        with self._endpoint_guard():
+            if not invoke_done:
+                job = self._ensure_job()
+                self._ensure_model(job)
+                if not self._deployed():
+                    self._deploy()
+                response = self._invoke()
+            if not self.opts.keep_endpoint:
+                self._delete_endpoint("the run is done")
+            else:
+                self.say(f"endpoint {self.assets.endpoint_name} kept: `amlgen teardown` deletes it")
+        return self._outcome(response=response)
+
+    def submit(self) -> Outcome:
+        self._fingerprint_guard()
+        self.preflight(request=False)
+        previous = self.state.section("job").get("name")
+        if previous and not self.opts.dry_run:
+            self.say(f"note: replacing the recorded job {previous}")
+            self.state.drop("model", "invoke")
+        job = self._submit()
+        status = None
+        with _sigterm_as_interrupt():
+            if self.opts.wait:
+                status = self.wait(job)
+        return self._outcome(job_status=status)
+
+    def status(self) -> Outcome:
+        rec = self.state.section("job")
+        job = self.opts.job or rec.get("name")
+        if not job:
+            if self.opts.dry_run:
+                job = "<job-name>"
+            else:
+                message = "no job recorded: `amlgen submit` or `amlgen run` first"
+                self.say(message)
+                return self._outcome(message=message)
+        job = str(job)
+        model, endpoint = self.state.section("model"), self.state.section("endpoint")
+        if model:
+            self.say(f"model {model.get('name')}:{model.get('version')} (from {model.get('job')})")
+        if endpoint:
+            self.say(f"endpoint {endpoint.get('name')}: {endpoint.get('status')}")
+        if self.opts.wait:
+            status = self.wait(job)
+        else:
+            info = self.backend.job_status(job)
+            status = info.status
+            if not self.opts.dry_run:
+                link = studio_link(info.studio_url)
+                self.say(f"job {job}: {status}" + (f"  {link}" if link else ""))
+                if job == rec.get("name"):
+                    self.state.update("job", status=status, studio_url=link)
+        return self._outcome(job_status=status)
+
+    def _completed_job(self) -> str:
+        rec = self.state.section("job")
+        job = self.opts.job or rec.get("name")
+        if not job:
+            if self.opts.dry_run:
+                return "<job-name>"
+            raise WorkflowError("no job recorded: `amlgen submit` first (or pass --job NAME)")
+        job = str(job)
+        if self.opts.dry_run or (rec.get("name") == job and rec.get("status") == "Completed"):
+            return job
+        status = self.backend.job_status(job).status
+        if job == rec.get("name"):
+            self.state.update("job", status=status)
+        if status != "Completed":
+            raise WorkflowError(
+                f"job {job} is {status}: only a Completed job can be registered"
+                + ("" if status in TERMINAL else " (`amlgen status --wait` waits for it)")
+            )
+        return job
+
+    def register(self) -> Outcome:
+        self._fingerprint_guard()
+        self.check_fresh()
+        job = self._completed_job()
+        if self.opts.job and self.opts.job != self.state.section("job").get("name"):
+            self.state.update("job", name=job, status="Completed")
+        self._ensure_model(job)
+        return self._outcome()
+
+    def deploy(self) -> Outcome:
+        self._fingerprint_guard()
+        self.preflight(request=False, live=False)
+        with self._endpoint_guard():
+            self._deploy()
+        return self._outcome()
+
+    def invoke(self) -> Outcome:
+        self.check_data(request=True)
+        rec = self.state.section("endpoint")
+        if not self.opts.dry_run and rec.get("status") not in ("created", "creating", None):
+            raise WorkflowError(
+                f"endpoint {rec.get('name')} is {rec.get('status')}: `amlgen deploy` first"
+            )
+        response = self._invoke()
+        return self._outcome(response=response)
+
+    def teardown(self) -> Outcome:
+        rec = self.state.section("endpoint")
+        if self.opts.dry_run:
+            self.backend.delete_endpoint(str(rec.get("name") or self.assets.endpoint_name))
+            return self._outcome()
+        if not self._delete_endpoint("teardown"):
+            message = "nothing to tear down: no endpoint recorded as existing"
+            self.say(message)
+            return self._outcome(message=message)
+        return self._outcome()
+
+
+# --- the Python API (one function per command) -------------------------------------------------
+
+
+def _flow(kwargs: dict[str, Any]) -> Flow:
+    return Flow(Options(**kwargs))
+
+
+def run(**options: Any) -> Outcome:
+    """`amlgen run`: every step, resumable; see Options for the keywords."""
+    return _flow(options).run()
+
+
+def submit(**options: Any) -> Outcome:
+    """`amlgen submit`: pre-flight checks, then submit the pipeline job (wait=True waits)."""
+    return _flow(options).submit()
+
+
+def status(**options: Any) -> Outcome:
+    """`amlgen status`: the recorded job's live status (wait=True waits for a terminal one)."""
+    return _flow(options).status()
+
+
+def register(**options: Any) -> Outcome:
+    """`amlgen register`: register the completed job's model (model.yml + the job's output)."""
+    return _flow(options).register()
+
+
+def deploy(**options: Any) -> Outcome:
+    """`amlgen deploy`: endpoint and deployment (create or update), then the traffic split."""
+    return _flow(options).deploy()
+
+
+def invoke(**options: Any) -> Outcome:
+    """`amlgen invoke`: send the prepared request; the response is saved next to the state."""
+    return _flow(options).invoke()
+
+
+def teardown(**options: Any) -> Outcome:
+    """`amlgen teardown`: delete the endpoint the state records."""
+    return _flow(options).teardown()
+
+
+def read_state(env: str = "dev", project_dir: Path | str = ".") -> dict[str, Any]:
+    """The recorded state of one environment ({} when nothing ran yet)."""
+    return State(Path(project_dir) / STATE_DIR / env / STATE_FILE).data
+
+
+__all__ = [
+    "Flow",
+    "Interrupted",
+    "Options",
+    "Outcome",
+    "deploy",
+    "invoke",
+    "read_state",
+    "register",
+    "run",
+    "status",
+    "submit",
+    "teardown",
+]

@@ -1,0 +1,83 @@
+"""Helpers for the flow tests: a rendered temp project with tiny data, and the stand-in `az`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE_AZ = Path(__file__).resolve().parent / "fake_az" / "az"
+
+DATA_DIRS = {"dev": "data/ultrachat_200k", "prod": "data/ultrachat_200k-prod"}
+
+
+def child_env() -> dict[str, str]:
+    """The environment for an amlgen subprocess, as a user's shell would have it.
+
+    Talking to the emulator in-process makes the SDK record its custom cloud in this process's
+    environment (AZUREML_CURRENT_CLOUD, read at call time); a child would not know that cloud.
+    """
+    env = os.environ.copy()
+    env.pop("AZUREML_CURRENT_CLOUD", None)
+    return env
+
+
+def chat_rows(n: int, tag: str) -> str:
+    rows = []
+    for i in range(n):
+        messages = [
+            {"role": "user", "content": f"{tag} question {i}?"},
+            {"role": "assistant", "content": f"{tag} answer {i}."},
+        ]
+        rows.append(
+            json.dumps(
+                {"prompt": messages[0]["content"], "prompt_id": f"{i:064x}", "messages": messages}
+            )
+        )
+    return "\n".join(rows) + "\n"
+
+
+def write_data(project: Path, env: str = "dev") -> Path:
+    folder = project / DATA_DIRS[env]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train_sft.jsonl").write_text(chat_rows(12, "train"), encoding="utf-8")
+    (folder / "test_sft.jsonl").write_text(chat_rows(10, "test"), encoding="utf-8")
+    # The shape `amlgen data` writes (and the notebook sends): a list holding one conversation.
+    request = {
+        "input_data": {
+            "input_string": [[{"role": "user", "content": "What is the capital of France?"}]],
+            "parameters": {
+                "temperature": 0.6,
+                "top_p": 0.9,
+                "do_sample": True,
+                "max_new_tokens": 200,
+            },
+        },
+        "params": {},
+    }
+    (folder / "sample_score.json").write_text(json.dumps(request), encoding="utf-8")
+    return folder
+
+
+def make_project(tmp: Path, overrides: tuple[str, ...] = ()) -> Path:
+    """params/ from the repo, rendered into azureml/, tiny data for dev and prod."""
+    from generator.rendering import render_environments
+
+    shutil.copytree(ROOT / "params", tmp / "params")
+    render_environments(["dev", "prod"], tmp, list(overrides), all_envs=True)
+    write_data(tmp, "dev")
+    write_data(tmp, "prod")
+    return tmp
+
+
+def az_on_path(tmp: Path) -> Path:
+    """A folder holding an `az` that runs the stand-in with this venv's Python."""
+    folder = tmp / "bin"
+    folder.mkdir(exist_ok=True)
+    wrapper = folder / "az"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_AZ}" "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    return folder
