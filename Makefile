@@ -40,11 +40,13 @@ test-fast: $(STAMP)  ## skip the slow end-to-end tests
 catalog: $(STAMP)  ## re-derive the bundled catalogs from ../shared/reference/specs
 	$(BIN)/python scripts/build_catalog.py
 
-demo: $(STAMP)
-	@echo "make demo: not yet (lands with the emulator)"
+demo: $(STAMP)  ## the whole flow offline against the local emulator (build/demo, git-ignored)
+	$(BIN)/python scripts/demo.py
 
-bench: $(STAMP)
-	@echo "make bench: not yet"
+bench: $(STAMP)  ## benchmarks, each against a baseline run side by side
+	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_validate.py
+	$(BIN)/python bench/bench_data.py --scale 0.1
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

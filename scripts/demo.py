@@ -1,0 +1,140 @@
+"""`make demo`: the whole flow, offline, against the local Azure ML emulator.
+
+It works in a throw-away project under build/demo/ (git-ignored) made from this repo's params,
+so a real `.amlgen/` state or the committed azureml/ are never touched, and prints every amlgen
+command before running it, so the demo doubles as a walkthrough:
+
+    data -> render -> validate -> emulator -> (cli plan) -> run --backend sdk -> teardown
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "build" / "demo"
+SAMPLE = ROOT / "samples" / "ultrachat_200k_sample"
+ENV = "dev"
+
+
+def step(title: str) -> None:
+    print(f"\n=== {title}", flush=True)
+
+
+def amlgen(*args: str, env: dict[str, str] | None = None) -> None:
+    shown = " ".join(a if " " not in a else repr(a) for a in args)
+    print(f"$ amlgen -C build/demo {shown}", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "generator", "-C", str(DEMO), *args],
+        check=True,
+        env=env,
+    )
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], str, str]:
+    print("$ amlgen emulator --job-seconds 4   (in the background)", flush=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "generator", "emulator", "--job-seconds", "4"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    url = secret = ""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (url and secret):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if "AMLGEN_EMULATOR=" in line:
+            url = line.split("=", 1)[1].strip()
+        elif "AMLGEN_EMULATOR_SECRET=" in line:
+            secret = line.split("=", 1)[1].strip()
+    if not (url and secret):
+        proc.kill()
+        raise SystemExit("demo: the emulator did not start")
+    print(f"  emulator at {url}", flush=True)
+    return proc, url, secret
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def emulator_state(url: str, secret: str) -> dict[str, object]:
+    from generator.emulator.client import make_token
+
+    request = urllib.request.Request(
+        url + "_emulator/state", headers={"Authorization": f"Bearer {make_token(url, secret)}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # loopback only
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    started = time.monotonic()
+    shutil.rmtree(DEMO, ignore_errors=True)
+    DEMO.mkdir(parents=True)
+    shutil.copytree(ROOT / "params", DEMO / "params")
+
+    step("1. Prepare the data (the shipped synthetic sample, in the hub's parquet layout)")
+    amlgen("data", "--env", ENV, "--source", str(SAMPLE), "--split-percent", "100")
+
+    step("2. Render the Azure ML YAML from params/")
+    amlgen("render", "--env", ENV)
+
+    step("3. Validate offline (all layers, SDK included)")
+    amlgen("validate", f"azureml/{ENV}")
+
+    step("4. Start the local Azure ML emulator")
+    proc, url, secret = start_emulator()
+    env = {
+        **os.environ,
+        "AMLGEN_EMULATOR": url,
+        "AMLGEN_EMULATOR_SECRET": secret,
+        "AMLGEN_POLL_SECONDS": "1",
+    }
+    try:
+        step("5. What the az CLI backend would run (dry run)")
+        amlgen("run", "--env", ENV, "--backend", "cli", "--dry-run", env=env)
+
+        step("6. Run it all with the SDK backend: submit, wait, register, deploy, invoke, teardown")
+        amlgen("run", "--env", ENV, "--backend", "sdk", env=env)
+
+        step("7. What is left running in the emulator")
+        state = emulator_state(url, secret)
+        endpoints = state.get("endpoints") or {}
+        jobs = state.get("jobs") or {}
+        models = state.get("models") or {}
+        print(f"  jobs: {len(jobs)}, registered models: {len(models)}, endpoints: {len(endpoints)}")
+        if endpoints:
+            print("demo: an endpoint was left behind", file=sys.stderr)
+            return 1
+        if (DEMO / ".amlgen" / ENV / "response.json").is_file():
+            print(f"  the scoring response is saved in build/demo/.amlgen/{ENV}/response.json")
+    finally:
+        stop(proc)
+    took = time.monotonic() - started
+    print(f"\ndemo finished in {took:.0f} s; everything it started is stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except subprocess.CalledProcessError as exc:
+        print(f"demo: step failed with exit code {exc.returncode}", file=sys.stderr)
+        sys.exit(exc.returncode or 1)
