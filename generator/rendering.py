@@ -102,16 +102,18 @@ def _compute(r: Resolved) -> dict[str, Any]:
     }
 
 
-def _pipeline_job(r: Resolved, out_dir: Path) -> dict[str, Any]:
+COMPUTE_INPUTS = (
+    "compute_model_import",
+    "compute_preprocess",
+    "compute_finetune",
+    "compute_model_evaluation",
+)
+
+
+def step_inputs(r: Resolved) -> dict[str, Any]:
+    """The component step's inputs: bindings, compute, and the fine-tune inputs in the
+    component's own types. Shared with generator.sdk so both build the same job."""
     p = r.params
-    data_dir = r.project_dir / p.data.dir
-    rel = _posix_rel(data_dir, out_dir)
-    step: dict[str, Any] = {
-        "type": "pipeline",
-        "component": registry_component_id(r),
-        "inputs": {},
-        "outputs": {MLFLOW_OUTPUT: f"${{{{parent.outputs.{TRAINED_MODEL_OUTPUT}}}}}"},
-    }
     inputs: dict[str, Any] = {
         "mlflow_model_path": "${{parent.inputs.mlflow_model_path}}",
         "train_file_path": "${{parent.inputs.train_file_path}}",
@@ -119,21 +121,9 @@ def _pipeline_job(r: Resolved, out_dir: Path) -> dict[str, Any]:
         "task_name": "ChatCompletion",
     }
     if p.compute.kind == "cluster":
-        for key in (
-            "compute_model_import",
-            "compute_preprocess",
-            "compute_finetune",
-            "compute_model_evaluation",
-        ):
-            inputs[key] = p.compute.name
+        inputs.update({key: p.compute.name for key in COMPUTE_INPUTS})
     else:
-        for key in (
-            "compute_model_import",
-            "compute_preprocess",
-            "compute_finetune",
-            "compute_model_evaluation",
-        ):
-            inputs[key] = "serverless"
+        inputs.update({key: "serverless" for key in COMPUTE_INPUTS})
         inputs["instance_type_model_import"] = p.compute.cpu_size
         inputs["instance_type_preprocess"] = p.compute.cpu_size
         inputs["instance_type_finetune"] = p.compute.size
@@ -141,7 +131,25 @@ def _pipeline_job(r: Resolved, out_dir: Path) -> dict[str, Any]:
     inputs["num_nodes_finetune"] = p.compute.nodes
     inputs["number_of_gpu_to_use_finetuning"] = r.gpus_per_node
     inputs.update(r.finetune_inputs)
-    step["inputs"] = inputs
+    return inputs
+
+
+def step_output_binding() -> str:
+    """Bind the component's MLflow output to the job output on the step (facts: a top-level
+    binding is rejected)."""
+    return f"${{{{parent.outputs.{TRAINED_MODEL_OUTPUT}}}}}"
+
+
+def _pipeline_job(r: Resolved, out_dir: Path) -> dict[str, Any]:
+    p = r.params
+    data_dir = r.project_dir / p.data.dir
+    rel = _posix_rel(data_dir, out_dir)
+    step: dict[str, Any] = {
+        "type": "pipeline",
+        "component": registry_component_id(r),
+        "inputs": step_inputs(r),
+        "outputs": {MLFLOW_OUTPUT: step_output_binding()},
+    }
     job: dict[str, Any] = {
         "$schema": SCHEMAS["pipeline-job.yml"],
         "type": "pipeline",

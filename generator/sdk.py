@@ -8,7 +8,7 @@ local data paths, which the YAML gives relative to its folder and this gives abs
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .rendering import (
     MLFLOW_OUTPUT,
@@ -17,41 +17,14 @@ from .rendering import (
     registry_component_id,
     registry_model_id,
     resource_tags,
+    step_inputs,
+    step_output_binding,
 )
 
 if TYPE_CHECKING:
     from azure.ai.ml.entities import PipelineJob
 
     from .params import Resolved
-
-_COMPUTE_INPUTS = (
-    "compute_model_import",
-    "compute_preprocess",
-    "compute_finetune",
-    "compute_model_evaluation",
-)
-
-
-def _step_inputs(r: Resolved) -> dict[str, Any]:
-    p = r.params
-    inputs: dict[str, Any] = {
-        "mlflow_model_path": "${{parent.inputs.mlflow_model_path}}",
-        "train_file_path": "${{parent.inputs.train_file_path}}",
-        "test_file_path": "${{parent.inputs.test_file_path}}",
-        "task_name": "ChatCompletion",
-    }
-    if p.compute.kind == "cluster":
-        inputs.update({key: p.compute.name for key in _COMPUTE_INPUTS})
-    else:
-        inputs.update({key: "serverless" for key in _COMPUTE_INPUTS})
-        inputs["instance_type_model_import"] = p.compute.cpu_size
-        inputs["instance_type_preprocess"] = p.compute.cpu_size
-        inputs["instance_type_finetune"] = p.compute.size
-        inputs["instance_type_model_evaluation"] = p.compute.size
-    inputs["num_nodes_finetune"] = p.compute.nodes
-    inputs["number_of_gpu_to_use_finetuning"] = r.gpus_per_node
-    inputs.update(r.finetune_inputs)
-    return inputs
 
 
 def build_pipeline_job(resolved: Resolved) -> PipelineJob:
@@ -65,8 +38,8 @@ def build_pipeline_job(resolved: Resolved) -> PipelineJob:
     step = Pipeline(
         name=p.job.step_name,
         component=registry_component_id(resolved),
-        inputs=_step_inputs(resolved),
-        outputs={MLFLOW_OUTPUT: f"${{{{parent.outputs.{TRAINED_MODEL_OUTPUT}}}}}"},
+        inputs=step_inputs(resolved),
+        outputs={MLFLOW_OUTPUT: step_output_binding()},
     )
     return PipelineJob(
         display_name=display_name(resolved),

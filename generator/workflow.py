@@ -27,7 +27,7 @@ from typing import Any
 
 from .backends.base import TERMINAL, Assets, Backend, JobInfo, TransientError, make_backend
 from .errors import AmlgenError, WorkflowError
-from .params import Resolved, load_params
+from .params import Resolved, environments, load_params
 from .rendering import OUTPUT_DIR, render
 from .workspace import Workspace, redact, resolve_workspace
 from .yamlio import write_atomic
@@ -223,6 +223,13 @@ class Flow:
             opts.backend, self.ws, self.project_dir, dry_run=opts.dry_run
         )
         state_dir = self.project_dir / STATE_DIR / opts.env
+        known = environments(self.project_dir)
+        if opts.env not in known and not (state_dir / STATE_FILE).is_file():
+            # A typo must not read as "nothing to tear down"; a removed env with state is fine.
+            raise WorkflowError(
+                f"unknown environment {opts.env!r}: no params/{opts.env}.yaml and no recorded "
+                f"state; known: {', '.join(known) or 'none'}"
+            )
         self.state = State(state_dir / STATE_FILE, dry_run=opts.dry_run)
         self.response_path = state_dir / RESPONSE_FILE
         self._assets: Assets | None = None

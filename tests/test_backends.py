@@ -237,6 +237,16 @@ def test_missing_data_refuses_with_the_fix(proj: Path) -> None:
     assert result.exit_code == 1 and "sample_score.json" in result.output
 
 
+def test_unknown_environment_is_an_error_unless_state_remains(proj: Path) -> None:
+    result = amlgen(proj, "teardown", "--env", "qa")
+    assert result.exit_code == 1
+    assert "unknown environment 'qa'" in result.output and "known: dev, prod" in result.output
+    # An environment whose overlay was removed can still be torn down from its state.
+    (proj / ".amlgen" / "old").mkdir(parents=True)
+    (proj / ".amlgen" / "old" / "state.json").write_text("{}")
+    assert amlgen(proj, "teardown", "--env", "old").exit_code == 0
+
+
 def test_hand_edited_assets_folder_skips_the_staleness_check(proj: Path) -> None:
     import shutil
 
