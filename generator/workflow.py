@@ -477,7 +477,7 @@ class Flow:
         if not name or rec.get("status") == "deleted":
             return False
         with _no_interrupts():
-            self.say(f"deleting endpoint {name} ({reason})")
+            self.say(f"deleting endpoint {name} ({reason}; Ctrl-C waits until it is gone)")
             found = self.backend.delete_endpoint(str(name))
             self.state.update("endpoint", status="deleted")
             self.state.drop("deployment")
