@@ -322,12 +322,22 @@ def run(ctx: click.Context, **options: Any) -> None:
 @click.option(
     "--online",
     is_flag=True,
-    help="Also check against the live `azureml` registry (needs credentials, or "
-    "AMLGEN_EMULATOR for the local emulator).",
+    help="Also check against the live `azureml` registry (needs credentials, or the emulator).",
+)
+@click.option(
+    "--emulator",
+    metavar="URL",
+    default=None,
+    help="With --online: ask the local emulator at URL (or set AMLGEN_EMULATOR).",
 )
 @click.pass_context
 def validate(
-    ctx: click.Context, paths: tuple[Path, ...], fmt: str, strict: bool, online: bool
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    fmt: str,
+    strict: bool,
+    online: bool,
+    emulator: str | None,
 ) -> None:
     """Validate Azure ML YAML files or folders (default: params + every rendered env).
 
@@ -339,7 +349,9 @@ def validate(
     from .errors import ValidationFailed
     from .validate import format_json, format_text, validate_paths
 
-    report = validate_paths(list(paths), project_dir=_project(ctx), online=online)
+    report = validate_paths(
+        list(paths), project_dir=_project(ctx), online=online, emulator=emulator
+    )
     click.echo(format_json(report) if fmt == "json" else format_text(report), nl=False)
     if report.failed(strict):
         why = "warnings (--strict)" if not report.errors else "errors"

@@ -176,8 +176,11 @@ def validate_paths(
     project_dir: Path | str = ".",
     online: bool = False,
     sdk: bool = True,
+    emulator: str | None = None,
 ) -> Report:
     """Validate Azure ML YAML files and folders (no paths: params + every rendered env).
+
+    With `online`, the live registry is asked (the emulator at `emulator` or $AMLGEN_EMULATOR).
 
     Example: `validate_paths(["azureml/dev"]).failed()`.
     """
@@ -244,9 +247,9 @@ def validate_paths(
             sets.append(loose)
     checker = None
     if online:
-        from .validation.online import Online
+        from .validation.online import Online, registry_client
 
-        checker = Online()
+        checker = Online(lambda registry: registry_client(registry, emulator))
     for files in sets:
         assets: list[Asset] = []
         for file in files:

@@ -597,6 +597,12 @@ def test_online_against_the_emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         assert check_set(good, CASES_DIR, sdk=False, online=live) == []
         assets = [load_asset(p, p.name)[0] for p in sorted(folder.glob("*.yaml"))]
         drifted = check_set(assets, tmp_path, sdk=False, online=Online())
+        # The flag instead of the variable, through the CLI.
+        monkeypatch.delenv(ENV_URL)
+        args = ["-C", str(CASES_DIR), "validate", str(GOOD), "--online", "--emulator", emu.url]
+        result = CliRunner().invoke(cli, [*args, "--format", "json", "--strict"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["findings"] == []
     # The emulator serves the bundled catalog: fetched live, validated, no differences.
     spec = catalog.component("chat_completion_pipeline", "0.0.82")
     assert live.components[("chat_completion_pipeline", "0.0.82")] == spec

@@ -194,11 +194,11 @@ def compare_model(
     return out
 
 
-def registry_client(registry: str = "azureml") -> Any:
-    """A registry MLClient: the local emulator when AMLGEN_EMULATOR is set, else Azure."""
+def registry_client(registry: str = "azureml", emulator: str | None = None) -> Any:
+    """A registry MLClient: the local emulator (`emulator` or AMLGEN_EMULATOR), else Azure."""
     from .sdk import quiet
 
-    url = os.environ.get("AMLGEN_EMULATOR")
+    url = emulator or os.environ.get("AMLGEN_EMULATOR")
     with quiet():
         if url:
             from ..emulator import ml_client
