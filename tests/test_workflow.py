@@ -241,18 +241,27 @@ def test_cli_polling_survives_a_restart_and_status_resumes_after_a_timeout(
     assert registered.state["model"]["job"] == job
 
 
-def test_sigint_during_deployment_tears_down_and_rerun_finishes(emu: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sdk", "cli"])
+def test_sigint_during_deployment_tears_down_and_rerun_finishes(
+    emu: Any, tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     proj = make_project(tmp_path / "p")
     emu.api.deploy_seconds = 30.0  # long enough to be interrupted mid-provisioning
     env = child_env()
     env.pop("AMLGEN_EMULATOR")  # the flag instead
-    cmd = ["-C", str(proj), "run", "--backend", "sdk", "--emulator", emu.url]
+    if backend == "cli":
+        env["PATH"] = f"{az_on_path(tmp_path)}{os.pathsep}{env['PATH']}"
+        monkeypatch.setenv("PATH", env["PATH"])
+    cmd = ["-C", str(proj), "run", "--backend", backend, "--emulator", emu.url]
+    # Its own process group, so the signal reaches every process in it (amlgen and, with the
+    # cli backend, the running `az`), as Ctrl-C in a terminal does.
     proc = subprocess.Popen(
         [sys.executable, "-m", "generator", *cmd],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        start_new_session=True,
     )
     state_file = proj / ".amlgen" / "dev" / "state.json"
     deadline = time.monotonic() + 120
@@ -267,7 +276,7 @@ def test_sigint_during_deployment_tears_down_and_rerun_finishes(emu: Any, tmp_pa
     else:
         proc.kill()
         pytest.fail("the deployment never started")
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert f"deleted endpoint {ENDPOINT}" in err and "interrupted" in err
@@ -278,7 +287,7 @@ def test_sigint_during_deployment_tears_down_and_rerun_finishes(emu: Any, tmp_pa
     assert state["job"]["status"] == "Completed"
 
     emu.api.deploy_seconds = 0.5
-    done = workflow.run(project_dir=proj, backend="sdk")
+    done = workflow.run(project_dir=proj, backend=backend)
     assert "not a model" in (done.response or "")
     assert len(puts(emu, "jobs")) == 1
     assert live_endpoints(emu) == []
