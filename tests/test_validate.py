@@ -29,7 +29,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CASES_DIR = HERE / "validate_cases"
 GOOD = CASES_DIR / "good"
-REGISTRY_CASES = CASES_DIR / "registry"
 
 COMPUTE = """\
 $schema: https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json
@@ -484,16 +483,42 @@ def test_sdk_alone_catches_fewer_of_the_same_mistakes(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def loaded_components() -> dict[str, object]:
+def loaded_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Real SDK component entities with the bundled interfaces, as a registry serves them
+    (test_catalog_is_derived_from_the_specs pins those interfaces to the registry specs)."""
+    import yaml
+
     from generator.validation.sdk import quiet
 
+    folder = tmp_path_factory.mktemp("registry")
+    keys = ("type", "optional", "default", "enum", "min", "max", "description")
+    entities: dict[str, object] = {}
     with quiet():
         from azure.ai.ml import load_component
 
-        return {
-            v: load_component(str(REGISTRY_CASES / f"chat_completion_pipeline-{v}-spec.yaml"))
-            for v in ("0.0.81", "0.0.82")
-        }
+        for version in ("0.0.81", "0.0.82"):
+            spec = catalog.component("chat_completion_pipeline", version)
+            assert spec is not None
+            doc = {
+                "name": spec.name,
+                "version": version,
+                "type": "command",
+                "command": "echo stand-in",
+                "environment": "azureml:stand-in:1",
+                "inputs": {
+                    name: {
+                        k: list(v) if isinstance(v, tuple) else v
+                        for k, v in vars(i).items()
+                        if k in keys and v not in (None, "")
+                    }
+                    for name, i in spec.inputs.items()
+                },
+                "outputs": {name: {"type": kind} for name, kind in spec.outputs.items()},
+            }
+            path = folder / f"{version}.yaml"
+            path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+            entities[version] = load_component(str(path))
+    return entities
 
 
 @pytest.mark.slow
