@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from generator import data as D
 from generator.cli import cli
 from generator.data import DataSettings, check_rows, encode_lines, prepare, slice_rows
+from generator.data import source as data_source
 from generator.errors import DataError
 from generator.params import data_fingerprint, load_params
 
@@ -84,7 +85,7 @@ def cache(tmp_path: Path) -> Path:
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Several batches per split, so slicing and sampling cross batch boundaries."""
-    monkeypatch.setattr(D, "BATCH_ROWS", 5)
+    monkeypatch.setattr(data_source, "BATCH_ROWS", 5)
 
 
 # --- selecting rows ------------------------------------------------------------------------

@@ -1,0 +1,204 @@
+"""Reading a chat dataset: a hub id or a local folder in the hub layout, streamed batch by batch.
+
+Both go through the builder `load_dataset(..., streaming=True)` itself uses, so a local folder
+and the hub read the same way; reading stops once the slice is taken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+BATCH_ROWS = 2048
+# Libraries whose log lines and warnings are not ours to print ("Repo card metadata block was
+# not found", resolver notes, retries): our errors say what went wrong in one line.
+QUIET_LOGGERS = ("datasets", "huggingface_hub", "fsspec", "filelock", "urllib3")
+
+
+@dataclass
+class Source:
+    """An opened dataset: the streaming builder, the hub revision if any, data files per split."""
+
+    builder: Any
+    revision: str | None
+    files: dict[str, list[str]]
+
+
+def _looks_like_path(source: str) -> bool:
+    return source.startswith((".", "/", "~")) or "\\" in source or source.count("/") > 1
+
+
+def open_source(
+    source: str, project_dir: Path = Path("."), cache_dir: str | Path | None = None
+) -> Source:
+    """Resolve a hub id or a local folder with the builder `load_dataset` itself uses.
+
+    `load_dataset(path, streaming=True)` is exactly `load_dataset_builder(path)` followed by
+    `as_streaming_dataset()`; going through the builder keeps that path and also gives the data
+    files, whose Parquet footers hold the exact row counts percent slices are computed from.
+    """
+    local = Path(source).expanduser()
+    if not local.is_absolute():
+        local = project_dir / local
+    if local.exists() and not local.is_dir():
+        raise DataError(f"data.source: {source} is a file; give a folder in the hub layout")
+    if not local.exists() and _looks_like_path(source):
+        raise DataError(f"data.source: folder {source} does not exist")
+    path = str(local) if local.is_dir() else source
+
+    import datasets
+
+    try:
+        builder = datasets.load_dataset_builder(
+            path, cache_dir=str(cache_dir) if cache_dir is not None else None
+        )
+    except Exception as exc:  # datasets raises many types for "not there"
+        where = "folder" if local.is_dir() else "Hugging Face Hub dataset"
+        raise DataError(f"data.source: cannot load {where} {source}: {first_line(exc)}") from None
+    _tune_parquet(builder.config)
+    files = {str(k): [str(f) for f in v] for k, v in (builder.config.data_files or {}).items()}
+    revision = None
+    for paths in files.values():
+        for f in paths:
+            m = re.search(r"@([0-9a-f]{40})/", f)
+            if m:
+                revision = m.group(1)
+                break
+        if revision:
+            break
+    return Source(builder=builder, revision=revision, files=files)
+
+
+def _tune_parquet(config: Any) -> None:
+    """Read Parquet in small batches without pre-buffering whole row groups (flat memory).
+
+    These are the ParquetConfig fields `load_dataset(..., batch_size=, fragment_scan_options=)`
+    would set; other formats keep their defaults.
+    """
+    from datasets.packaged_modules.parquet.parquet import ParquetConfig
+
+    if isinstance(config, ParquetConfig):
+        import pyarrow.dataset as pds
+
+        config.batch_size = BATCH_ROWS
+        if config.fragment_scan_options is None:
+            config.fragment_scan_options = pds.ParquetFragmentScanOptions(pre_buffer=False)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message: what one error line can carry."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def row_count(src: Source, split: str, stream: Any) -> int:
+    """Rows in a split: Parquet footers when the files are Parquet, else one counting pass."""
+    files = src.files.get(split, [])
+    if files and all(f.split("?")[0].endswith(".parquet") for f in files):
+        import pyarrow.parquet as pq
+        from datasets.utils.file_utils import xopen
+
+        total = 0
+        for f in files:
+            with xopen(f, "rb") as fh:
+                total += pq.ParquetFile(fh).metadata.num_rows
+        return total
+    first = stream.column_names[0] if stream.column_names else None
+    counting = stream.select_columns([first]) if first else stream
+    return sum(len(t) for t in counting.with_format("arrow").iter(batch_size=BATCH_ROWS))
+
+
+def slice_rows(percent: float, available: int) -> int:
+    """Rows `split[:P%]` takes: datasets rounds percent slices to the closest row ("closest")."""
+    return min(available, round(percent * available / 100.0))
+
+
+def sample_indices(n: int, k: int, seed: int, split: str) -> np.ndarray:
+    """Sorted indices of a seeded random sample of k of n rows (independent per split)."""
+    import numpy as np
+
+    rng = random.Random(f"{seed}:{split}")
+    return np.array(sorted(rng.sample(range(n), k)), dtype=np.int64)
+
+
+def stream_split(src: Source, split: str, source: str) -> Any:
+    """The split as an IterableDataset, one shard per Parquet row group where possible."""
+    try:
+        stream = src.builder.as_streaming_dataset(split=split)
+    except Exception as exc:
+        raise DataError(
+            f"data.source: {source}: cannot stream split {split}: {first_line(exc)}"
+        ) from None
+    # One shard per Parquet row group, read in order: a whole-file scan decodes row groups
+    # ahead of a slow consumer, which costs hundreds of MB on large splits.
+    try:
+        return stream.reshard()
+    except Exception:  # formats or datasets versions without resharding stream whole files
+        return stream
+
+
+def batches(stream: Any, stop: int) -> Iterator[tuple[int, pa.Table]]:
+    """(first row index, table) per batch, stopping as soon as `stop` rows have been read."""
+    start = 0
+    if stop <= 0:
+        return
+    for table in stream.with_format("arrow").iter(batch_size=BATCH_ROWS):
+        if start + len(table) > stop:
+            table = table.slice(0, stop - start)
+        yield start, table
+        start += len(table)
+        if start >= stop:
+            return
+
+
+@contextlib.contextmanager
+def reading(source: str, split: str) -> Iterator[None]:
+    """Unreadable data (a corrupt file, a dropped connection) is a user-facing error."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"data.source: {source}: cannot read {split}: {first_line(exc)}") from None
+
+
+def guarded(items: Iterator[Any], source: str, split: str) -> Iterator[Any]:
+    """`items` with read errors turned into DataError; the consumer's own errors stay its own."""
+    with reading(source, split):
+        yield from items
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Silence the libraries' loggers and warnings for the call; our exceptions pass through.
+
+    datasets logs a failure before raising it and huggingface_hub warns about missing dataset
+    cards; the user should see our summary or our one error line only.
+    """
+    import datasets  # noqa: F401  (its import resets its logger's level)
+
+    saved: list[tuple[logging.Logger, int]] = []
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level))
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in saved:
+            logger.setLevel(level)
