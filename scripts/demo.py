@@ -75,7 +75,7 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 
 def emulator_state(url: str, secret: str) -> dict[str, object]:
-    from generator.emulator.client import make_token
+    from generator.workspace import make_token
 
     request = urllib.request.Request(
         url + "_emulator/state", headers={"Authorization": f"Bearer {make_token(url, secret)}"}

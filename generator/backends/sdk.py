@@ -200,7 +200,7 @@ class SdkBackend:
     @contextlib.contextmanager
     def _uploads(self) -> Iterator[None]:
         if self.ws.emulator_url:
-            from ..emulator import emulator_uploads
+            from ..workspace import emulator_uploads
 
             with emulator_uploads(self.ws.emulator_url, self.ws.emulator_secret or ""):
                 yield

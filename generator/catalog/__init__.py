@@ -78,6 +78,12 @@ def component(name: str, version: str) -> ComponentSpec | None:
     return _spec_from(name, version, raw) if raw else None
 
 
+def component_raw(name: str, version: str) -> dict[str, Any] | None:
+    """The bundled catalog entry of `name` at `version` as stored (type, inputs, outputs)."""
+    raw = _load("components.json").get(name, {}).get(version)
+    return dict(raw) if raw else None
+
+
 def component_from_raw(name: str, version: str, raw: dict[str, Any]) -> ComponentSpec:
     """Build a spec from a catalog-shaped dict (used for live registry components)."""
     return _spec_from(name, version, raw)

@@ -3,8 +3,10 @@
 `Emulator` serves ARM-shaped routes on 127.0.0.1 (bearer JWT required), runs jobs through a
 timed lifecycle after checking them against the bundled component catalog, provisions online
 deployments as real `azureml-inference-server-http` processes, and can inject faults.
-`ml_client` builds a real `MLClient` pointed at it; `emulator_uploads` is the seam that sends the
-SDK's local-file uploads to it instead of https blob storage.
+
+This package is a separate room: the product never imports it (only the `amlgen emulator` CLI
+command starts it). The client side of the connection (the MLClient pointed at the emulator, the
+JWT, the upload seam) is product code in generator/workspace/; it is re-exported here for tests.
 
 A job that fails carries the service-like reason in its user properties:
 `job.properties["error"]` (e.g. "UserError: ...") and `job.properties["error.code"]`.
@@ -13,11 +15,10 @@ A job that fails carries the service-like reason in its user properties:
 from __future__ import annotations
 
 from ..errors import AmlgenError
-from .client import EMULATOR_SUBSCRIPTION, EmulatorCredential, make_token, ml_client
-from .uploads import emulator_uploads
-
-ENV_URL = "AMLGEN_EMULATOR"
-ENV_SECRET = "AMLGEN_EMULATOR_SECRET"
+from ..workspace import EMULATOR_SUBSCRIPTION, EmulatorCredential, emulator_uploads, make_token
+from ..workspace import ENV_EMULATOR as ENV_URL
+from ..workspace import ENV_EMULATOR_SECRET as ENV_SECRET
+from ..workspace import emulator_client as ml_client
 
 
 class EmulatorError(AmlgenError):

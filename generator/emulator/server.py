@@ -24,9 +24,11 @@ from types import FrameType
 from typing import Any
 
 from ..errors import AmlgenError
+from ..workspace import UPLOAD_ROUTE
 from . import EmulatorError
+from .api import Api, sections
+from .arm import ApiError, Request, Response
 from .faults import Faults, load
-from .routes import Api, ApiError, Request, Response
 from .state import Store
 
 LOOPBACK = "127.0.0.1"
@@ -161,7 +163,7 @@ def rule_seconds(rule: dict[str, Any]) -> float:
 
 
 def _parse_body(raw: bytes, path: str) -> Any:
-    if not raw or path.startswith("/_emulator/uploads/"):
+    if not raw or path.startswith("/" + UPLOAD_ROUTE):
         return None
     try:
         return json.loads(raw)
@@ -191,7 +193,7 @@ class Emulator:
         self.url = ""
         self.faults = Faults(load(faults))
         self.state_file = Path(state_file) if state_file else None
-        self.store = Store(self.state_file)
+        self.store = Store(self.state_file, sections())
         if self.state_file is not None:
             self.workdir = self.state_file.with_name(self.state_file.name + ".d")
             self.workdir.mkdir(parents=True, exist_ok=True)
@@ -242,7 +244,7 @@ class Emulator:
             self._bind()
             self.url = f"http://{self.host}:{self.port}/"
             self.api.url = self.url
-            self.api.resume_scoring()
+            self.api.resume()
         return self
 
     def stop(self) -> None:

@@ -14,23 +14,25 @@ import threading
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("jobs", "models", "endpoints", "deployments", "computes", "uploads", "operations")
+# Lists every store keeps; the dict sections come from the route families (api.sections()).
+LOGS = ("requests", "faults_fired")
 
 
-def empty() -> dict[str, Any]:
-    data: dict[str, Any] = {name: {} for name in SECTIONS}
-    data["requests"] = []
-    data["faults_fired"] = []
+def empty(sections: tuple[str, ...]) -> dict[str, Any]:
+    data: dict[str, Any] = {name: {} for name in sections}
+    for name in LOGS:
+        data[name] = []
     return data
 
 
 class Store:
     """State shared by every request thread; `save()` after each change keeps the file current."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, sections: tuple[str, ...]) -> None:
         self.lock = threading.RLock()
         self.path = path
-        self.data = empty()
+        self.sections = sections
+        self.data = empty(sections)
         self.load()
 
     def load(self) -> None:
@@ -47,7 +49,7 @@ class Store:
             from . import EmulatorError
 
             raise EmulatorError(f"{self.path}: not an emulator state file (expected an object)")
-        data = empty()
+        data = empty(self.sections)
         for key in data:
             if key in raw:
                 data[key] = raw[key]

@@ -201,7 +201,7 @@ def registry_client(registry: str = "azureml", emulator: str | None = None) -> A
     url = emulator or os.environ.get("AMLGEN_EMULATOR")
     with quiet():
         if url:
-            from ..emulator import ml_client
+            from ..workspace import emulator_client as ml_client
 
             return ml_client(
                 url, os.environ.get("AMLGEN_EMULATOR_SECRET", ""), registry_name=registry

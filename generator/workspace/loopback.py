@@ -1,14 +1,20 @@
-"""Connecting the real azure-ai-ml SDK to the emulator (facts §3).
+"""The client side of a connection to a local Azure ML service on loopback (the emulator).
 
-Three pieces make the SDK talk plain http to 127.0.0.1: custom cloud metadata whose endpoints all
-point at the emulator, a bearer policy that allows http, and a credential returning JWTs whose
-`aud` is the cloud's aml_resource_id (pipeline submission decodes the token and checks it).
+Three pieces make the real SDK talk plain http to 127.0.0.1 (facts §3): custom cloud metadata
+whose endpoints all point at the local service, a bearer policy that allows http, and a
+credential minting HS256 JWTs from the shared secret whose `aud` is the cloud's aml_resource_id
+(pipeline submission decodes the token and checks it). Tokens are bearer secrets sent over plain
+http, so every piece first refuses a URL that is not on loopback (`check_loopback`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
+import urllib.parse
 from typing import TYPE_CHECKING, Any
+
+from ..errors import WorkflowError
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -17,11 +23,36 @@ EMULATOR_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 TOKEN_SECONDS = 3600
 
 
+def check_loopback(url: str) -> str:
+    """`url` with a trailing slash if it names an http(s) server on this machine's loopback.
+
+    Raised before any token is made: the emulator's key must never travel to another host."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        host, parts = "", None
+    loopback = host == "localhost"
+    if not loopback:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+    if parts is None or parts.scheme not in ("http", "https") or not loopback:
+        raise WorkflowError(
+            f"emulator URL {url!r}: only a loopback address is accepted (http://127.0.0.1:PORT/ "
+            "or http://localhost:PORT/); the emulator's token is never sent to another host"
+        )
+    return url if url.endswith("/") else url + "/"
+
+
 def make_token(url: str, secret: str, seconds: int = TOKEN_SECONDS) -> str:
     """An HS256 JWT the emulator accepts: `aud` is the emulator URL, with or without the
     trailing slash (the SDK's aml_resource_id drops it)."""
     import jwt
 
+    check_loopback(url)
     now = int(time.time())
     claims = {
         "aud": url,
@@ -39,7 +70,7 @@ class EmulatorCredential:
     ID does (the SDK asks for `<aml_resource_id>/.default` and compares `aud` with it)."""
 
     def __init__(self, url: str, secret: str) -> None:
-        self._url = url
+        self._url = check_loopback(url)
         self._secret = secret
 
     def _token(self, scopes: tuple[str, ...]) -> str:
@@ -76,7 +107,8 @@ def cloud_metadata(url: str) -> dict[str, str]:
     }
 
 
-def _http_bearer_policy(credential: Any, scope: str) -> Any:
+def http_bearer_policy(credential: Any, scope: str) -> Any:
+    """A bearer policy that also sends its token over http (loopback only, see check_loopback)."""
     from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 
     class HttpBearerPolicy(BearerTokenCredentialPolicy):
@@ -89,7 +121,7 @@ def _http_bearer_policy(credential: Any, scope: str) -> Any:
     return HttpBearerPolicy(credential, scope)
 
 
-def ml_client(
+def emulator_client(
     url: str,
     secret: str,
     *,
@@ -98,11 +130,10 @@ def ml_client(
     workspace: str = "emulator-ws",
     registry_name: str | None = None,
 ) -> MLClient:
-    """A real MLClient whose every call goes to the emulator at `url`."""
+    """A real MLClient whose every call goes to the local emulator at `url` (loopback only)."""
     from azure.ai.ml import MLClient
 
-    if not url.endswith("/"):
-        url += "/"
+    url = check_loopback(url)
     credential = EmulatorCredential(url, secret)
     kwargs: dict[str, Any] = {}
     if registry_name is None:
@@ -116,7 +147,7 @@ def ml_client(
         enable_telemetry=False,
         cloud=cloud_name(url),
         cloud_metadata=cloud_metadata(url),
-        authentication_policy=_http_bearer_policy(credential, url + ".default"),
+        authentication_policy=http_bearer_policy(credential, url + ".default"),
         show_progress=False,
         **kwargs,
     )

@@ -1,5 +1,9 @@
 """Which Azure ML workspace to talk to, and how: flags, environment, config.json, or the emulator.
 
+The client side of every connection lives here, the local emulator's included (loopback.py:
+custom cloud, http bearer policy, the JWT minted from the shared secret; uploads.py: the upload
+seam). The emulator itself (the sibling `emulator` package) is a separate room never imported here.
+
 Precedence per field: explicit flag > environment variable > `config.json` (found the way
 `MLClient.from_config` finds it). The cli backend passes only fields that were found this way and
 otherwise leaves `az configure --defaults` to fill the gaps. The SDK needs all three.
@@ -17,7 +21,15 @@ from itertools import product
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import WorkflowError
+from ..errors import WorkflowError
+from .loopback import (
+    EMULATOR_SUBSCRIPTION,
+    EmulatorCredential,
+    check_loopback,
+    emulator_client,
+    make_token,
+)
+from .uploads import UPLOAD_ROUTE, emulator_uploads
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -25,7 +37,7 @@ if TYPE_CHECKING:
 ENV_SUBSCRIPTION = "AZURE_SUBSCRIPTION_ID"
 ENV_RESOURCE_GROUP = "AZURE_RESOURCE_GROUP"
 ENV_WORKSPACE = "AZUREML_WORKSPACE_NAME"
-# Same names as generator.emulator.ENV_URL / ENV_SECRET (kept here so resolving needs no import).
+# The emulator's address and key (`amlgen emulator` prints them; the emulator reads these names).
 ENV_EMULATOR = "AMLGEN_EMULATOR"
 ENV_EMULATOR_SECRET = "AMLGEN_EMULATOR_SECRET"
 SUBSCRIPTION_MASK = "<subscription>"
@@ -141,13 +153,12 @@ def resolve_workspace(
     env = os.environ if environ is None else environ
     url = emulator or env.get(ENV_EMULATOR) or None
     if url:
+        url = check_loopback(url)
         secret = env.get(ENV_EMULATOR_SECRET)
         if not secret:
             raise WorkflowError(
                 f"emulator at {url}: set {ENV_EMULATOR_SECRET} to the key `amlgen emulator` printed"
             )
-        if not url.endswith("/"):
-            url += "/"
         return Workspace(
             subscription_id=subscription_id,
             resource_group=resource_group,
@@ -177,8 +188,6 @@ def resolve_workspace(
 def ml_client(ws: Workspace, registry_name: str | None = None) -> MLClient:
     """A real MLClient for the workspace (or a registry), emulator or Azure."""
     if ws.emulator_url:
-        from .emulator import ml_client as emulator_client
-
         kwargs: dict[str, Any] = {"registry_name": registry_name}
         if ws.subscription_id:
             kwargs["subscription_id"] = ws.subscription_id
@@ -221,3 +230,25 @@ def redact(text: str, masks: dict[str, str]) -> str:
     for secret, mask in masks.items():
         text = text.replace(secret, mask)
     return text
+
+
+__all__ = [
+    "EMULATOR_SUBSCRIPTION",
+    "ENV_EMULATOR",
+    "ENV_EMULATOR_SECRET",
+    "ENV_RESOURCE_GROUP",
+    "ENV_SUBSCRIPTION",
+    "ENV_WORKSPACE",
+    "SUBSCRIPTION_MASK",
+    "UPLOAD_ROUTE",
+    "EmulatorCredential",
+    "Workspace",
+    "check_loopback",
+    "emulator_client",
+    "emulator_uploads",
+    "find_config",
+    "make_token",
+    "ml_client",
+    "redact",
+    "resolve_workspace",
+]

@@ -1,4 +1,5 @@
-"""The upload seam: local files the SDK would send to https blob storage go to the emulator.
+"""The upload seam (client side): local files the SDK would send to https blob storage go to
+the emulator.
 
 The SDK uploads local job inputs (and local model paths) through
 `azure.ai.ml._artifacts._artifact_utilities.upload_artifact`, which looks up the datastore
@@ -22,7 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .client import make_token
+from ..errors import WorkflowError
+from .loopback import check_loopback, make_token
 
 UPLOAD_ROUTE = "_emulator/uploads/"
 _lock = threading.Lock()
@@ -30,8 +32,6 @@ _lock = threading.Lock()
 
 def upload_bytes(url: str, secret: str, container: str, remote_path: str, data: bytes) -> None:
     """Send one file's bytes to the emulator's upload route (bearer-protected like ARM)."""
-    from . import EmulatorError
-
     quoted = urllib.parse.quote(f"{container}/{remote_path}")
     req = urllib.request.Request(
         url + UPLOAD_ROUTE + quoted,
@@ -46,7 +46,7 @@ def upload_bytes(url: str, secret: str, container: str, remote_path: str, data: 
         with urllib.request.urlopen(req, timeout=60) as resp:
             resp.read()
     except OSError as exc:
-        raise EmulatorError(f"upload of {remote_path} to the emulator failed: {exc}") from exc
+        raise WorkflowError(f"upload of {remote_path} to the emulator failed: {exc}") from exc
 
 
 class _EmulatorStorageClient:
@@ -97,8 +97,7 @@ def emulator_uploads(url: str, secret: str) -> Iterator[None]:
     """While active, the SDK's uploads of local files go to the emulator's upload route."""
     from azure.ai.ml._artifacts import _artifact_utilities as utils
 
-    if not url.endswith("/"):
-        url += "/"
+    url = check_loopback(url)
 
     def get_storage_client(**info: Any) -> _EmulatorStorageClient:
         container = info.get("container_name") or "emulator-uploads"

@@ -1,0 +1,128 @@
+"""Computes family: AmlCompute clusters, sizes checked against the bundled VM-size catalog."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ... import catalog
+from ..arm import (
+    LOCATION,
+    PROVIDER,
+    WS,
+    ApiError,
+    Family,
+    Request,
+    Response,
+    Route,
+    body_dict,
+    not_found,
+    system_data,
+    ws_id,
+)
+
+if TYPE_CHECKING:
+    from ..api import Api
+
+COMPUTE_NAME = re.compile(r"^[a-zA-Z](?![a-zA-Z0-9-]*-\d+$)[a-zA-Z0-9\-]{2,23}$")
+
+
+def list_computes(api: Api, req: Request) -> Response:
+    return Response(200, {"value": copy.deepcopy(list(api.data["computes"].values()))})
+
+
+def get_compute(api: Api, req: Request) -> Response:
+    comp = api.data["computes"].get(req.m["name"])
+    if comp is None:
+        raise not_found("Compute", req.m["name"])
+    return Response(200, copy.deepcopy(comp))
+
+
+def put_compute(api: Api, req: Request) -> Response:
+    name = req.m["name"]
+    body = body_dict(req)
+    if not COMPUTE_NAME.match(name):
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"Compute name '{name}' is invalid: 3-24 characters, starting with a "
+            "letter, letters, digits and hyphens, not ending in -<digits>.",
+        )
+    inner = (body.get("properties") or {}).get("properties") or {}
+    size = inner.get("vmSize")
+    if size and catalog.vm_size(str(size)) is None:
+        raise ApiError(
+            400, "BadRequest", f"The VM size '{size}' is not supported in region {LOCATION}."
+        )
+    vm = catalog.vm_size(str(size)) if size else None
+    if vm is not None and vm.retired:
+        raise ApiError(400, "BadRequest", f"The VM size '{vm.name}' was retired on {vm.retired}.")
+    with api.store.lock:
+        existing = api.data["computes"].get(name)
+        res = copy.deepcopy(body)
+        res.update(
+            id=f"{ws_id(req)}/computes/{name}",
+            name=name,
+            type=f"{PROVIDER}/workspaces/computes",
+            systemData=system_data(),
+        )
+        res.setdefault("location", LOCATION)
+        p = res.setdefault("properties", {})
+        p["provisioningState"] = "Updating" if existing else "Creating"
+        p.setdefault("properties", {}).update(
+            allocationState="Steady",
+            currentNodeCount=0,
+            targetNodeCount=0,
+            nodeStateCounts={
+                "idleNodeCount": 0,
+                "runningNodeCount": 0,
+                "preparingNodeCount": 0,
+                "unusableNodeCount": 0,
+                "leavingNodeCount": 0,
+                "preemptedNodeCount": 0,
+            },
+        )
+        api.data["computes"][name] = res
+        op = api.start_op("compute-create", [name], 0.2)
+        api.store.save()
+    return Response(200 if existing else 201, copy.deepcopy(res), api.op_headers(req, op))
+
+
+def delete_compute(api: Api, req: Request) -> Response:
+    name = req.m["name"]
+    with api.store.lock:
+        comp = api.data["computes"].get(name)
+        if comp is None:
+            return Response(204)
+        comp["properties"]["provisioningState"] = "Deleting"
+        op = api.start_op("compute-delete", [name], 0.2)
+        api.store.save()
+    return Response(202, None, api.op_headers(req, op))
+
+
+def _created(api: Api, op: dict[str, Any]) -> Callable[[], None] | None:
+    comp = api.data["computes"].get(op["target"][0])
+    if comp:
+        comp["properties"]["provisioningState"] = op["outcome"]
+    return None
+
+
+def _deleted(api: Api, op: dict[str, Any]) -> Callable[[], None] | None:
+    api.data["computes"].pop(op["target"][0], None)
+    return None
+
+
+COMPUTE = WS + r"/computes/(?P<name>[^/]+)"
+FAMILY = Family(
+    "computes",
+    (
+        Route("GET", WS + r"/computes", list_computes),
+        Route("GET", COMPUTE, get_compute),
+        Route("PUT", COMPUTE, put_compute),
+        Route("DELETE", COMPUTE, delete_compute),
+    ),
+    sections=("computes",),
+    finish={"compute-create": _created, "compute-delete": _deleted},
+)

@@ -1,0 +1,492 @@
+"""Endpoints family: managed online endpoints and deployments, traffic, keys, logs.
+
+A ready deployment is served by its endpoint's real azureml-inference-server-http (scoring.py);
+the emulator rewrites that server's routing file whenever deployments, traffic or keys change.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ... import catalog
+from ..arm import (
+    LOCATION,
+    PROVIDER,
+    REGISTRY,
+    WS,
+    ApiError,
+    Family,
+    Request,
+    Response,
+    Route,
+    body_dict,
+    not_found,
+    public,
+    system_data,
+    ws_id,
+)
+from ..scoring import ScoringServer, free_port, key_hash
+
+if TYPE_CHECKING:
+    from ..api import Api
+
+ENDPOINT_NAME = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+WS_MODEL = re.compile(r"/workspaces/[^/]+/models/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$")
+REG_MODEL = re.compile(
+    r"^azureml://registries/(?P<reg>[^/]+)/models/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$"
+)
+BUSY = ("Creating", "Updating", "Deleting")
+
+# What the service fills in when a managed deployment body leaves them out.
+DEPLOYMENT_DEFAULTS: dict[str, Any] = {
+    "endpointComputeType": "Managed",
+    "scaleSettings": {"scaleType": "Default"},
+    "requestSettings": {"requestTimeout": "PT5S", "maxConcurrentRequestsPerInstance": 1},
+    "livenessProbe": {
+        "initialDelay": "PT10S",
+        "period": "PT10S",
+        "timeout": "PT2S",
+        "failureThreshold": 30,
+        "successThreshold": 1,
+    },
+    "readinessProbe": {
+        "initialDelay": "PT10S",
+        "period": "PT10S",
+        "timeout": "PT2S",
+        "failureThreshold": 30,
+        "successThreshold": 1,
+    },
+    "appInsightsEnabled": False,
+    "egressPublicNetworkAccess": "Enabled",
+    "properties": {},
+}
+
+
+def _model_label(model_id: str) -> str:
+    """`name:version` for an ARM or registry model id (what the stand-in's answer names)."""
+    m = WS_MODEL.search(model_id) or REG_MODEL.match(model_id)
+    return f"{m['name']}:{m['ver']}" if m else model_id
+
+
+# --- endpoints ------------------------------------------------------------------------------------
+
+
+def _endpoint(api: Api, name: str) -> dict[str, Any]:
+    ep = api.data["endpoints"].get(name)
+    if ep is None:
+        raise not_found("Online endpoint", name)
+    return ep
+
+
+def _keys(api: Api, ep: str) -> tuple[str, str]:
+    if ep not in api.keys:  # a new process after a restart from the state file
+        api.keys[ep] = (secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+    return api.keys[ep]
+
+
+def list_endpoints(api: Api, req: Request) -> Response:
+    return Response(200, {"value": [public(e) for e in api.data["endpoints"].values()]})
+
+
+def get_endpoint(api: Api, req: Request) -> Response:
+    return Response(200, public(_endpoint(api, req.m["ep"])))
+
+
+def _check_traffic(api: Api, ep_name: str, traffic: dict[str, Any]) -> None:
+    deployments = api.data["deployments"].get(ep_name, {})
+    total = 0
+    for dep, pct in traffic.items():
+        if dep not in deployments:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"Traffic is set for deployment '{dep}', which does not exist on "
+                f"endpoint '{ep_name}'.",
+            )
+        if not isinstance(pct, int) or isinstance(pct, bool) or not 0 <= pct <= 100:
+            raise ApiError(400, "BadRequest", f"Traffic for '{dep}' must be 0..100.")
+        if pct and deployments[dep]["properties"]["provisioningState"] != "Succeeded":
+            raise ApiError(
+                400, "BadRequest", f"Deployment '{dep}' is not ready and cannot take traffic."
+            )
+        total += pct
+    if total not in (0, 100):
+        raise ApiError(400, "BadRequest", f"Traffic values must add up to 0 or 100, not {total}.")
+
+
+def put_endpoint(api: Api, req: Request) -> Response:
+    name = req.m["ep"]
+    body = body_dict(req)
+    if not (3 <= len(name) <= 32 and ENDPOINT_NAME.match(name)):
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"Endpoint name '{name}' is invalid: 3-32 characters, starting with a "
+            "letter, letters, digits and hyphens, ending alphanumeric.",
+        )
+    props = body.get("properties") or {}
+    with api.store.lock:
+        existing = api.data["endpoints"].get(name)
+        if existing is None and req.method == "PATCH":
+            raise not_found("Online endpoint", name)
+        if existing and existing["properties"]["provisioningState"] in ("Creating", "Deleting"):
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Endpoint '{name}' is {existing['properties']['provisioningState']}"
+                "; wait for the operation to finish.",
+            )
+        traffic = props.get("traffic")
+        if traffic is not None:
+            if not isinstance(traffic, dict):
+                raise ApiError(400, "BadRequest", "properties.traffic must be an object.")
+            _check_traffic(api, name, traffic)
+        if existing is None:
+            res = copy.deepcopy(body)
+            port = free_port()
+            api.keys[name] = (secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+            res.update(
+                id=f"{ws_id(req)}/onlineEndpoints/{name}",
+                name=name,
+                type=f"{PROVIDER}/workspaces/onlineEndpoints",
+                systemData=system_data(),
+            )
+            res.setdefault("location", LOCATION)
+            res.setdefault("identity", {"type": "SystemAssigned"})
+            p = res.setdefault("properties", {})
+            p.setdefault("authMode", "Key")
+            p.update(
+                provisioningState="Creating",
+                traffic=dict(traffic or {}),
+                mirrorTraffic={},
+                publicNetworkAccess="Enabled",
+                scoringUri=f"http://127.0.0.1:{port}/score",
+                swaggerUri=f"http://127.0.0.1:{port}/swagger.json",
+            )
+            res["_port"] = port
+            api.data["endpoints"][name] = res
+            op = api.start_op("endpoint-create", [name], 0.3)
+            status = 201
+        else:
+            res = existing
+            for key in ("tags", "description"):
+                if key in body:
+                    res[key] = body[key]
+            if "description" in props:
+                res["properties"]["description"] = props["description"]
+            if traffic is not None:
+                res["properties"]["traffic"] = dict(traffic)
+            res["properties"]["provisioningState"] = "Updating"
+            res["systemData"] = system_data(res["systemData"]["createdAt"])
+            _write_routes(api, name)
+            op = api.start_op("endpoint-create", [name], 0.2)
+            status = 200
+        api.store.save()
+        view = public(res)
+    return Response(status, view, api.op_headers(req, op))
+
+
+def delete_endpoint(api: Api, req: Request) -> Response:
+    name = req.m["ep"]
+    with api.store.lock:
+        ep = api.data["endpoints"].get(name)
+        if ep is None:
+            return Response(204)
+        ep["properties"]["provisioningState"] = "Deleting"
+        for dep in api.data["deployments"].get(name, {}).values():
+            dep["properties"]["provisioningState"] = "Deleting"
+        # The deletion ends only once the scoring server is down (its URI answers no more).
+        gate = threading.Event()
+        op = api.start_op("endpoint-delete", [name], 0.3, gate=gate)
+        threading.Thread(target=_stop, args=(api.servers.get(name), gate), daemon=True).start()
+        api.store.save()
+    return Response(202, None, api.op_headers(req, op))
+
+
+def _stop(server: ScoringServer | None, gate: threading.Event) -> None:
+    try:
+        if server is not None:
+            server.stop()
+    finally:
+        gate.set()
+
+
+def list_keys(api: Api, req: Request) -> Response:
+    ep = _endpoint(api, req.m["ep"])
+    if ep["properties"].get("authMode", "Key").lower() != "key":
+        raise ApiError(400, "BadRequest", "listKeys needs an endpoint with auth_mode key.")
+    keys = _keys(api, req.m["ep"])
+    return Response(200, {"primaryKey": keys[0], "secondaryKey": keys[1]})
+
+
+# --- deployments ----------------------------------------------------------------------------------
+
+
+def list_deployments(api: Api, req: Request) -> Response:
+    _endpoint(api, req.m["ep"])
+    deps = api.data["deployments"].get(req.m["ep"], {}).values()
+    return Response(200, {"value": copy.deepcopy(list(deps))})
+
+
+def get_deployment(api: Api, req: Request) -> Response:
+    _endpoint(api, req.m["ep"])
+    dep = api.data["deployments"].get(req.m["ep"], {}).get(req.m["dep"])
+    if dep is None:
+        raise not_found("Deployment", req.m["dep"])
+    return Response(200, copy.deepcopy(dep))
+
+
+def _check_deployment(api: Api, name: str, props: dict[str, Any]) -> None:
+    if not (3 <= len(name) <= 32 and ENDPOINT_NAME.match(name)):
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"Deployment name '{name}' is invalid: 3-32 characters, starting with "
+            "a letter, letters, digits and hyphens, ending alphanumeric.",
+        )
+    size = props.get("instanceType")
+    if size:
+        vm = catalog.vm_size(str(size))
+        if vm is None or vm.retired:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"Instance type '{size}' is not supported for managed online "
+                f"deployments in {LOCATION}.",
+            )
+    model = str(props.get("model") or "")
+    m = WS_MODEL.search(model)
+    if m and m["ver"] not in api.data["models"].get(m["name"], {}):
+        raise ApiError(400, "BadArgument", f"Model {m['name']}:{m['ver']} was not found.")
+    r = REG_MODEL.match(model)
+    if r and (r["reg"] != REGISTRY or catalog.model(r["name"], r["ver"]) is None):
+        raise ApiError(400, "BadArgument", f"Model {model} was not found.")
+
+
+def put_deployment(api: Api, req: Request) -> Response:
+    ep_name, name = req.m["ep"], req.m["dep"]
+    body = body_dict(req)
+    props = body.get("properties") or {}
+    with api.store.lock:
+        ep = _endpoint(api, ep_name)
+        if ep["properties"]["provisioningState"] == "Deleting":
+            raise ApiError(409, "Conflict", f"Endpoint '{ep_name}' is being deleted.")
+        deps = api.data["deployments"].setdefault(ep_name, {})
+        existing = deps.get(name)
+        if existing is None and req.method == "PATCH":
+            raise not_found("Deployment", name)
+        if existing and existing["properties"]["provisioningState"] in BUSY:
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Deployment '{name}' is "
+                f"{existing['properties']['provisioningState']}; wait for the "
+                "operation to finish.",
+            )
+        if existing is None:
+            _check_deployment(api, name, props)
+            res = copy.deepcopy(body)
+            res.update(
+                id=f"{ep['id']}/deployments/{name}",
+                name=name,
+                type=f"{PROVIDER}/workspaces/onlineEndpoints/deployments",
+                systemData=system_data(),
+            )
+            res.setdefault("location", LOCATION)
+            res.setdefault("sku", {"name": "Default", "capacity": 1})
+            p = res.setdefault("properties", {})
+            for key, value in DEPLOYMENT_DEFAULTS.items():
+                p.setdefault(key, copy.deepcopy(value))
+            p["provisioningState"] = "Creating"
+            status = 201
+        else:
+            res = existing
+            merged = {**existing["properties"], **props}
+            _check_deployment(api, name, merged)
+            res["properties"] = merged
+            for key in ("tags", "sku"):
+                if key in body:
+                    res[key] = body[key]
+            res["properties"]["provisioningState"] = "Updating"
+            status = 200
+        deps[name] = res
+        fault = api.faults.take_deployment_fails()
+        gate = threading.Event()
+        if fault:
+            api.data["faults_fired"].append(["deployment_fails", req.method, req.path])
+            message = fault.get("message") or (
+                "ResourceNotReady: User container has crashed or terminated: Liveness probe "
+                "failed (fault injected by the amlgen emulator)."
+            )
+            op = api.start_op(
+                "deployment-create",
+                [ep_name, name],
+                api.deploy_seconds,
+                outcome="Failed",
+                error=message,
+            )
+        else:
+            op = api.start_op("deployment-create", [ep_name, name], api.deploy_seconds, gate=gate)
+            threading.Thread(target=_provision, args=(api, ep_name, op, gate), daemon=True).start()
+        api.store.save()
+        view = copy.deepcopy(res)
+    return Response(status, view, api.op_headers(req, op))
+
+
+def delete_deployment(api: Api, req: Request) -> Response:
+    ep_name, name = req.m["ep"], req.m["dep"]
+    with api.store.lock:
+        _endpoint(api, ep_name)
+        dep = api.data["deployments"].get(ep_name, {}).get(name)
+        if dep is None:
+            return Response(204)
+        traffic = api.data["endpoints"][ep_name]["properties"].get("traffic") or {}
+        if traffic.get(name):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"Deployment '{name}' still receives {traffic[name]}% of the "
+                "traffic; set it to 0 before deleting it.",
+            )
+        dep["properties"]["provisioningState"] = "Deleting"
+        op = api.start_op("deployment-delete", [ep_name, name], 0.2)
+        api.store.save()
+    return Response(202, None, api.op_headers(req, op))
+
+
+def get_logs(api: Api, req: Request) -> Response:
+    _endpoint(api, req.m["ep"])
+    if req.m["dep"] not in api.data["deployments"].get(req.m["ep"], {}):
+        raise not_found("Deployment", req.m["dep"])
+    return Response(
+        200, {"content": "amlgen emulator: the stand-in scoring container has no model logs.\n"}
+    )
+
+
+# --- the real scoring servers ---------------------------------------------------------------------
+
+
+def _server(api: Api, ep_name: str) -> ScoringServer:
+    with api.store.lock:
+        server = api.servers.get(ep_name)
+        if server is None:
+            port = int(api.data["endpoints"][ep_name]["_port"])
+            server = ScoringServer(ep_name, port, api.workdir)
+            api.servers[ep_name] = server
+        return server
+
+
+def _provision(api: Api, ep_name: str, op_id: str, gate: threading.Event) -> None:
+    """Start (or reuse) the endpoint's real inference server; the LRO waits for this."""
+    try:
+        server = _server(api, ep_name)
+        with api.store.lock:
+            _write_routes(api, ep_name)
+        server.start()
+    except Exception as exc:  # reported through the operation, as the service would
+        with api.store.lock:
+            op = api.data["operations"].get(op_id)
+            if op is not None:
+                op["outcome"] = "Failed"
+                op["error"] = f"ResourceNotReady: the scoring container did not start: {exc}"
+    finally:
+        gate.set()
+
+
+def resume(api: Api) -> None:
+    """After a restart from a state file, bring back servers for ready deployments."""
+    for ep_name, deps in list(api.data["deployments"].items()):
+        if ep_name in api.data["endpoints"] and any(
+            d["properties"]["provisioningState"] == "Succeeded" for d in deps.values()
+        ):
+            gate = threading.Event()
+            threading.Thread(target=_provision, args=(api, ep_name, "", gate), daemon=True).start()
+
+
+def _write_routes(api: Api, ep_name: str) -> None:
+    server = api.servers.get(ep_name)
+    ep = api.data["endpoints"].get(ep_name)
+    if server is None or ep is None:
+        return
+    traffic = ep["properties"].get("traffic") or {}
+    deployments = {
+        name: {
+            "model": _model_label(str(d["properties"].get("model", "?"))),
+            "traffic": traffic.get(name, 0),
+        }
+        for name, d in api.data["deployments"].get(ep_name, {}).items()
+        if d["properties"]["provisioningState"] in ("Succeeded", "Updating", "Creating")
+    }
+    server.write_routes([key_hash(k) for k in _keys(api, ep_name)], deployments)
+
+
+# --- long-running operations ----------------------------------------------------------------------
+
+
+def _endpoint_created(api: Api, op: dict[str, Any]) -> Callable[[], None] | None:
+    ep = api.data["endpoints"].get(op["target"][0])
+    if ep:
+        ep["properties"]["provisioningState"] = op["outcome"]
+    return None
+
+
+def _endpoint_deleted(api: Api, op: dict[str, Any]) -> Callable[[], None] | None:
+    name = op["target"][0]
+    api.data["endpoints"].pop(name, None)
+    api.data["deployments"].pop(name, None)
+    api.keys.pop(name, None)
+    server = api.servers.pop(name, None)
+    return server.stop if server is not None else None  # stopped already; a no-op then
+
+
+def _deployment_created(api: Api, op: dict[str, Any]) -> Callable[[], None] | None:
+    ep_name, name = op["target"]
+    dep = api.data["deployments"].get(ep_name, {}).get(name)
+    if dep:
+        dep["properties"]["provisioningState"] = op["outcome"]
+        _write_routes(api, ep_name)
+    return None
+
+
+def _deployment_deleted(api: Api, op: dict[str, Any]) -> Callable[[], None] | None:
+    ep_name, name = op["target"]
+    api.data["deployments"].get(ep_name, {}).pop(name, None)
+    ep = api.data["endpoints"].get(ep_name)
+    if ep:
+        ep["properties"]["traffic"].pop(name, None)
+    _write_routes(api, ep_name)
+    return None
+
+
+ENDPOINT = WS + r"/onlineEndpoints/(?P<ep>[^/]+)"
+DEPLOYMENT = ENDPOINT + r"/deployments/(?P<dep>[^/]+)"
+FAMILY = Family(
+    "endpoints",
+    (
+        Route("GET", WS + r"/onlineEndpoints", list_endpoints),
+        Route("GET", ENDPOINT, get_endpoint),
+        Route("PUT", ENDPOINT, put_endpoint),
+        Route("PATCH", ENDPOINT, put_endpoint),
+        Route("DELETE", ENDPOINT, delete_endpoint),
+        Route("POST", ENDPOINT + r"/listKeys", list_keys),
+        Route("GET", ENDPOINT + r"/deployments", list_deployments),
+        Route("GET", DEPLOYMENT, get_deployment),
+        Route("PUT", DEPLOYMENT, put_deployment),
+        Route("PATCH", DEPLOYMENT, put_deployment),
+        Route("DELETE", DEPLOYMENT, delete_deployment),
+        Route("POST", DEPLOYMENT + r"/getLogs", get_logs),
+    ),
+    sections=("endpoints", "deployments"),
+    finish={
+        "endpoint-create": _endpoint_created,
+        "endpoint-delete": _endpoint_deleted,
+        "deployment-create": _deployment_created,
+        "deployment-delete": _deployment_deleted,
+    },
+    resume=resume,
+)

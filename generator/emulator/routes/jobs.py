@@ -1,0 +1,172 @@
+"""Jobs family: pipeline jobs, checked against the bundled catalog, run on a timed lifecycle."""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..arm import (
+    DATASTORE,
+    PROVIDER,
+    WS,
+    ApiError,
+    Family,
+    Request,
+    Response,
+    Route,
+    body_dict,
+    not_found,
+    system_data,
+    ws_id,
+)
+from ..jobcheck import JobProblem, check_pipeline_job
+
+if TYPE_CHECKING:
+    from ..api import Api
+
+TERMINAL = ("Completed", "Failed", "Canceled")
+
+
+def _view(job: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(job["resource"])
+
+
+def list_jobs(api: Api, req: Request) -> Response:
+    return Response(200, {"value": [_view(j) for j in api.data["jobs"].values()]})
+
+
+def get_job(api: Api, req: Request) -> Response:
+    job = api.data["jobs"].get(req.m["name"])
+    if job is None:
+        raise not_found("Job", req.m["name"])
+    return Response(200, _view(job))
+
+
+def put_job(api: Api, req: Request) -> Response:
+    name = req.m["name"]
+    body = body_dict(req)
+    props = body.get("properties")
+    if not isinstance(props, dict):
+        raise ApiError(400, "UserError", "The job body must have a `properties` object.")
+    with api.store.lock:
+        existing = api.data["jobs"].get(name)
+        if existing is not None:  # mutable fields only, like the service
+            res = existing["resource"]
+            for key in ("displayName", "description", "tags"):
+                if key in props:
+                    res["properties"][key] = props[key]
+            api.store.save()
+            return Response(200, _view(existing))
+        meta: dict[str, Any] = {"created": time.time(), "final": "Completed"}
+        try:
+            check_pipeline_job(props, api.data["uploads"], api.data["computes"])
+        except JobProblem as problem:
+            meta.update(final="Failed", error=problem.message, code=problem.code)
+        fault = api.faults.take_job_status()
+        if fault:
+            api.data["faults_fired"].append([f"job_status {fault['status']}", req.method, req.path])
+        if fault and meta["final"] == "Completed":
+            meta["final"] = fault["status"]
+            if fault["status"] == "Failed":
+                meta["error"] = fault.get("message") or (
+                    "SystemError: the fine-tuning step failed (fault injected by the "
+                    "amlgen emulator)"
+                )
+                meta["code"] = "SystemError"
+        res = copy.deepcopy(body)
+        res["id"] = f"{ws_id(req)}/jobs/{name}"
+        res["name"] = name
+        res["type"] = f"{PROVIDER}/workspaces/jobs"
+        res["systemData"] = system_data()
+        p = res["properties"]
+        p["status"] = "NotStarted"
+        p.setdefault("properties", {})
+        p["services"] = {
+            "Studio": {
+                "jobServiceType": "Studio",
+                "endpoint": f"{api.url}portal/runs/{name}?wsid={ws_id(req)}",
+            }
+        }
+        api.data["jobs"][name] = {"resource": res, "meta": meta}
+        api.store.save()
+    return Response(201, _view(api.data["jobs"][name]))
+
+
+def _advance_job(api: Api, job: dict[str, Any], now: float) -> bool:
+    meta, props = job["meta"], job["resource"]["properties"]
+    old = props["status"]
+    if old in TERMINAL:
+        return False
+    if "cancel_at" in meta:
+        new = "Canceled" if now >= meta["cancel_at"] else "CancelRequested"
+    else:
+        frac = (now - meta["created"]) / max(api.job_seconds, 1e-6)
+        if meta["final"] == "Failed" and meta.get("code") == "UserError" and frac >= 0.25:
+            new = "Failed"  # the service rejects a bad job while preparing it
+        elif frac < 0.1:
+            new = "NotStarted"
+        elif frac < 0.25:
+            new = "Queued"
+        elif frac < 1.0:
+            new = "Running"
+        else:
+            new = meta["final"]
+    if new == old:
+        return False
+    props["status"] = new
+    if new == "Failed":
+        props["properties"]["error"] = meta.get("error", "Failed")
+        props["properties"]["error.code"] = meta.get("code", "SystemError")
+    elif new == "Completed":
+        _job_outputs(api, job)
+    return True
+
+
+def advance(api: Api, now: float) -> bool:
+    """Move every job along its lifecycle (called under the store lock)."""
+    changed = False
+    for job in api.data["jobs"].values():
+        changed |= _advance_job(api, job, now)
+    return changed
+
+
+def _job_outputs(api: Api, job: dict[str, Any]) -> None:
+    """A completed job's outputs point at the datastore; the model folder 'exists' there."""
+    res = job["resource"]
+    for out_name, out in (res["properties"].get("outputs") or {}).items():
+        if not isinstance(out, dict):
+            continue
+        path = f"azureml/{res['name']}/{out_name}/"
+        out.setdefault("uri", f"azureml://datastores/{DATASTORE}/paths/{path}")
+        out.setdefault("mode", "ReadWriteMount")
+        api.data["uploads"][f"{DATASTORE}/{path}MLmodel"] = {
+            "size": 0,
+            "generated_by_job": res["name"],
+        }
+
+
+def cancel_job(api: Api, req: Request) -> Response:
+    job = api.data["jobs"].get(req.m["name"])
+    if job is None:
+        raise not_found("Job", req.m["name"])
+    with api.store.lock:
+        if job["resource"]["properties"]["status"] not in TERMINAL:
+            job["meta"]["cancel_at"] = time.time() + min(0.5, 0.1 * api.job_seconds)
+            job["resource"]["properties"]["status"] = "CancelRequested"
+        op = api.start_op("job-cancel", [req.m["name"]], min(0.5, 0.1 * api.job_seconds))
+        api.store.save()
+    return Response(202, None, api.op_headers(req, op))
+
+
+FAMILY = Family(
+    "jobs",
+    (
+        Route("GET", WS + r"/jobs", list_jobs),
+        Route("GET", WS + r"/jobs/(?P<name>[^/]+)", get_job),
+        Route("PUT", WS + r"/jobs/(?P<name>[^/]+)", put_job),
+        Route("POST", WS + r"/jobs/(?P<name>[^/]+)/cancel", cancel_job),
+    ),
+    sections=("jobs",),
+    advance=advance,
+)

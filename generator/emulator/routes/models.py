@@ -1,0 +1,155 @@
+"""Models family: workspace model containers and versions (immutable, registered from jobs)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import TYPE_CHECKING, Any
+
+from ... import catalog
+from ..arm import (
+    PROVIDER,
+    WS,
+    ApiError,
+    Family,
+    Request,
+    Response,
+    Route,
+    body_dict,
+    not_found,
+    system_data,
+    ws_id,
+)
+
+if TYPE_CHECKING:
+    from ..api import Api
+
+JOB_OUTPUT = re.compile(r"^azureml://(?:.*/)?jobs/(?P<job>[^/]+)/outputs/(?P<out>[^/]+)/?$")
+DATASTORE_URI = re.compile(
+    r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
+    r"datastores/(?P<ds>[^/]+)/paths/(?P<p>.+)$",
+    re.IGNORECASE,
+)
+
+
+def _versions(api: Api, name: str) -> dict[str, Any]:
+    return api.data["models"].get(name, {})
+
+
+def _container(api: Api, req: Request, name: str) -> dict[str, Any]:
+    versions = _versions(api, name)
+    latest = max(versions, key=catalog.version_key) if versions else None
+    nxt = str(int(latest) + 1) if latest and latest.isdigit() else "1"
+    return {
+        "id": f"{ws_id(req)}/models/{name}",
+        "name": name,
+        "type": f"{PROVIDER}/workspaces/models",
+        "properties": {
+            "latestVersion": latest,
+            "nextVersion": nxt,
+            "isArchived": False,
+            "tags": {},
+            "properties": {},
+        },
+        "systemData": system_data(),
+    }
+
+
+def list_model_containers(api: Api, req: Request) -> Response:
+    return Response(200, {"value": [_container(api, req, n) for n in api.data["models"]]})
+
+
+def get_model_container(api: Api, req: Request) -> Response:
+    if req.m["name"] not in api.data["models"]:
+        raise not_found("Model container", req.m["name"])
+    return Response(200, _container(api, req, req.m["name"]))
+
+
+def list_models(api: Api, req: Request) -> Response:
+    versions = list(_versions(api, req.m["name"]).values())
+    order = req.query.get("$orderBy", "").lower()
+    if order.startswith("createdtime"):
+        versions.sort(key=lambda v: v["systemData"]["createdAt"], reverse=order.endswith("desc"))
+    top = req.query.get("$top")
+    if top and top.isdigit():
+        versions = versions[: int(top)]
+    return Response(200, {"value": copy.deepcopy(versions)})
+
+
+def get_model(api: Api, req: Request) -> Response:
+    model = _versions(api, req.m["name"]).get(req.m["ver"])
+    if model is None:
+        raise not_found("Model", f"{req.m['name']}:{req.m['ver']}")
+    return Response(200, copy.deepcopy(model))
+
+
+def put_model(api: Api, req: Request) -> Response:
+    name, ver = req.m["name"], req.m["ver"]
+    body = body_dict(req)
+    props = body.get("properties") or {}
+    uri = str(props.get("modelUri") or "")
+    with api.store.lock:
+        if ver in _versions(api, name):
+            raise ApiError(
+                409,
+                "UserError",
+                f"Model {name}:{ver} already exists and model versions are "
+                "immutable: register a new version.",
+            )
+        _check_model_uri(api, uri)
+        res = copy.deepcopy(body)
+        res.update(
+            id=f"{ws_id(req)}/models/{name}/versions/{ver}",
+            name=ver,
+            type=f"{PROVIDER}/workspaces/models/versions",
+            systemData=system_data(),
+        )
+        res["properties"]["provisioningState"] = "Succeeded"
+        res["properties"].setdefault("flavors", {})
+        if (
+            res["properties"].get("modelType") == "mlflow_model"
+            and not res["properties"]["flavors"]
+        ):
+            res["properties"]["flavors"] = {
+                "python_function": {"data": {"loader_module": "mlflow.transformers"}}
+            }
+        api.data["models"].setdefault(name, {})[ver] = res
+        api.store.save()
+    return Response(201, copy.deepcopy(res))
+
+
+def _check_model_uri(api: Api, uri: str) -> None:
+    m = JOB_OUTPUT.match(uri)
+    if m:
+        job = api.data["jobs"].get(m["job"])
+        if job is None:
+            raise ApiError(400, "UserError", f"Job '{m['job']}' in {uri} was not found.")
+        status = job["resource"]["properties"]["status"]
+        if status != "Completed":
+            raise ApiError(
+                400,
+                "UserError",
+                f"Job '{m['job']}' is {status}; only a Completed job's outputs can be registered.",
+            )
+        if m["out"] not in (job["resource"]["properties"].get("outputs") or {}):
+            raise ApiError(400, "UserError", f"Job '{m['job']}' has no output '{m['out']}'.")
+        return
+    d = DATASTORE_URI.match(uri)
+    if d:
+        key = f"{d['ds']}/{d['p']}"
+        if not any(k == key or k.startswith(key.rstrip("/") + "/") for k in api.data["uploads"]):
+            raise ApiError(400, "UserError", f"The model path {uri} does not exist.")
+
+
+MODEL = WS + r"/models/(?P<name>[^/]+)"
+FAMILY = Family(
+    "models",
+    (
+        Route("GET", WS + r"/models", list_model_containers),
+        Route("GET", MODEL, get_model_container),
+        Route("GET", MODEL + r"/versions", list_models),
+        Route("GET", MODEL + r"/versions/(?P<ver>[^/]+)", get_model),
+        Route("PUT", MODEL + r"/versions/(?P<ver>[^/]+)", put_model),
+    ),
+    sections=("models",),
+)
