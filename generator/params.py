@@ -32,6 +32,7 @@ from pydantic import (
 
 from . import catalog
 from .errors import ParamsError
+from .finetuning import spec as ftspec
 from .yamlio import Document, Path_, read
 
 COMPONENT_NAME = "chat_completion_pipeline"
@@ -105,9 +106,17 @@ class ComponentRef(_Strict):
 
 
 class Compute(_Strict):
-    """Where fine-tuning runs: a named AmlCompute cluster or serverless compute."""
+    """Where fine-tuning runs: a named AmlCompute cluster, serverless, or (fine-tuning job
+    only) a list of instance types the service chooses from."""
 
-    kind: Literal["cluster", "serverless"] = "cluster"
+    kind: Literal["cluster", "serverless", "instance_types"] = Field(
+        "cluster",
+        description=(
+            "cluster: the named AmlCompute cluster; serverless: serverless compute (the "
+            "pipeline's sized serverless steps, or the fine-tuning job's serverless MaaS "
+            "fine-tuning); instance_types: method finetuning_job only, `instance_types`."
+        ),
+    )
     name: str = Field("gpu-a100", description="Cluster name (kind: cluster).")
     size: str = Field(
         "Standard_NC24ads_A100_v4", description="GPU VM size of the cluster or serverless nodes."
@@ -123,6 +132,10 @@ class Compute(_Strict):
     max_instances: int = Field(1, ge=1)
     idle_time_before_scale_down: int = Field(1800, ge=0, description="Seconds.")
     tier: Literal["dedicated", "low_priority"] = "dedicated"
+    instance_types: list[str] = Field(
+        default_factory=list,
+        description="kind instance_types: VM sizes the fine-tuning job's service picks from.",
+    )
 
 
 class Data(_Strict):
@@ -268,7 +281,15 @@ Finetune = _finetune_model()
 class Params(_Strict):
     """amlgen parameters: everything the fine-tune, register, deploy and test flow uses."""
 
+    method: Literal["pipeline", "finetuning_job"] = Field(
+        "pipeline",
+        description=(
+            "pipeline: a pipeline job calling the registry chat_completion_pipeline component; "
+            "finetuning_job: one `type: finetuning` job (managed compute or serverless)."
+        ),
+    )
     model: ModelRef = Field(default_factory=ModelRef)
+    finetuning_job: ftspec.FinetuningJob = Field(default_factory=ftspec.FinetuningJob)
     component: ComponentRef = Field(default_factory=ComponentRef)
     compute: Compute = Field(default_factory=Compute)
     data: Data = Field(default_factory=Data)
@@ -309,10 +330,18 @@ class Resolved:
     finetune_inputs: dict[str, Any]
     gpus_per_node: int
     registered_model_name: str
+    # method finetuning_job: the job's hyper-parameters, as the strings the service parses.
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    hyperparameters_dropped: list[str] = field(default_factory=list)  # base.yaml inputs not taken
     defaults_applied: dict[str, Any] = field(default_factory=dict)
     defaults_overrode: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     defaults_dropped: list[str] = field(default_factory=list)
     data_fingerprint: str | None = None
+
+    @property
+    def serving(self) -> str:
+        """`serverless` (a serverless endpoint) or `managed` (an online deployment)."""
+        return ftspec.serving_kind(self.params.method, self.params.compute.kind)
 
     @property
     def fingerprint(self) -> str:
@@ -571,6 +600,31 @@ def _resolve(
             f"{at}compute.size: {params.compute.size} {what}; fine-tuning needs a GPU size such as "
             "Standard_NC24ads_A100_v4 (or set compute.gpus_per_node)"
         )
+    hyperparameters: dict[str, str] = {}
+    hp_dropped: list[str] = []
+    ft_problems = ftspec.support_problems(
+        params.model.name,
+        params.model.version,
+        params.method,
+        params.compute.kind,
+        params.finetuning_job.task,
+        params.finetuning_job.region,
+    )
+    if params.method == "finetuning_job":
+        # Inputs inherited from base.yaml that this compute kind does not take are dropped (with
+        # a note); the ones the environment itself or --set asks for must be taken.
+        inherited = f"{sources[0]}:"
+        asked = {k for k in user_set if not where.get(("finetune", k), "").startswith(inherited)}
+        hyperparameters, hp_problems = ftspec.resolve_hyperparameters(
+            params.compute.kind, finetune_inputs, asked, inputs
+        )
+        hp_dropped = sorted(set(user_set) - asked - set(hyperparameters))
+        ft_problems += hp_problems
+    if params.compute.kind == "instance_types" and not params.compute.instance_types:
+        ft_problems.append(("compute.instance_types", "kind instance_types needs at least one"))
+    for dotted, message in ft_problems:
+        ft_loc = tuple(dotted.split("."))
+        problems.append(f"{_locate(ft_loc, where)}{dotted}: {message}")
     if problems:
         raise ParamsError(problems)
     name = params.registered_model.name or sanitize_model_name(
@@ -586,6 +640,8 @@ def _resolve(
         finetune_inputs=finetune_inputs,
         gpus_per_node=gpus,
         registered_model_name=name,
+        hyperparameters=hyperparameters,
+        hyperparameters_dropped=hp_dropped,
         defaults_applied=applied,
         defaults_overrode=overrode,
         defaults_dropped=dropped,

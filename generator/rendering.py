@@ -17,6 +17,7 @@ from typing import Any
 
 from . import __version__
 from .errors import RenderError
+from .finetuning import render as ftrender
 from .params import Resolved, load_params, schema_text
 from .yamlio import dump, write_atomic
 
@@ -252,6 +253,7 @@ def _header(r: Resolved, name: str, out_root: str) -> str:
             f"#   az ml model create -f model.yml --set path={model_path('<job name>')}",
             "# (`amlgen register` does this from the recorded job).",
         ]
+    lines += ftrender.header_notes(name)
     if name == "pipeline-job.yml" and r.defaults_applied:
         lines.append(
             f"# finetune inputs include the model's model_specific_defaults "
@@ -274,8 +276,19 @@ def render(resolved: Resolved, out_root: str = OUTPUT_DIR) -> dict[str, str]:
         "endpoint.yml": lambda: _endpoint(resolved),
         "deployment.yml": lambda: _deployment(resolved),
     }
-    if resolved.params.compute.kind == "serverless":
+    if resolved.params.compute.kind != "cluster":
         del builders["compute.yml"]
+    if resolved.params.method == "finetuning_job":
+        tags = resource_tags(resolved)
+        del builders["pipeline-job.yml"], builders["model.yml"]
+        builders[ftrender.JOB_FILE] = lambda: ftrender.job(
+            resolved, out_dir, tags, registry_model_id(resolved)
+        )
+        if resolved.serving == "serverless":
+            del builders["endpoint.yml"], builders["deployment.yml"]
+            builders[ftrender.SERVERLESS_ENDPOINT_FILE] = lambda: ftrender.serverless_endpoint(
+                resolved, tags
+            )
     files: dict[str, str] = {}
     for name, build in builders.items():
         rel = f"{out_root}/{resolved.env}/{name}"
@@ -388,6 +401,11 @@ def render_environments(
                 log(
                     f"note: {env}: finetune.{key}: {old!r} replaced by {new!r} from the model's "
                     "model_specific_defaults (set model.specific_defaults: fill to keep yours)"
+                )
+            for key in resolved.hyperparameters_dropped:
+                log(
+                    f"note: {env}: finetune.{key} (from {resolved.sources[0]}) is not a "
+                    f"hyper-parameter of {resolved.params.compute.kind} fine-tuning jobs: left out"
                 )
         files.update(render(resolved, out_root))
     if validate is not None:

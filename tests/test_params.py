@@ -21,7 +21,7 @@ def problems(project: Path, env: str = "dev", overrides: tuple[str, ...] = ()) -
 
 
 def test_shipped_environments_resolve(project: Path) -> None:
-    assert environments(project) == ["dev", "prod"]
+    assert environments(project) == ["dev", "prod", "serverless"]
     dev, prod = load_params("dev", project), load_params("prod", project)
     assert dev.gpus_per_node == 1  # Standard_NC24ads_A100_v4
     assert prod.gpus_per_node == 2  # Standard_NC48ads_A100_v4
@@ -112,7 +112,11 @@ def test_unknown_key_in_base_points_at_base(project: Path) -> None:
         ("data:\n  sample: shuffled\n", "data.sample", "'first' or 'random'"),
         ("model:\n  version: 1.10\n", "model.version", "quote the version"),
         ("job:\n  step_name: Fine-Tune\n", "job.step_name", "pattern"),
-        ("compute:\n  kind: kubernetes\n", "compute.kind", "'cluster' or 'serverless'"),
+        (
+            "compute:\n  kind: kubernetes\n",
+            "compute.kind",
+            "'cluster', 'serverless' or 'instance_types'",
+        ),
     ],
 )
 def test_typed_errors(project: Path, overlay: str, path: str, gist: str) -> None:
