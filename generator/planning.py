@@ -1,0 +1,452 @@
+"""`amlgen plan`: what applying the committed files would change in the workspace, and drift.
+
+For each resource the rendered files describe (compute cluster, model version, online endpoint,
+deployment, the endpoint's traffic) and each registry asset they pin (component, base model),
+the live state is read through the chosen backend and compared with the desired state, both
+normalised by `generator.normalise`. Each resource gets one action:
+
+  create         it does not exist
+  update         fields differ (old -> new); marked drift when the resource still carries the
+                 committed params fingerprint, i.e. the change was made outside amlgen
+  no-change      live equals desired
+  cannot-update  a field Azure refuses to change in place differs; `note` says what to do
+  read           a registry asset the files pin, found (`missing` when it is not)
+
+Exit codes follow terraform's -detailed-exitcode: 0 no changes, 2 changes, 1 error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Any, Protocol
+
+from .backends.base import Assets, TransientError
+from .errors import WorkflowError
+from .normalise import (
+    COMPUTE,
+    DEPLOYMENT,
+    ENDPOINT,
+    MODEL,
+    TRAFFIC,
+    Change,
+    canonical,
+    diff,
+    show,
+)
+from .rendering import model_path
+
+FORMAT_VERSION = 1
+FORMATS = ("text", "json", "markdown")
+FINGERPRINT_TAG = "amlgen.params"
+CREATE, UPDATE, NO_CHANGE, CANNOT_UPDATE = "create", "update", "no-change", "cannot-update"
+READ, MISSING = "read", "missing"
+CHANGING = (CREATE, UPDATE, CANNOT_UPDATE, MISSING)
+READ_RETRIES = 8
+_PLACEHOLDER_JOB = "JOB_NAME"
+_REGISTRY_ASSET = re.compile(
+    r"^azureml://registries/(?P<reg>[^/]+)/(?P<kind>components|models)/(?P<name>[^/]+)"
+    r"/versions/(?P<ver>[^/]+)$"
+)
+
+# Fields Azure will not change on an existing resource, and what to do instead.
+IMMUTABLE: dict[str, dict[str, str]] = {
+    COMPUTE: {
+        "size": "a cluster's VM size cannot change: delete the cluster "
+        "(`az ml compute delete -n {name}`) or name a new one in compute.name",
+        "tier": "a cluster's tier cannot change: delete the cluster or name a new one",
+        "type": "a compute's type cannot change: name a new one in compute.name",
+    },
+    MODEL: {
+        "*": "model versions are immutable: bump registered_model.version in the params, "
+        "`make render`, commit, and run again",
+    },
+    ENDPOINT: {
+        "auth_mode": "an endpoint's auth_mode cannot change in place: `amlgen teardown`, then "
+        "deploy again",
+    },
+    DEPLOYMENT: {
+        "instance_type": "a deployment's instance type cannot change in place: give the "
+        "deployment a new name (deployment.name) and move the traffic, or tear the endpoint "
+        "down and deploy again",
+        "type": "a deployment's type cannot change: give it a new name",
+    },
+}
+
+_TITLES = {
+    COMPUTE: "compute",
+    MODEL: "model",
+    ENDPOINT: "online endpoint",
+    DEPLOYMENT: "online deployment",
+    TRAFFIC: "traffic",
+    "component": "registry component",
+    "registry_model": "registry model",
+}
+_SIGNS = {CREATE: "+", UPDATE: "~", NO_CHANGE: "=", CANNOT_UPDATE: "!", READ: "=", MISSING: "!"}
+
+
+@dataclass
+class ResourcePlan:
+    """One resource's action, with its field-level changes (old = live, new = desired)."""
+
+    kind: str
+    name: str
+    action: str
+    file: str | None = None
+    drift: bool = False
+    changes: list[Change] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{_TITLES.get(self.kind, self.kind)} {self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "file": self.file,
+            "action": self.action,
+            "drift": self.drift,
+            "changes": [asdict(c) for c in self.changes],
+            "note": self.note,
+        }
+
+
+@dataclass
+class Plan:
+    """Every resource of one environment; `exit_code` is terraform's -detailed-exitcode."""
+
+    env: str
+    backend: str
+    resources: list[ResourcePlan]
+
+    @property
+    def changed(self) -> bool:
+        return any(r.action in CHANGING for r in self.resources)
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.changed else 0
+
+    def summary(self) -> dict[str, int]:
+        counts = {a.replace("-", "_"): 0 for a in (CREATE, UPDATE, CANNOT_UPDATE, NO_CHANGE)}
+        counts["drift"] = 0
+        counts["missing"] = 0
+        for r in self.resources:
+            if r.action in (CREATE, UPDATE, CANNOT_UPDATE, NO_CHANGE, MISSING):
+                counts[r.action.replace("-", "_")] += 1
+            counts["drift"] += r.drift
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "env": self.env,
+            "backend": self.backend,
+            "changes": self.changed,
+            "summary": self.summary(),
+            "resources": [r.to_dict() for r in self.resources],
+        }
+
+    def summary_line(self) -> str:
+        s = self.summary()
+        if not self.changed:
+            return "No changes: the workspace matches the committed files."
+        parts = [f"{s['create']} to create", f"{s['update']} to update"]
+        if s["drift"]:
+            parts[-1] += f" ({s['drift']} drift)"
+        if s["cannot_update"]:
+            parts.append(f"{s['cannot_update']} cannot update")
+        if s["missing"]:
+            parts.append(f"{s['missing']} missing in the registry")
+        return "Plan: " + ", ".join(parts) + f", {s['no_change']} unchanged."
+
+    def render(self, fmt: str = "text") -> str:
+        if fmt == "json":
+            return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+        if fmt == "markdown":
+            return self._markdown()
+        if fmt == "text":
+            return self._text()
+        raise WorkflowError(f"--format: {fmt!r}: allowed: {', '.join(FORMATS)}")
+
+    def _label(self, r: ResourcePlan) -> str:
+        label = {NO_CHANGE: "no change", CANNOT_UPDATE: "cannot update", READ: "exists"}.get(
+            r.action, r.action
+        )
+        if r.drift:
+            label += " (drift: changed outside amlgen)"
+        return label
+
+    def _text(self) -> str:
+        lines = [f"amlgen plan: env {self.env}, backend {self.backend}"]
+        for r in self.resources:
+            lines.append(f"  {_SIGNS.get(r.action, '?')} {r.title}: {self._label(r)}")
+            lines.extend(f"      {c.text()}" for c in r.changes)
+            if r.note:
+                lines.append(f"      {r.note}")
+        lines.append(self.summary_line())
+        return "\n".join(lines) + "\n"
+
+    def _markdown(self) -> str:
+        lines = [f"### amlgen plan: `{self.env}`", "", f"**{self.summary_line()}**", ""]
+        lines += ["| | resource | action |", "| --- | --- | --- |"]
+        for r in self.resources:
+            lines.append(f"| {_SIGNS.get(r.action, '?')} | `{r.title}` | {self._label(r)} |")
+        detailed = [r for r in self.resources if r.changes or r.note]
+        if detailed:
+            lines += ["", "<details><summary>Changes</summary>", ""]
+            for r in detailed:
+                lines += [f"**{r.title}** ({self._label(r)})", "", "```diff"]
+                for c in r.changes:
+                    if c.old is not None:
+                        lines.append(f"- {c.path}: {show(c.old)}")
+                    if c.new is not None:
+                        lines.append(f"+ {c.path}: {show(c.new)}")
+                lines.append("```")
+                if r.note:
+                    lines += ["", r.note]
+                lines.append("")
+            lines.append("</details>")
+        return "\n".join(lines) + "\n"
+
+
+# --- computing a plan -----------------------------------------------------------------------
+
+
+def load_desired(assets: Assets) -> dict[str, dict[str, Any] | None]:
+    """Each committed file as the SDK reads it (`load_*`, then the entity's dict)."""
+    import azure.ai.ml as aml
+
+    from .backends.sdk import quiet_sdk
+
+    files = {
+        COMPUTE: ("compute", "compute.yml"),
+        MODEL: ("model", "model.yml"),
+        ENDPOINT: ("online_endpoint", "endpoint.yml"),
+        DEPLOYMENT: ("online_deployment", "deployment.yml"),
+    }
+    out: dict[str, dict[str, Any] | None] = {}
+    for kind, (loader, name) in files.items():
+        if kind == COMPUTE and assets.compute is None:
+            out[kind] = None
+            continue
+        try:
+            with quiet_sdk():
+                entity = getattr(aml, f"load_{loader}")(source=assets.path(name))
+                out[kind] = json.loads(json.dumps(entity._to_dict(), default=str))
+        except Exception as exc:  # marshmallow ValidationError, ValidationException, ...
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise WorkflowError(f"{assets.rel(name)}: {first}") from None
+    return out
+
+
+def registry_refs(assets: Assets) -> list[tuple[str, str, str, str]]:
+    """(kind, registry, name, version) of every registry asset the job pins."""
+    refs: list[tuple[str, str, str, str]] = []
+    uris = [str(assets.step().get("component") or "")]
+    base = assets.base_model
+    if base:
+        uris.append(f"azureml://registries/{base[0]}/models/{base[1]}/versions/{base[2]}")
+    for uri in uris:
+        m = _REGISTRY_ASSET.match(uri)
+        if m:
+            kind = "component" if m["kind"] == "components" else "registry_model"
+            refs.append((kind, m["reg"], m["name"], m["ver"]))
+    return refs
+
+
+def _retrying(call: Callable[[], Any], sleep: Callable[[float], None] = time.sleep) -> Any:
+    """Transient failures (lost connection, a restarting or throttled service) are retried with
+    backoff, as the flow's polling does; the last one is reported as one line."""
+    delay = 0.5
+    for attempt in range(READ_RETRIES + 1):
+        try:
+            return call()
+        except TransientError as exc:
+            if attempt == READ_RETRIES:
+                raise WorkflowError(
+                    f"the service did not answer after {READ_RETRIES} retries ({exc}): "
+                    "try again later"
+                ) from None
+            sleep(delay)
+            delay = min(delay * 2, 8.0)
+    raise AssertionError("unreachable")
+
+
+def _fingerprint(doc: dict[str, Any] | None) -> str | None:
+    tags = (doc or {}).get("tags") or {}
+    value = tags.get(FINGERPRINT_TAG) if isinstance(tags, dict) else None
+    return str(value) if value is not None else None
+
+
+def _classify(
+    kind: str,
+    name: str,
+    desired: dict[str, Any],
+    live: dict[str, Any] | None,
+    file: str | None,
+    fingerprint_doc: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None,
+) -> ResourcePlan:
+    if live is None:
+        return ResourcePlan(kind, name, CREATE, file)
+    changes = diff(live, desired, kind)
+    if not changes:
+        return ResourcePlan(kind, name, NO_CHANGE, file)
+    live_doc, desired_doc = fingerprint_doc or (live, desired)
+    committed = _fingerprint(desired_doc)
+    drift = committed is not None and _fingerprint(live_doc) == committed
+    rules = IMMUTABLE.get(kind, {})
+    blocked = [rules.get(c.path.split(".")[0].split("[")[0]) or rules.get("*") for c in changes]
+    notes = [n for n in dict.fromkeys(blocked) if n]
+    if notes:
+        return ResourcePlan(
+            kind, name, CANNOT_UPDATE, file, drift, changes, "; ".join(notes).format(name=name)
+        )
+    return ResourcePlan(kind, name, UPDATE, file, drift, changes)
+
+
+class Reader(Protocol):
+    """A backend's read primitive: one resource as the SDK's entity dict, None when absent."""
+
+    def __call__(
+        self,
+        kind: str,
+        name: str,
+        *,
+        version: str | None = None,
+        endpoint: str | None = None,
+        registry: str | None = None,
+    ) -> dict[str, Any] | None: ...
+
+
+def make_plan(
+    env: str,
+    assets: Assets,
+    read: Reader,
+    backend: str,
+    job: str | None = None,
+    desired: dict[str, dict[str, Any] | None] | None = None,
+) -> Plan:
+    """Read the live state with `read` (a backend's) and compare it with the committed files.
+
+    `job` is the pipeline job the model version is (or will be) registered from, when known:
+    model.yml's path names a placeholder job that registration fills in.
+    """
+    want = desired if desired is not None else load_desired(assets)
+    out: list[ResourcePlan] = []
+
+    if want.get(COMPUTE) is not None and assets.compute is not None:
+        name = str(assets.compute["name"])
+        live = _retrying(lambda: read(COMPUTE, name))
+        out.append(
+            _classify(
+                COMPUTE,
+                name,
+                canonical(COMPUTE, want[COMPUTE]) or {},
+                canonical(COMPUTE, live),
+                assets.rel("compute.yml"),
+            )
+        )
+
+    model_doc = dict(want[MODEL] or {})
+    model_live = _retrying(lambda: read(MODEL, assets.model_name, version=assets.model_version))
+    note = None
+    if f"/jobs/{_PLACEHOLDER_JOB}/" in str(model_doc.get("path", "")):
+        if job:
+            model_doc["path"] = model_path(job)
+        else:
+            model_doc.pop("path", None)
+            if model_live is not None:
+                (model_live := dict(model_live)).pop("path", None)
+            note = "path: set at registration from the pipeline job `run` submits"
+    model_plan = _classify(
+        MODEL,
+        f"{assets.model_name}:{assets.model_version}",
+        canonical(MODEL, model_doc) or {},
+        canonical(MODEL, model_live),
+        assets.rel("model.yml"),
+    )
+    if model_plan.action == CREATE and note:
+        model_plan.note = note
+    out.append(model_plan)
+
+    endpoint_doc = want[ENDPOINT] or {}
+    ep_live = _retrying(lambda: read(ENDPOINT, assets.endpoint_name))
+    out.append(
+        _classify(
+            ENDPOINT,
+            assets.endpoint_name,
+            canonical(ENDPOINT, endpoint_doc) or {},
+            canonical(ENDPOINT, ep_live),
+            assets.rel("endpoint.yml"),
+        )
+    )
+    dep_live = None
+    if ep_live is not None:
+        dep_live = _retrying(
+            lambda: read(DEPLOYMENT, assets.deployment_name, endpoint=assets.endpoint_name)
+        )
+    out.append(
+        _classify(
+            DEPLOYMENT,
+            f"{assets.endpoint_name}/{assets.deployment_name}",
+            canonical(DEPLOYMENT, want[DEPLOYMENT]) or {},
+            canonical(DEPLOYMENT, dep_live),
+            assets.rel("deployment.yml"),
+        )
+    )
+    traffic_want = {assets.deployment_name: assets.traffic_percent}
+    traffic_live = None if ep_live is None else dict(ep_live.get("traffic") or {})
+    out.append(
+        _classify(
+            TRAFFIC,
+            assets.endpoint_name,
+            canonical(TRAFFIC, traffic_want) or {},
+            canonical(TRAFFIC, traffic_live),
+            None,
+            fingerprint_doc=(ep_live, endpoint_doc),
+        )
+    )
+
+    for kind, registry, name, version in registry_refs(assets):
+        found = _retrying(partial(read, kind, name, version=version, registry=registry))
+        title = f"{registry}/{name}:{version}"
+        if found is None:
+            out.append(
+                ResourcePlan(
+                    kind,
+                    title,
+                    MISSING,
+                    assets.rel("pipeline-job.yml"),
+                    note=f"registry {registry} has no version {version} of {name}: "
+                    "pin a version that exists (amlgen validate --online lists them)",
+                )
+            )
+        else:
+            out.append(ResourcePlan(kind, title, READ, assets.rel("pipeline-job.yml")))
+    return Plan(env=env, backend=backend, resources=out)
+
+
+__all__ = [
+    "CANNOT_UPDATE",
+    "CREATE",
+    "FORMATS",
+    "FORMAT_VERSION",
+    "IMMUTABLE",
+    "MISSING",
+    "NO_CHANGE",
+    "READ",
+    "UPDATE",
+    "Plan",
+    "Reader",
+    "ResourcePlan",
+    "load_desired",
+    "make_plan",
+    "registry_refs",
+]
