@@ -34,7 +34,7 @@ def _render_guard(runs: int) -> tuple[float, float]:
     sys.path.insert(0, str(ROOT))
     from generator.params import load_params
     from generator.rendering import render
-    from generator.validate import validate_rendered
+    from generator.validation import validate_rendered
 
     plain, guarded = [], []
     for _ in range(runs):

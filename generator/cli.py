@@ -115,7 +115,7 @@ def render(
     envs = environments(root) if all_envs else [env or "dev"]
     validator = None
     if not no_validate:
-        from .validate import validate_rendered
+        from .validation import validate_rendered
 
         validator = validate_rendered
     results = render_environments(
@@ -347,7 +347,7 @@ def validate(
     Example: amlgen validate azureml/dev --strict
     """
     from .errors import ValidationFailed
-    from .validate import format_json, format_text, validate_paths
+    from .validation import format_json, format_text, validate_paths
 
     report = validate_paths(
         list(paths), project_dir=_project(ctx), online=online, emulator=emulator

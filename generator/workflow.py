@@ -147,7 +147,7 @@ def _elapsed(seconds: float) -> str:
 
 def _validate_offline(folder: Path, project_dir: Path) -> None:
     """The offline validation must pass before anything that costs money."""
-    from . import validate
+    from . import validation as validate
 
     check = getattr(validate, "validate_paths", None)
     if check is None:

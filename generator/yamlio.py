@@ -1,17 +1,23 @@
 """YAML the way Azure ML reads it (PyYAML safe_load, YAML 1.1), with the traps closed.
 
-Reading: duplicate keys are errors (PyYAML silently keeps the last), and every key's line is
-recorded so errors can point at `file:line`. Writing: a fixed key order chosen by the caller,
-floats that read back as floats, and every string that YAML 1.1 or 1.2 could read as another
-type quoted, so `safe_load(dump(x)) == x` by construction.
+Reading (the one reader every part uses): duplicate keys are errors or, for `validate`, reported
+and last-wins as PyYAML does; every key's line is recorded so findings point at `file:line`; and
+hostile input is refused with one line before it costs time or memory: files that are not regular
+files, symlink loops, files over MAX_BYTES, nesting deeper than MAX_DEPTH and alias expansion
+beyond MAX_NODES (a 400-byte alias bomb expands to gigabytes in every consumer that walks it).
+Writing: a fixed key order chosen by the caller, floats that read back as floats, and every
+string that YAML 1.1 or 1.2 could read as another type quoted, so `safe_load(dump(x)) == x`.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -19,14 +25,31 @@ from .errors import ParamsError
 
 Path_ = tuple[str | int, ...]
 
+# Budgets far above any real asset (public samples: under 50 KB, 15 levels, 2,000 nodes) and low
+# enough that reading plus the SDK's own schema pass stay within seconds and a few hundred MB.
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 100  # PyYAML's composer recurses per level: 100,000 levels end in RecursionError
+MAX_NODES = 20_000  # nodes after alias expansion: what every walker of the data really visits
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A repeated mapping key: where it is, and where the first one was."""
+
+    path: Path_
+    line: int
+    first_line: int
+
 
 @dataclass
 class Document:
-    """A parsed YAML file: its data and the line (1-based) of every key or item by path."""
+    """A parsed YAML file: its data, the node tree and the line (1-based) of every key or item."""
 
     data: Any
     source: str
     lines: dict[Path_, int] = field(default_factory=dict)
+    node: yaml.Node | None = None
+    duplicates: list[Duplicate] = field(default_factory=list)
 
     def line_of(self, path: Path_) -> int | None:
         """Line of the deepest recorded prefix of `path` (the key itself, or its parent)."""
@@ -36,19 +59,77 @@ class Document:
         return None
 
 
+class YamlReadError(ParamsError):
+    """A file that cannot be read as YAML: one problem, with its place and a stable code."""
+
+    def __init__(self, source: str, line: int | None, message: str, code: str):
+        self.source, self.line, self.message, self.code = source, line, message, code
+        where = f"{source}:{line}" if line else source
+        super().__init__([f"{where}: {message}"])
+
+
+class _LimitExceeded(yaml.YAMLError):
+    def __init__(self, message: str, mark: Any):
+        self.problem, self.problem_mark = message, mark
+        super().__init__(message)
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys."""
+    """SafeLoader with depth and alias-expansion budgets, and duplicate keys reported."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.depth = 0
+        self.total = 0  # nodes so far with every alias expanded
+        self.sizes: dict[int, int] = {}  # expanded size of each completed node
+        self.keep_duplicates = False
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            self._count(self.sizes.get(id(target), 1), event.start_mark)
+            return super().compose_node(parent, index)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _LimitExceeded(
+                f"nesting deeper than {MAX_DEPTH} levels: not an Azure ML asset",
+                self.peek_event().start_mark,
+            )
+        self._count(1, self.peek_event().start_mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            self.sizes[id(node)] = 1 + sum(self.sizes.get(id(c), 1) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            self.sizes[id(node)] = 1 + sum(
+                self.sizes.get(id(k), 1) + self.sizes.get(id(v), 1) for k, v in node.value
+            )
+        return node
+
+    def _count(self, nodes: int, mark: Any) -> None:
+        self.total += nodes
+        if self.total > MAX_NODES:
+            raise _LimitExceeded(
+                f"more than {MAX_NODES:,} YAML nodes once aliases are expanded: too large for "
+                "an Azure ML asset (an alias bomb?), refused",
+                mark,
+            )
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *base` merges keys the mapping may then override
         key = loader.construct_object(key_node, deep=True)
         try:
             hash(key)
         except TypeError:
             continue
-        if key in seen:
+        if key in seen and not loader.keep_duplicates:
             raise yaml.constructor.ConstructorError(
                 None,
                 None,
@@ -62,63 +143,127 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _record_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            child = (*path, key)
-            lines.setdefault(child, key_node.start_mark.line + 1)
-            _record_lines(value_node, child, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines.setdefault((*path, i), item.start_mark.line + 1)
-            _record_lines(item, (*path, i), lines)
+def _key_of(node: yaml.Node) -> str:
+    return node.value if isinstance(node, yaml.ScalarNode) else str(node.value)
 
 
-def compose(text: str, source: str) -> yaml.Node | None:
-    """The node tree (styles, tags, marks) for checks that need more than the values."""
-    try:
-        return yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise ParamsError([_yaml_problem(exc, source)]) from None
+def _record_lines(node: yaml.Node, doc: Document) -> None:
+    """Lines by path (last key wins, like the data) and duplicate keys, without recursion.
+
+    A node reached again through an alias is not walked again: its paths take the alias's line.
+    """
+    stack: list[tuple[yaml.Node, Path_]] = [(node, ())]
+    seen: set[int] = set()
+    while stack:
+        current, path = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in current.value:
+                key = _key_of(key_node)
+                child = (*path, key)
+                line = key_node.start_mark.line + 1
+                if key in first:
+                    doc.duplicates.append(Duplicate(child, line, first[key]))
+                else:
+                    first[key] = line
+                doc.lines[child] = line
+                stack.append((value_node, child))
+        elif isinstance(current, yaml.SequenceNode):
+            for i, item in enumerate(current.value):
+                doc.lines.setdefault((*path, i), item.start_mark.line + 1)
+                stack.append((item, (*path, i)))
 
 
-def _yaml_problem(exc: yaml.YAMLError, source: str) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    line = f":{mark.line + 1}" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or str(exc)
+def _problem(exc: yaml.YAMLError, source: str) -> YamlReadError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    if isinstance(exc, _LimitExceeded):
+        return YamlReadError(source, line, str(exc.problem), "yaml.limit")
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
     if "\\t" in problem or "\t" in problem:
         problem = f"{problem} (tabs are not allowed for indentation in YAML)"
-    return f"{source}{line}: malformed YAML: {problem}"
+    code = "yaml.duplicate-key" if "duplicate key" in problem else "yaml.malformed"
+    message = f"malformed YAML: {problem}"
+    if context and code == "yaml.malformed":
+        message = f"malformed YAML: {context}, {problem}"
+    return YamlReadError(source, line, message, code)
 
 
-def parse(text: str, source: str) -> Document:
-    """Parse YAML text; raise ParamsError naming `source:line` for malformed input or duplicates."""
+def parse(text: str, source: str, *, duplicates: Literal["error", "report"] = "error") -> Document:
+    """Parse YAML text; raise YamlReadError naming `source:line` for malformed or hostile input.
+
+    With `duplicates="report"` a repeated key keeps the last value (as Azure ML's reader does)
+    and is listed in `Document.duplicates`; otherwise it is an error.
+    """
+    if len(text) > MAX_BYTES:
+        raise YamlReadError(
+            source, None, f"larger than {MAX_BYTES >> 20} MiB: refused", "yaml.limit"
+        )
+    loader = _Loader(text)
+    loader.keep_duplicates = duplicates == "report"
+    doc = Document(data=None, source=source)
     try:
-        loader = _Loader(text)
         try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
+            doc.node = loader.get_single_node()
+            if doc.node is not None:
+                _record_lines(doc.node, doc)  # before construction flattens `<<` merges
+                doc.data = loader.construct_document(doc.node)
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
-        raise ParamsError([_yaml_problem(exc, source)]) from None
-    doc = Document(data=data, source=source)
-    if node is not None:
-        _record_lines(node, (), doc.lines)
+        raise _problem(exc, source) from None
+    except RecursionError:  # the depth budget stops this first; never a traceback
+        raise YamlReadError(source, None, "nesting too deep: refused", "yaml.limit") from None
     return doc
 
 
-def read(path: Path, source: str | None = None) -> Document:
-    """Read and parse a YAML file; a missing or unreadable file is a ParamsError too."""
+def read_text(path: Path, source: str | None = None) -> str:
+    """A file's text, refused with one line unless it is a readable regular file of sane size."""
     name = source or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.stat(path)  # follows symlinks; never opens, so a FIFO cannot block us
     except FileNotFoundError:
-        raise ParamsError([f"{name}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsError([f"{name}: cannot read: {exc}"]) from None
-    return parse(text, name)
+        raise YamlReadError(name, None, "file not found", "yaml.missing") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise YamlReadError(name, None, "symlink loop: refused", "yaml.unreadable") from None
+        raise YamlReadError(name, None, f"cannot read: {exc.strerror}", "yaml.unreadable") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise YamlReadError(
+            name, None, "not a regular file (a device, FIFO or socket): refused", "yaml.unreadable"
+        )
+    if info.st_size > MAX_BYTES:
+        raise YamlReadError(
+            name,
+            None,
+            f"larger than {MAX_BYTES >> 20} MiB ({info.st_size:,} bytes): refused",
+            "yaml.limit",
+        )
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise YamlReadError(name, None, f"cannot read: {exc.strerror}", "yaml.unreadable") from None
+    if len(raw) > MAX_BYTES:
+        raise YamlReadError(name, None, f"larger than {MAX_BYTES >> 20} MiB: refused", "yaml.limit")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlReadError(
+            name, None, f"not UTF-8 text (byte {exc.start}): refused", "yaml.unreadable"
+        ) from None
+
+
+def read(
+    path: Path, source: str | None = None, *, duplicates: Literal["error", "report"] = "error"
+) -> Document:
+    """Read and parse a YAML file; a missing, unreadable or hostile file is a YamlReadError."""
+    name = source or str(path)
+    return parse(read_text(path, name), name, duplicates=duplicates)
 
 
 # --- writing -------------------------------------------------------------------------------

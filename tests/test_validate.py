@@ -22,7 +22,7 @@ from generator import catalog
 from generator.cli import cli
 from generator.errors import RenderError
 from generator.rendering import render_environments
-from generator.validate import validate_paths, validate_rendered
+from generator.validation import validate_paths, validate_rendered
 from generator.validation.findings import Report
 
 HERE = Path(__file__).resolve().parent
@@ -366,7 +366,8 @@ def test_render_refuses_invalid_assets_and_writes_nothing(
 def test_render_guard_does_not_import_the_sdk(rendered_project: Path) -> None:
     code = (
         "import sys; from pathlib import Path; from generator.params import load_params; "
-        "from generator.rendering import render; from generator.validate import validate_rendered; "
+        "from generator.rendering import render; "
+        "from generator.validation import validate_rendered; "
         f"root = Path({str(rendered_project)!r}); "
         "validate_rendered(render(load_params('prod', root)), root); "
         "print('azure.ai.ml' in sys.modules)"
@@ -560,7 +561,7 @@ def test_online_reports_differences_and_validates_against_the_live_interface(
     folder = make_set(
         tmp_path, case("x", JOB, "optim: adamw_torch", 'trust_remote_code: "true"', "", "", "")
     )
-    from generator.validate import check_set
+    from generator.validation import check_set
     from generator.validation.assets import load_asset
 
     assets = [load_asset(p, p.name)[0] for p in sorted(folder.glob("*.yaml"))]
@@ -607,7 +608,7 @@ def test_model_tags_in_the_registry_layout_are_read() -> None:
 @pytest.mark.slow
 def test_online_against_the_emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from generator.emulator import ENV_SECRET, ENV_URL, Emulator
-    from generator.validate import check_set
+    from generator.validation import check_set
     from generator.validation.assets import load_asset
     from generator.validation.online import Online
 

@@ -1,8 +1,9 @@
-"""Reading Azure ML YAML the way Azure ML does, plus layer 1: YAML hygiene.
+"""Azure ML YAML files as assets of a kind, plus layer 1: YAML hygiene.
 
 Azure ML reads YAML with PyYAML's YAML 1.1 `safe_load`: duplicate keys silently keep the last
-value, `no`/`on` are booleans and `5e-6` is a string. We parse the node tree once, report those
-traps with line numbers, and keep the last-wins data so later layers see what Azure would see.
+value, `no`/`on` are booleans and `5e-6` is a string. The project's one reader
+(`generator.yamlio`, which also refuses hostile files) parses each file once; this layer reports
+those traps with line numbers and keeps the last-wins data so later layers see what Azure sees.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from typing import Any
 
 import yaml
 
-from .findings import ERROR, HYGIENE, WARNING, Finding
-
-YamlPath = tuple[str | int, ...]
+from .. import yamlio
+from .findings import ERROR, HYGIENE, WARNING, Finding, YamlPath, finding
 
 PIPELINE_JOB = "pipeline_job"
 COMMAND_JOB = "command_job"
@@ -93,16 +93,6 @@ class Asset:
         return node
 
 
-def dotted(path: YamlPath) -> str:
-    return ".".join(str(p) for p in path)
-
-
-def finding(
-    asset: Asset, path: YamlPath, severity: str, code: str, message: str, layer: int
-) -> Finding:
-    return Finding(severity, asset.name, asset.line(path), dotted(path), message, code, layer)
-
-
 # --- layer 1 -----------------------------------------------------------------------------------
 
 _EXP_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
@@ -110,75 +100,52 @@ _BOOL_TRUE = {"y", "yes", "on"}
 _VERSION_KEYS = {"version"}
 
 
-def _yaml_error(asset: Asset, exc: yaml.YAMLError) -> Finding:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 if mark is not None else None
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    context = getattr(exc, "context", None)
-    msg = f"malformed YAML: {context + ', ' if context else ''}{problem}"
-    return Finding(ERROR, asset.name, line, "", msg, "yaml.malformed", HYGIENE)
+def _scalar_traps(asset: Asset, root: yaml.Node) -> list[Finding]:
+    """YAML 1.1 readings people do not expect, for every plain scalar (each node once)."""
+    out: list[Finding] = []
+    stack: list[tuple[yaml.Node, YamlPath]] = [(root, ())]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                stack.append((value_node, (*path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, (*path, i)) for i, item in enumerate(node.value)]
+        elif isinstance(node, yaml.ScalarNode) and node.style is None:
+            trap = _scalar_trap(node, path)
+            if trap:
+                code, msg = trap
+                line = node.start_mark.line + 1
+                out.append(finding(asset, path, WARNING, code, msg, HYGIENE, line=line))
+    return out
 
 
-def _walk(asset: Asset, node: yaml.Node, path: YamlPath, out: list[Finding]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        first: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            child = (*path, key)
-            line = key_node.start_mark.line + 1
-            if key in first:
-                out.append(
-                    Finding(
-                        ERROR,
-                        asset.name,
-                        line,
-                        dotted(child),
-                        f"duplicate key {key!r} (first at line {first[key]}): Azure ML's YAML "
-                        "reader silently keeps only the last one",
-                        "yaml.duplicate-key",
-                        HYGIENE,
-                    )
-                )
-            else:
-                first[key] = line
-            asset.lines[child] = line  # last wins, like the data
-            _walk(asset, value_node, child, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            asset.lines.setdefault((*path, i), item.start_mark.line + 1)
-            _walk(asset, item, (*path, i), out)
-    elif isinstance(node, yaml.ScalarNode) and node.style is None:
-        _scalar_trap(asset, node, path, out)
-
-
-def _scalar_trap(asset: Asset, node: yaml.ScalarNode, path: YamlPath, out: list[Finding]) -> None:
+def _scalar_trap(node: yaml.ScalarNode, path: YamlPath) -> tuple[str, str] | None:
     text = node.value
-    line = node.start_mark.line + 1
     tag = node.tag.rsplit(":", 1)[-1]
-    msg = None
-    code = ""
     if tag == "bool" and text.lower() not in ("true", "false"):
         value = text.lower() in _BOOL_TRUE
-        msg = (
+        return "yaml.bool-word", (
             f"`{text}` is read as the boolean {str(value).lower()} by YAML 1.1 "
-            "(Azure ML's reader); "
-            f'quote it ("{text}") if you mean the word'
+            f'(Azure ML\'s reader); quote it ("{text}") if you mean the word'
         )
-        code = "yaml.bool-word"
-    elif tag == "str" and _EXP_NUMBER.match(text):
-        msg = (
+    if tag == "str" and _EXP_NUMBER.match(text):
+        return "yaml.number-as-string", (
             f"`{text}` is read as the STRING {text!r} by YAML 1.1 (a float needs a dot); "
             f"write {yaml11_float(float(text))} for a number"
         )
-        code = "yaml.number-as-string"
-    elif tag == "float" and path and path[-1] in _VERSION_KEYS:
-        msg = f'`{text}` is read as the number {float(text)!r}; quote versions ("{text}")'
-        code = "yaml.version-as-number"
-    elif tag == "timestamp":
-        msg = f"`{text}` is read as a date by YAML 1.1; quote it if it is text"
-        code = "yaml.date"
-    if msg:
-        out.append(Finding(WARNING, asset.name, line, dotted(path), msg, code, HYGIENE))
+    if tag == "float" and path and path[-1] in _VERSION_KEYS:
+        return "yaml.version-as-number", (
+            f'`{text}` is read as the number {float(text)!r}; quote versions ("{text}")'
+        )
+    if tag == "timestamp":
+        return "yaml.date", f"`{text}` is read as a date by YAML 1.1; quote it if it is text"
+    return None
 
 
 def yaml11_float(value: float) -> str:
@@ -195,17 +162,8 @@ def _tabs(asset: Asset) -> list[Finding]:
     for i, line in enumerate(asset.text.splitlines(), 1):
         lead = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in lead and line.strip() and not line.lstrip().startswith("#"):
-            out.append(
-                Finding(
-                    ERROR,
-                    asset.name,
-                    i,
-                    "",
-                    "tab in indentation: YAML allows spaces only",
-                    "yaml.tab",
-                    HYGIENE,
-                )
-            )
+            msg = "tab in indentation: YAML allows spaces only"
+            out.append(finding(asset.name, (), ERROR, "yaml.tab", msg, HYGIENE, line=i))
     return out
 
 
@@ -237,59 +195,43 @@ def detect_kind(data: dict[str, Any]) -> str | None:
 
 def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, list[Finding]]:
     """Parse one file; never raises for bad content (that is what the findings are for)."""
-    findings: list[Finding] = []
     if text is None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            asset = Asset(path, name, "")
-            return asset, [
-                Finding(ERROR, name, None, "", "file not found", "yaml.missing", HYGIENE)
+            text = yamlio.read_text(path, name)
+        except yamlio.YamlReadError as exc:
+            return Asset(path, name, ""), [
+                finding(name, (), ERROR, exc.code, exc.message, HYGIENE, line=exc.line)
             ]
-        except (OSError, UnicodeDecodeError) as exc:
-            asset = Asset(path, name, "")
-            msg = f"cannot read: {exc}"
-            return asset, [Finding(ERROR, name, None, "", msg, "yaml.unreadable", HYGIENE)]
     asset = Asset(path, name, text)
-    tabs = _tabs(asset)
-    findings += tabs
+    findings = _tabs(asset)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text) if node is not None else None
-    except yaml.YAMLError as exc:
-        err = _yaml_error(asset, exc)
-        if not any(t.line == err.line for t in tabs):
-            findings.append(err)
+        doc = yamlio.parse(text, name, duplicates="report")
+    except yamlio.YamlReadError as exc:
+        if not any(t.line == exc.line for t in findings) or exc.code == "yaml.limit":
+            findings.append(finding(name, (), ERROR, exc.code, exc.message, HYGIENE, line=exc.line))
         return asset, findings
     asset.parsed = True
-    if node is not None:
-        _walk(asset, node, (), findings)
-    asset.data = data
-    if not isinstance(data, dict):
+    asset.lines = doc.lines
+    asset.data = doc.data
+    for dup in doc.duplicates:
+        key = dup.path[-1]
+        msg = (
+            f"duplicate key {key!r} (first at line {dup.first_line}): Azure ML's YAML "
+            "reader silently keeps only the last one"
+        )
+        findings.append(
+            finding(asset, dup.path, ERROR, "yaml.duplicate-key", msg, HYGIENE, dup.line)
+        )
+    if doc.node is not None:
+        findings += _scalar_traps(asset, doc.node)
+    if not isinstance(asset.data, dict):
+        data = asset.data
         what = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
-        findings.append(
-            Finding(
-                ERROR,
-                name,
-                1,
-                "",
-                f"the file is {what}: an Azure ML asset is a mapping",
-                "yaml.not-mapping",
-                HYGIENE,
-            )
-        )
+        msg = f"the file is {what}: an Azure ML asset is a mapping"
+        findings.append(finding(name, (), ERROR, "yaml.not-mapping", msg, HYGIENE, line=1))
         return asset, findings
-    asset.kind = detect_kind(data)
+    asset.kind = detect_kind(asset.data)
     if asset.kind is None:
-        findings.append(
-            Finding(
-                WARNING,
-                name,
-                1,
-                "",
-                "cannot tell which Azure ML asset this is: add `$schema` or `type`",
-                "yaml.unknown-kind",
-                HYGIENE,
-            )
-        )
+        msg = "cannot tell which Azure ML asset this is: add `$schema` or `type`"
+        findings.append(finding(name, (), WARNING, "yaml.unknown-kind", msg, HYGIENE, line=1))
     return asset, findings

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog
-from .assets import PIPELINE_JOB, Asset, YamlPath, finding
-from .findings import COMPONENT, ERROR, INFO, RUNTIME, WARNING, Finding
+from .assets import PIPELINE_JOB, Asset
+from .findings import COMPONENT, ERROR, INFO, RUNTIME, WARNING, Finding, YamlPath, finding
 
 SpecLookup = Callable[[str, str], "catalog.ComponentSpec | None"]
 
@@ -77,7 +77,7 @@ def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _lookup_bundled(name: str, version: str) -> catalog.ComponentSpec | None:
+def lookup_bundled(name: str, version: str) -> catalog.ComponentSpec | None:
     return catalog.component(name, version)
 
 
@@ -107,7 +107,8 @@ class Node:
         return None
 
 
-def _is_local(path: str) -> bool:
+def is_local(path: str) -> bool:
+    """A path Azure ML resolves from the YAML's folder (no scheme such as azureml: or https:)."""
     return not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", path)
 
 
@@ -142,7 +143,7 @@ def parent_literal(decl: Any) -> tuple[bool, Any]:
     return True, decl
 
 
-def resolve_node(asset: Asset, key: str, lookup: SpecLookup = _lookup_bundled) -> Node:
+def resolve_node(asset: Asset, key: str, lookup: SpecLookup = lookup_bundled) -> Node:
     raw = asset.get("jobs", key)
     step = mapping(raw)
     ref = step.get("component")
@@ -170,18 +171,18 @@ def resolve_node(asset: Asset, key: str, lookup: SpecLookup = _lookup_bundled) -
             elif (
                 isinstance(decl, dict)
                 and isinstance(decl.get("path"), str)
-                and _is_local(decl["path"])
+                and is_local(decl["path"])
             ):
                 node.local_paths[name] = folder / decl["path"]
         elif isinstance(value, dict):
-            if isinstance(value.get("path"), str) and _is_local(value["path"]):
+            if isinstance(value.get("path"), str) and is_local(value["path"]):
                 node.local_paths[name] = folder / value["path"]
         elif not (isinstance(value, str) and value.startswith("${{")):
             node.literals[name] = value
     return node
 
 
-def pipeline_nodes(asset: Asset, lookup: SpecLookup = _lookup_bundled) -> list[Node]:
+def pipeline_nodes(asset: Asset, lookup: SpecLookup = lookup_bundled) -> list[Node]:
     jobs = asset.get("jobs")
     if asset.kind != PIPELINE_JOB or not isinstance(jobs, dict):
         return []
@@ -520,7 +521,7 @@ def _check_node(asset: Asset, node: Node, nodes: dict[str, Node]) -> list[Findin
     return out
 
 
-def check_pipeline(asset: Asset, lookup: SpecLookup = _lookup_bundled) -> list[Finding]:
+def check_pipeline(asset: Asset, lookup: SpecLookup = lookup_bundled) -> list[Finding]:
     """Layers 3 and 4 for one pipeline job."""
     if asset.kind != PIPELINE_JOB or not isinstance(asset.data, dict):
         return []

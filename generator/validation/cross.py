@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog
-from .assets import COMPUTE, DEPLOYMENT, ENDPOINT, MODEL, PIPELINE_JOB, Asset, YamlPath, finding
-from .component import Node, SpecLookup, _is_local, _lookup_bundled, pipeline_nodes
-from .findings import CROSS, ERROR, INFO, WARNING, Finding
+from .assets import COMPUTE, DEPLOYMENT, ENDPOINT, MODEL, PIPELINE_JOB, Asset
+from .component import Node, SpecLookup, is_local, lookup_bundled, pipeline_nodes
+from .findings import CROSS, ERROR, INFO, WARNING, Finding, YamlPath, finding
 from .rules import check_vm_size
 
 ModelLookup = Callable[[str, str], "catalog.ModelVersion | None"]
@@ -31,7 +31,7 @@ ROLES = {"system", "user", "assistant"}
 DATA_LINES = 5  # "looks like chat JSONL": the first rows only, so validation stays cheap
 
 
-def _lookup_model(name: str, version: str) -> catalog.ModelVersion | None:
+def lookup_model(name: str, version: str) -> catalog.ModelVersion | None:
     return catalog.model(name, version)
 
 
@@ -39,14 +39,14 @@ def today() -> dt.date:
     return dt.date.today()
 
 
-def _finetune_node(nodes: list[Node]) -> Node | None:
+def finetune_node(nodes: list[Node]) -> Node | None:
     for node in nodes:
         if node.spec and "number_of_gpu_to_use_finetuning" in node.spec.inputs:
             return node
     return None
 
 
-def _base_model(job: Asset, node: Node) -> tuple[YamlPath, str | None]:
+def base_model(job: Asset, node: Node) -> tuple[YamlPath, str | None]:
     """(where the base model is named, its registry id)."""
     parent = node.bound_inputs.get("mlflow_model_path")
     if parent is not None:
@@ -63,7 +63,7 @@ def _base_model(job: Asset, node: Node) -> tuple[YamlPath, str | None]:
 def _model_meta(
     job: Asset, node: Node, models: ModelLookup, out: list[Finding]
 ) -> catalog.ModelVersion | None:
-    path, ref = _base_model(job, node)
+    path, ref = base_model(job, node)
     if ref is None:
         return None
     m = REGISTRY_MODEL.match(ref)
@@ -378,7 +378,7 @@ def _model_path(model: Asset, jobs: list[Asset]) -> list[Finding]:
                     )
                 ]
         return []
-    if _is_local(path) and not (model.path.parent / path).exists():
+    if is_local(path) and not (model.path.parent / path).exists():
         return [
             finding(
                 model,
@@ -401,7 +401,7 @@ def _data_inputs(job: Asset, nodes: list[Node]) -> list[tuple[YamlPath, Path]]:
             if name in skip or not isinstance(decl, dict):
                 continue
             path = decl.get("path")
-            if isinstance(path, str) and _is_local(path):
+            if isinstance(path, str) and is_local(path):
                 out.append((("inputs", name, "path"), job.path.parent / path))
     for node in nodes:
         for name, local in node.local_paths.items():
@@ -499,8 +499,8 @@ def _row_problem(messages: Any) -> str | None:
 def check_set(
     assets: list[Asset],
     project_dir: Path,
-    lookup: SpecLookup = _lookup_bundled,
-    models: ModelLookup = _lookup_model,
+    lookup: SpecLookup = lookup_bundled,
+    models: ModelLookup = lookup_model,
 ) -> list[Finding]:
     """Every cross-file and model-metadata check of one asset set."""
     out: list[Finding] = []
@@ -508,7 +508,7 @@ def check_set(
     meta: catalog.ModelVersion | None = None
     for job in jobs:
         nodes = pipeline_nodes(job, lookup)
-        node = _finetune_node(nodes)
+        node = finetune_node(nodes)
         if node is not None:
             meta = _model_meta(job, node, models, out) or meta
             out += _finetune_compute(job, node, assets, meta)

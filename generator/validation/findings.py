@@ -1,13 +1,15 @@
-"""What every check produces: findings with a severity, a place and a reason.
+"""What every check produces, and the one way to make, cap and print findings.
 
 A finding names the file, the line where known, the dotted YAML path and the layer that found it,
-so text output (`file:line: path: severity: message`) and JSON output carry the same facts.
+so text output (`file:line: path: severity: message [code]`) and JSON output carry the same facts.
+Every check builds its findings with `finding()`; `finish()` deduplicates, sorts and caps them.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 ERROR = "error"
 WARNING = "warning"
@@ -16,6 +18,18 @@ SEVERITIES = (ERROR, WARNING, INFO)
 
 # Layers, as the issue numbers them (0 = the params files).
 PARAMS, HYGIENE, SDK, COMPONENT, RUNTIME, AZURE, CROSS, ONLINE = range(8)
+
+MAX_PER_FILE = 50  # a file with 400,000 unknown keys needs the first few and a count, not all
+
+YamlPath = tuple[str | int, ...]
+
+
+class Located(Protocol):
+    """Something findings can point into: a named file that knows the line of a YAML path."""
+
+    name: str
+
+    def line(self, path: YamlPath) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,26 @@ class Finding:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def dotted(path: YamlPath) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def finding(
+    where: Located | str,
+    path: YamlPath,
+    severity: str,
+    code: str,
+    message: str,
+    layer: int,
+    line: int | None = None,
+) -> Finding:
+    """A finding at `path` of a file (an asset, or just a file name when nothing was parsed)."""
+    if isinstance(where, str):
+        return Finding(severity, where, line, dotted(path), message, code, layer)
+    at = line if line is not None else where.line(path)
+    return Finding(severity, where.name, at, dotted(path), message, code, layer)
 
 
 @dataclass
@@ -78,3 +112,56 @@ class Report:
 
 def sort_key(f: Finding) -> tuple[Any, ...]:
     return (f.file, f.line or 0, f.yaml_path, SEVERITIES.index(f.severity), f.code, f.message)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """Drop SDK findings and hygiene warnings that a more specific error at one place covers."""
+    specific = {
+        (f.file, f.yaml_path) for f in findings if f.severity == ERROR and f.layer >= COMPONENT
+    }
+    out, seen = [], set()
+    for f in findings:
+        if f.layer in (SDK, HYGIENE) and f.yaml_path and (f.file, f.yaml_path) in specific:
+            continue
+        key = (f.file, f.line, f.yaml_path, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _cap(findings: list[Finding], limit: int) -> list[Finding]:
+    """At most `limit` findings per file (errors first), plus one note counting the rest."""
+    by_file: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_file.setdefault(f.file, []).append(f)
+    out: list[Finding] = []
+    for file, group in by_file.items():
+        if len(group) <= limit:
+            out += group
+            continue
+        group.sort(key=lambda f: (SEVERITIES.index(f.severity), f.line or 0))
+        kept, rest = group[:limit], group[limit:]
+        counts = ", ".join(
+            f"{n} {s}{'s' if n != 1 else ''}"
+            for s in SEVERITIES
+            if (n := sum(1 for f in rest if f.severity == s))
+        )
+        note = f"{len(rest):,} more findings in this file not shown ({counts})"
+        out += [*kept, Finding(INFO, file, None, "", note, "findings.capped", PARAMS)]
+    return out
+
+
+def finish(findings: list[Finding], limit: int = MAX_PER_FILE) -> list[Finding]:
+    """The findings a report shows: deduplicated, capped per file, in file and line order."""
+    return sorted(_cap(_dedupe(findings), limit), key=sort_key)
+
+
+def format_text(report: Report) -> str:
+    lines = [f.text() for f in report.findings]
+    lines.append(report.summary())
+    return "\n".join(lines) + "\n"
+
+
+def format_json(report: Report) -> str:
+    return json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n"

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import catalog
-from .assets import Asset, finding
+from .assets import Asset
 from .component import pipeline_nodes
-from .cross import REGISTRY_MODEL, _base_model, _finetune_node
-from .findings import ERROR, INFO, ONLINE, WARNING, Finding
+from .cross import REGISTRY_MODEL, base_model, finetune_node
+from .findings import ERROR, INFO, ONLINE, WARNING, Finding, finding
 
 _FIELDS = ("type", "optional", "default", "enum", "min", "max")
 
@@ -289,10 +289,10 @@ class Online:
                     continue
                 for sev, msg in compare_component(live, catalog.component(name, version)):
                     out.append(finding(asset, path, sev, "online.component-diff", msg, ONLINE))
-            ft = _finetune_node(pipeline_nodes(asset, self.spec_lookup))
+            ft = finetune_node(pipeline_nodes(asset, self.spec_lookup))
             if ft is None:
                 continue
-            mpath, ref = _base_model(asset, ft)
+            mpath, ref = base_model(asset, ft)
             mm = REGISTRY_MODEL.match(ref or "")
             if not mm or not mm.group("version"):
                 continue

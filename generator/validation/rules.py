@@ -14,10 +14,8 @@ from .assets import (
     MODEL,
     PIPELINE_JOB,
     Asset,
-    YamlPath,
-    finding,
 )
-from .findings import AZURE, ERROR, WARNING, Finding
+from .findings import AZURE, ERROR, WARNING, Finding, YamlPath, finding
 
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$")
 COMPUTE_NAME = re.compile(r"^[a-zA-Z](?![a-zA-Z0-9-]*-\d+$)[a-zA-Z0-9\-]{2,23}$")

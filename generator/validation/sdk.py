@@ -23,10 +23,8 @@ from .assets import (
     JOB_KINDS,
     MODEL,
     Asset,
-    YamlPath,
-    dotted,
 )
-from .findings import ERROR, SDK, WARNING, Finding
+from .findings import ERROR, SDK, WARNING, Finding, YamlPath, finding
 
 _LOCATION_LINE = re.compile(r"#line (\d+)")
 
@@ -89,7 +87,7 @@ def _from_validate_job(asset: Asset, result: dict[str, Any]) -> list[Finding]:
                 severity_here = severity
             match = _LOCATION_LINE.search(str(entry.get("location", "")))
             line = int(match.group(1)) if match else asset.line(path)
-            out.append(Finding(severity_here, asset.name, line, dotted(path), message, code, SDK))
+            out.append(finding(asset, path, severity_here, code, message, SDK, line=line))
     return out
 
 
@@ -118,13 +116,13 @@ def _from_exception(asset: Asset, exc: Exception) -> list[Finding]:
             parsed, _ = json.JSONDecoder().raw_decode(text, start)
     if not isinstance(parsed, dict):
         first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-        return [Finding(ERROR, asset.name, asset.line(()), "", first, "sdk.load", SDK)]
+        return [finding(asset, (), ERROR, "sdk.load", first, SDK)]
     out = []
     for path, message in _flatten(parsed):
         code = "sdk.unknown-key" if message.startswith("Unknown field") else "sdk.schema"
         if code == "sdk.unknown-key":
             message = "unknown key: Azure ML rejects it"
-        out.append(Finding(ERROR, asset.name, asset.line(path), dotted(path), message, code, SDK))
+        out.append(finding(asset, path, ERROR, code, message, SDK))
     return out
 
 

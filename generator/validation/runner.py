@@ -1,26 +1,25 @@
-"""Deep offline validation of Azure ML YAML: `amlgen validate` and render's guard.
+"""Running the layers over files and folders: `amlgen validate` and render's guard.
 
 A folder is one asset set, checked file by file and across files, in layers: YAML hygiene, the
 SDK's own schema checks, the registry component's interface, the fine-tune step's runtime rules,
 Azure's naming rules and limits, cross-file and model-metadata checks, and (with --online) the
 live registry. `render` runs every layer except the SDK's, so it stays fast and refuses to write
-invalid assets.
+invalid assets. Many files in one call pay for the SDK import once.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ParamsError, RenderError
-from .validation import component, cross, rules
-from .validation.assets import Asset, load_asset
-from .validation.findings import (
-    COMPONENT,
+from ..errors import ParamsError, RenderError
+from . import component, cross, rules
+from .assets import Asset, load_asset
+from .findings import (
     ERROR,
     HYGIENE,
     PARAMS,
@@ -28,20 +27,12 @@ from .validation.findings import (
     WARNING,
     Finding,
     Report,
-    sort_key,
+    finding,
+    finish,
 )
 
 if TYPE_CHECKING:
-    from .validation.online import Online
-
-__all__ = [
-    "Finding",
-    "Report",
-    "format_json",
-    "format_text",
-    "validate_paths",
-    "validate_rendered",
-]
+    from .online import Online
 
 YAML_SUFFIXES = (".yml", ".yaml")
 _PROBLEM = re.compile(
@@ -52,12 +43,12 @@ _PROBLEM = re.compile(
 def _display(path: Path, project_dir: Path) -> str:
     try:
         return path.resolve().relative_to(project_dir.resolve()).as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):
         return str(path)
 
 
 def _params_findings(project_dir: Path) -> tuple[list[Finding], list[str]]:
-    from .params import BASE_FILE, PARAMS_DIR, environments, load_params
+    from ..params import BASE_FILE, PARAMS_DIR, environments, load_params
 
     folder = project_dir / PARAMS_DIR
     if not (folder / BASE_FILE).is_file():
@@ -76,54 +67,53 @@ def _params_findings(project_dir: Path) -> tuple[list[Finding], list[str]]:
                 seen.add(problem)
                 m = _PROBLEM.match(problem)
                 if m:
+                    path = tuple(m["path"].split(".")) if m["path"] else ()
                     out.append(
-                        Finding(
-                            ERROR,
+                        finding(
                             m["file"],
-                            int(m["line"]),
-                            m["path"] or "",
-                            m["msg"],
+                            path,
+                            ERROR,
                             "params.invalid",
+                            m["msg"],
                             PARAMS,
+                            line=int(m["line"]),
                         )
                     )
                 else:
                     file, _, msg = problem.partition(": ")
-                    out.append(
-                        Finding(ERROR, file, None, "", msg or problem, "params.invalid", PARAMS)
-                    )
+                    out.append(finding(file, (), ERROR, "params.invalid", msg or problem, PARAMS))
     return out, files
 
 
-def _sets_in(folder: Path) -> list[list[Path]]:
-    """A folder's own YAML files form one set; each subfolder is its own set."""
+def _sets_in(folder: Path, seen: set[str] | None = None) -> list[list[Path]]:
+    """A folder's own YAML files form one set; each subfolder is its own set.
+
+    Folders are visited once by their real path, so a symlink loop cannot recurse forever.
+    """
+    seen = set() if seen is None else seen
+    real = os.path.realpath(folder)
+    if real in seen:
+        return []
+    seen.add(real)
+    try:
+        entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    except OSError:
+        return []
     sets: list[list[Path]] = []
-    files = sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and p.suffix in YAML_SUFFIXES and not p.name.startswith(".")
-    )
+    files = [p for p in entries if p.suffix in YAML_SUFFIXES and not _is_dir(p)]
     if files:
         sets.append(files)
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        sets += _sets_in(sub)
+    for sub in entries:
+        if _is_dir(sub):
+            sets += _sets_in(sub, seen)
     return sets
 
 
-def _dedupe(findings: list[Finding]) -> list[Finding]:
-    """Drop SDK findings and hygiene warnings that a more specific error at one place covers."""
-    specific = {
-        (f.file, f.yaml_path) for f in findings if f.severity == ERROR and f.layer >= COMPONENT
-    }
-    out, seen = [], set()
-    for f in findings:
-        if f.layer in (SDK, HYGIENE) and f.yaml_path and (f.file, f.yaml_path) in specific:
-            continue
-        key = (f.file, f.line, f.yaml_path, f.message)
-        if key not in seen:
-            seen.add(key)
-            out.append(f)
-    return sorted(out, key=sort_key)
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a symlink loop is neither a file nor a folder; the reader says so
+        return False
 
 
 def check_set(
@@ -135,8 +125,8 @@ def check_set(
 ) -> list[Finding]:
     """Layers 2-7 for assets already loaded (layer 1 happens in load_asset)."""
     out: list[Finding] = []
-    lookup = component._lookup_bundled
-    models = cross._lookup_model
+    lookup = component.lookup_bundled
+    models = cross.lookup_model
     if online is not None:
         out += online.prefetch(assets)
         lookup, models = online.spec_lookup, online.model_lookup
@@ -151,24 +141,41 @@ def check_set(
 
 def _sdk(assets: list[Asset]) -> list[Finding]:
     try:
-        from .validation import sdk as sdk_layer
+        from . import sdk as sdk_layer
 
         return sdk_layer.check_assets(assets)
     except ImportError:
-        first = next((a for a in assets), None)
-        name = first.name if first else ""
-        return [
-            Finding(
-                WARNING,
-                name,
-                None,
-                "",
-                "azure-ai-ml is not installed: the SDK's own "
-                "checks were skipped (pip install 'amlgen[azure]')",
-                "sdk.missing",
-                SDK,
-            )
-        ]
+        name = assets[0].name if assets else ""
+        msg = (
+            "azure-ai-ml is not installed: the SDK's own checks were skipped "
+            "(pip install 'amlgen[azure]')"
+        )
+        return [finding(name, (), WARNING, "sdk.missing", msg, SDK)]
+
+
+def _collect(paths: Sequence[Path | str], root: Path) -> tuple[list[list[Path]], list[Finding]]:
+    """Asset sets from PATHs: each folder tree as its sets, loose files grouped by folder."""
+    sets: list[list[Path]] = []
+    findings: list[Finding] = []
+    loose: dict[str, list[Path]] = {}
+    for raw in paths:
+        # Like git -C / make -C: relative PATHs are taken from the project folder.
+        path = Path(raw) if Path(raw).is_absolute() else root / raw
+        if _is_dir(path):
+            in_folder = _sets_in(path)
+            if not in_folder:
+                msg = "no .yml/.yaml files in this folder"
+                findings.append(
+                    finding(_display(path, root), (), WARNING, "yaml.empty", msg, HYGIENE)
+                )
+            sets += in_folder
+        elif os.path.lexists(path):
+            loose.setdefault(os.path.dirname(os.path.abspath(path)), []).append(path)
+        else:
+            msg = "no such file or folder"
+            findings.append(finding(_display(path, root), (), ERROR, "yaml.missing", msg, HYGIENE))
+    sets += list(loose.values())
+    return sets, findings
 
 
 def validate_paths(
@@ -192,62 +199,21 @@ def validate_paths(
         params_findings, params_files = _params_findings(root)
         findings += params_findings
         report.files += params_files
-        from .rendering import OUTPUT_DIR
+        from ..rendering import OUTPUT_DIR
 
         if (root / OUTPUT_DIR).is_dir():
             sets += _sets_in(root / OUTPUT_DIR)
         if not params_files and not sets:
-            findings.append(
-                Finding(
-                    ERROR,
-                    str(root),
-                    None,
-                    "",
-                    "nothing to validate: no "
-                    "params/base.yaml and no azureml/ folder here (give PATHs)",
-                    "params.missing",
-                    PARAMS,
-                )
+            msg = (
+                "nothing to validate: no params/base.yaml and no azureml/ folder here (give PATHs)"
             )
+            findings.append(finding(str(root), (), ERROR, "params.missing", msg, PARAMS))
     else:
-        loose: list[Path] = []
-        for raw in paths:
-            # Like git -C / make -C: relative PATHs are taken from the project folder.
-            path = Path(raw) if Path(raw).is_absolute() else root / raw
-            if path.is_dir():
-                in_folder = _sets_in(path)
-                if not in_folder:
-                    findings.append(
-                        Finding(
-                            WARNING,
-                            _display(path, root),
-                            None,
-                            "",
-                            "no .yml/.yaml files in this folder",
-                            "yaml.empty",
-                            HYGIENE,
-                        )
-                    )
-                sets += in_folder
-            elif path.exists():
-                loose.append(path)
-            else:
-                findings.append(
-                    Finding(
-                        ERROR,
-                        _display(path, root),
-                        None,
-                        "",
-                        "no such file or folder",
-                        "yaml.missing",
-                        HYGIENE,
-                    )
-                )
-        if loose:
-            sets.append(loose)
+        sets, found = _collect(paths, root)
+        findings += found
     checker = None
     if online:
-        from .validation.online import Online, registry_client
+        from .online import Online, registry_client
 
         checker = Online(lambda registry: registry_client(registry, emulator))
     for files in sets:
@@ -258,7 +224,7 @@ def validate_paths(
             assets.append(asset)
             report.files.append(asset.name)
         findings += check_set(assets, root, sdk=sdk, online=checker)
-    report.findings = _dedupe(findings)
+    report.findings = finish(findings)
     return report
 
 
@@ -278,7 +244,7 @@ def validate_rendered(files: dict[str, str], root: Path) -> None:
         groups.setdefault((root / rel).parent, []).append(asset)
     for assets in groups.values():
         findings += check_set(assets, root, sdk=False)
-    findings = [f for f in _dedupe(findings) if f.code != "cross.data-missing"]
+    findings = [f for f in finish(findings) if f.code != "cross.data-missing"]
     for f in findings:
         if f.severity == WARNING:
             print(f.text(), file=sys.stderr)
@@ -287,13 +253,3 @@ def validate_rendered(files: dict[str, str], root: Path) -> None:
         raise RenderError(
             "\n".join(["refusing to write invalid assets:"] + [f.text() for f in errors])
         )
-
-
-def format_text(report: Report) -> str:
-    lines = [f.text() for f in report.findings]
-    lines.append(report.summary())
-    return "\n".join(lines) + "\n"
-
-
-def format_json(report: Report) -> str:
-    return json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n"
