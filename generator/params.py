@@ -81,10 +81,16 @@ class _Strict(BaseModel):
 class ModelRef(_Strict):
     """The base model in a registry."""
 
-    name: str = Field("Phi-3-mini-4k-instruct", description="Registry model name.")
+    name: str = Field(
+        "Phi-4",
+        description=(
+            "Registry model name. Names, descriptions, VM sizes, model-specific defaults and the "
+            "checks that depend on the model follow it unless set explicitly."
+        ),
+    )
     registry: str = Field("azureml", description="Registry that holds the model.")
     version: VersionStr = Field(
-        "15",
+        "8",
         description="Pinned model version (the notebook's `latest` label is not reproducible).",
     )
     specific_defaults: Literal["override", "fill", "ignore"] = Field(
@@ -118,8 +124,12 @@ class Compute(_Strict):
         ),
     )
     name: str = Field("gpu-a100", description="Cluster name (kind: cluster).")
-    size: str = Field(
-        "Standard_NC24ads_A100_v4", description="GPU VM size of the cluster or serverless nodes."
+    size: str | None = Field(
+        None,
+        description=(
+            "GPU VM size of the cluster or serverless nodes. Default: the model's first "
+            "recommended fine-tuning size that is a current GPU size."
+        ),
     )
     cpu_size: str = Field(
         "Standard_D12_v2", description="Serverless VM size for model import and preprocessing."
@@ -165,7 +175,7 @@ class Data(_Strict):
 class Job(_Strict):
     """Pipeline job settings."""
 
-    experiment_name: str = "chat_completion_Phi-3-mini-4k-instruct"
+    experiment_name: str | None = Field(None, description="Default: `chat_completion_<model>`.")
     step_name: str = Field(
         "finetune", pattern=r"^[a-z_][a-z0-9_]*$", description="Pipeline node key."
     )
@@ -184,7 +194,9 @@ class RegisteredModel(_Strict):
         description="Default: `<model>-<dataset>-200k` with characters Azure rejects replaced.",
     )
     version: VersionStr = Field("1", description="Bump it for every new training run.")
-    description: str | None = None
+    description: str | None = Field(
+        None, description="Default: `<model> fine tuned model for <dataset> 200k chat-completion`."
+    )
 
 
 class Endpoint(_Strict):
@@ -192,7 +204,9 @@ class Endpoint(_Strict):
 
     name: str = "ultrachat-completion-dev"
     auth_mode: Literal["key", "aml_token"] = "key"
-    description: str | None = None
+    description: str | None = Field(
+        None, description="Default: `Online endpoint serving <registered model name>`."
+    )
 
 
 class Probe(_Strict):
@@ -207,7 +221,12 @@ class Deployment(_Strict):
     """Managed online deployment of the registered model."""
 
     name: str = "demo"
-    instance_type: str = "Standard_NC24ads_A100_v4"
+    instance_type: str | None = Field(
+        None,
+        description=(
+            "Default: the model's first recommended inference size that is a current GPU size."
+        ),
+    )
     instance_count: int = Field(1, ge=1)
     request_timeout_ms: int = Field(90000, ge=1, le=180000)
     max_concurrent_requests_per_instance: int | None = Field(None, ge=1)
@@ -562,6 +581,7 @@ def _resolve(
     overrode: dict[str, tuple[Any, Any]] = {}
     dropped: list[str] = []
     model_meta = catalog.model(params.model.name, params.model.version)
+    _follow_model(params, model_meta, where, problems)
     all_inputs = catalog.all_component_inputs(COMPONENT_NAME)
     if model_meta and params.model.specific_defaults != "ignore":
         known = spec.inputs if spec else all_inputs
@@ -591,9 +611,17 @@ def _resolve(
             continue
         finetune_inputs[key] = _to_component(input_spec, value)
 
-    size = catalog.vm_size(params.compute.size)
+    seq = finetune_inputs.get("max_seq_length")
+    window = model_meta.context_window if model_meta else None
+    if isinstance(seq, int) and window and seq > window:
+        at = _locate(("finetune", "max_seq_length"), where)
+        problems.append(
+            f"{at}finetune.max_seq_length: {seq} exceeds the {window}-token context window of "
+            f"{params.model.name} {params.model.version} (allowed: 1..{window}, or -1)"
+        )
+    size = catalog.vm_size(params.compute.size) if params.compute.size else None
     gpus = params.compute.gpus_per_node or (size.gpus if size else 0)
-    if gpus < 1:
+    if gpus < 1 and params.compute.size:
         at = _locate(("compute", "size"), where)
         what = "has no GPUs" if size else "is not a known VM size"
         problems.append(
@@ -648,6 +676,65 @@ def _resolve(
     )
     resolved.data_fingerprint = data_fingerprint(root / params.data.dir)
     return resolved
+
+
+def _current_gpu_size(candidates: Sequence[str]) -> str | None:
+    for name in candidates:
+        vm = catalog.vm_size(name)
+        if vm and vm.gpus >= 1 and not vm.retired and not vm.retiring:
+            return vm.name
+    return None
+
+
+def _follow_model(
+    params: Params,
+    meta: catalog.ModelVersion | None,
+    where: dict[Path_, str],
+    problems: list[str],
+) -> None:
+    """Fill what follows from the model and was not set explicitly (names, descriptions,
+    VM sizes): switching model.name/model.version is then a one-line change."""
+    name = params.model.name
+    if params.job.experiment_name is None:
+        params.job.experiment_name = f"chat_completion_{name}"
+    registered = params.registered_model.name or sanitize_model_name(
+        f"{name}-{params.data.tag}-200k"
+    )
+    if params.registered_model.description is None:
+        params.registered_model.description = (
+            f"{name} fine tuned model for {params.data.tag} 200k chat-completion"
+        )
+    if params.endpoint.description is None:
+        params.endpoint.description = f"Online endpoint serving {registered}"
+    unset = [
+        f"{section}.{key}"
+        for section, key in (("compute", "size"), ("deployment", "instance_type"))
+        if getattr(getattr(params, section), key) is None
+    ]
+    if unset and meta is None:
+        at = _locate(("model", "name"), where)
+        known = ", ".join(catalog.model_names())
+        problems.append(
+            f"{at}model.name: {name} {params.model.version} is not in the model catalog "
+            f"(known: {known}): pick a known model or set {' and '.join(unset)}"
+        )
+        return
+    for section, key, allow in (
+        ("compute", "size", meta.finetune_allow_list if meta else ()),
+        ("deployment", "instance_type", meta.inference_allow_list if meta else ()),
+    ):
+        target = getattr(params, section)
+        if getattr(target, key) is not None:
+            continue
+        chosen = _current_gpu_size(allow)
+        if chosen is None:
+            at = _locate((section,), where)
+            problems.append(
+                f"{at}{section}.{key}: not set and {name} {params.model.version} recommends no "
+                "current GPU size: set it explicitly"
+            )
+            continue
+        setattr(target, key, chosen)
 
 
 def data_fingerprint(data_dir: Path) -> str | None:

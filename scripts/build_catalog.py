@@ -17,15 +17,19 @@ from typing import Any
 
 import yaml
 
+from generator.catalog import metadata
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "generator" / "catalog"
-DEFAULT_SPECS = ROOT.parent / "shared" / "reference" / "specs"
-
-# Successors are not part of any spec; they come from the model family's public lifecycle notes.
-SUCCESSORS = {
-    "Phi-3-mini-4k-instruct": ["Phi-3.5-mini-instruct", "Phi-4"],
-    "Phi-3.5-mini-instruct": ["Phi-4"],
-}
+# The reference specs sit beside the checkout (../shared) or beside a worktree's parent.
+DEFAULT_SPECS = next(
+    (
+        p / "shared" / "reference" / "specs"
+        for p in (ROOT.parent, ROOT.parent.parent)
+        if (p / "shared" / "reference" / "specs").is_dir()
+    ),
+    ROOT.parent / "shared" / "reference" / "specs",
+)
 
 
 def _number(value: Any) -> Any:
@@ -77,11 +81,11 @@ def _vkey(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version))
 
 
-def _date(value: Any) -> str | None:
-    return str(value)[:10] if value else None
-
-
 def build_models(specs: Path) -> dict[str, Any]:
+    """Model metadata per version, from every spec file in either layout (merged per version).
+
+    Successors are not stored: generator.lifecycle computes them from these entries.
+    """
     models: dict[str, Any] = {}
     for path in sorted(specs.glob("*-model-spec-*.yaml")):
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -89,61 +93,15 @@ def build_models(specs: Path) -> dict[str, Any]:
         tags = spec.get("tags") or {}
         meta = spec.get("system_metadata") or {}
         entry = models.setdefault(name, {"versions": {}})
-        ver = entry["versions"].setdefault(version, {"sources": []})
-        ver["sources"].append(path.name)
-        # Old layout: tags.*_compute_allow_list; new: system_metadata.SKU / supportedComputes.
-        sku = meta.get("SKU") or {}
-        computes = meta.get("supportedComputes") or {}
-        finetune = (
-            tags.get("finetune_compute_allow_list")
-            or sku.get("finetuneRecommendedSkus")
-            or computes.get("finetuneComputes")
+        read = metadata.version_entry(
+            tags, meta, spec.get("properties"), archived=bool(spec.get("isArchived"))
         )
-        inference = (
-            tags.get("inference_compute_allow_list")
-            or sku.get("inferenceRecommendedSkus")
-            or computes.get("inferenceComputes")
-        )
-        if finetune:
-            ver["finetune_allow_list"] = sorted(
-                set(finetune) | set(ver.get("finetune_allow_list", []))
-            )
-        if inference:
-            ver["inference_allow_list"] = sorted(
-                set(inference) | set(ver.get("inference_allow_list", []))
-            )
-        if "model_specific_defaults" in tags:
-            ver["model_specific_defaults"] = tags["model_specific_defaults"]
-        dep = meta.get("deprecation") or {}
-        life = {
-            "finetune_deprecation": _date(
-                tags.get("FinetuneDeprecationDate") or dep.get("finetuneDeprecationDate")
-            ),
-            "finetune_retirement": _date(
-                tags.get("FinetuneRetirementDate") or dep.get("finetuneRetirementDate")
-            ),
-            "inference_deprecation": _date(
-                tags.get("InferenceDeprecationDate") or dep.get("inferenceDeprecationDate")
-            ),
-            "inference_retirement": _date(
-                tags.get("InferenceRetirementDate") or dep.get("inferenceRetirementDate")
-            ),
-        }
-        life = {k: v for k, v in life.items() if v}
-        if life:
-            ver.setdefault("lifecycle", {}).update(life)
-        if spec.get("isArchived"):
-            ver["archived"] = True
-            entry["archived"] = True
-        tasks = (meta.get("tasks") or {}).get("fineTuningTasks") or (
-            [tags["finetuning-tasks"]] if "finetuning-tasks" in tags else None
-        )
-        if not tasks and "finetuning-tasks" in (spec.get("properties") or {}):
-            tasks = [spec["properties"]["finetuning-tasks"]]
-        if tasks:
-            ver["finetuning_tasks"] = sorted(set(tasks) | set(ver.get("finetuning_tasks", [])))
-    for name, entry in models.items():
-        entry["successors"] = SUCCESSORS.get(name, [])
+        read["layouts"] = metadata.layouts(tags, meta)
+        old = entry["versions"].get(version)
+        ver = metadata.merge_entries(old, read) if old else read
+        ver["sources"] = [*(old or {}).get("sources", []), path.name]
+        entry["versions"][version] = {"sources": ver.pop("sources"), **ver}
+    for entry in models.values():
         entry["versions"] = dict(sorted(entry["versions"].items(), key=lambda kv: _vkey(kv[0])))
         entry["latest_version"] = list(entry["versions"])[-1]
     return dict(sorted(models.items()))

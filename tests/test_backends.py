@@ -83,7 +83,7 @@ POLL = "  # repeated with backoff until Completed, Failed or Canceled"
 CLI_RUN_PLAN = "".join(
     line + "\n"
     for line in [
-        "az ml model show -n Phi-3-mini-4k-instruct -v 15 --registry-name azureml -o json",
+        "az ml model show -n Phi-4 -v 8 --registry-name azureml -o json",
         "az ml compute show -n gpu-a100 -o json",
         "az ml compute create -f azureml/dev/compute.yml -o json"
         "  # only when the cluster is missing",
@@ -92,7 +92,7 @@ CLI_RUN_PLAN = "".join(
         "az ml job show -n '<job-name>' --query services.Studio.endpoint -o tsv"
         "  # once, for the Studio link",
         "az ml job show -n '<job-name>' --query status -o tsv" + POLL,
-        "az ml model show -n Phi-3-mini-4k-instruct-ultrachat-200k -v 1 -o json",
+        "az ml model show -n Phi-4-ultrachat-200k -v 1 -o json",
         "az ml model create -f azureml/dev/model.yml"
         " --set 'path=azureml://jobs/<job-name>/outputs/trained_model' -o json",
         "az ml online-endpoint show -n ultrachat-completion-dev -o json",
@@ -134,7 +134,7 @@ def test_cli_plan_with_workspace_flags_masks_the_subscription(proj: Path) -> Non
     assert result.exit_code == 0, result.output
     ws = "-g rg1 -w ws1 --subscription <subscription>"
     assert result.stdout == (
-        "az ml model show -n Phi-3-mini-4k-instruct -v 15 --registry-name azureml -o json\n"
+        "az ml model show -n Phi-4 -v 8 --registry-name azureml -o json\n"
         f"az ml compute show -n gpu-a100-x2 -o json {ws}\n"
         f"az ml compute create -f azureml/prod/compute.yml -o json {ws}"
         "  # only when the cluster is missing\n"
@@ -175,7 +175,7 @@ def test_dry_run_resumes_from_the_recorded_state(proj: Path) -> None:
                 "params": fingerprint,
                 "job": {"name": "brave_job_1", "status": "Completed"},
                 "model": {
-                    "name": "Phi-3-mini-4k-instruct-ultrachat-200k",
+                    "name": "Phi-4-ultrachat-200k",
                     "version": "1",
                     "job": "brave_job_1",
                 },
@@ -207,7 +207,7 @@ def test_register_dry_run_uses_the_recorded_job(proj: Path) -> None:
     result = amlgen(proj, "register", "--dry-run")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "az ml model show -n Phi-3-mini-4k-instruct-ultrachat-200k -v 1 -o json\n"
+        "az ml model show -n Phi-4-ultrachat-200k -v 1 -o json\n"
         "az ml model create -f azureml/dev/model.yml"
         " --set path=azureml://jobs/job_42/outputs/trained_model -o json\n"
     )
@@ -240,7 +240,8 @@ def test_missing_data_refuses_with_the_fix(proj: Path) -> None:
 def test_unknown_environment_is_an_error_unless_state_remains(proj: Path) -> None:
     result = amlgen(proj, "teardown", "--env", "qa")
     assert result.exit_code == 1
-    assert "unknown environment 'qa'" in result.output and "known: dev, prod" in result.output
+    assert "unknown environment 'qa'" in result.output
+    assert "known: dev, notebook, prod" in result.output
     # An environment whose overlay was removed can still be torn down from its state.
     (proj / ".amlgen" / "old").mkdir(parents=True)
     (proj / ".amlgen" / "old" / "state.json").write_text("{}")
@@ -293,8 +294,7 @@ def test_sdk_run_dry_run_plan_is_exact(proj: Path) -> None:
     d = proj / "azureml" / "dev"
     job_path = "azureml://jobs/<job-name>/outputs/trained_model"
     expected = [
-        'MLClient(credential, registry_name="azureml").models.get('
-        'name="Phi-3-mini-4k-instruct", version="15")',
+        'MLClient(credential, registry_name="azureml").models.get(name="Phi-4", version="8")',
         'ml_client.compute.get("gpu-a100")',
         'compute = load_compute(source="azureml/dev/compute.yml")',
         *_sdk_dump("compute", d / "compute.yml"),
@@ -306,7 +306,7 @@ def test_sdk_run_dry_run_plan_is_exact(proj: Path) -> None:
         "ml_client.jobs.create_or_update(job).name",
         'ml_client.jobs.get("<job-name>").status'
         "  # repeated with backoff until Completed, Failed or Canceled",
-        'ml_client.models.get(name="Phi-3-mini-4k-instruct-ultrachat-200k", version="1")',
+        'ml_client.models.get(name="Phi-4-ultrachat-200k", version="1")',
         f'model = load_model(source="azureml/dev/model.yml", params_override=[{{"path": '
         f'"{job_path}"}}])',
         *_sdk_dump("model", d / "model.yml", [{"path": job_path}]),

@@ -256,7 +256,7 @@ def test_job_runs_its_lifecycle_and_its_model_registers(
         params_override=[{"path": f"azureml://jobs/{name}/outputs/trained_model"}],
     )
     registered = ml.models.create_or_update(model)
-    assert (registered.name, registered.version) == ("Phi-3-mini-4k-instruct-ultrachat-200k", "1")
+    assert (registered.name, registered.version) == ("Phi-4-ultrachat-200k", "1")
     with pytest.raises(HttpResponseError, match="immutable"):
         ml.models.create_or_update(model)
     with pytest.raises(HttpResponseError, match="was not found"):

@@ -21,13 +21,13 @@ def problems(project: Path, env: str = "dev", overrides: tuple[str, ...] = ()) -
 
 
 def test_shipped_environments_resolve(project: Path) -> None:
-    assert environments(project) == ["dev", "prod", "serverless"]
+    assert environments(project) == ["dev", "notebook", "prod", "serverless"]
     dev, prod = load_params("dev", project), load_params("prod", project)
     assert dev.gpus_per_node == 1  # Standard_NC24ads_A100_v4
     assert prod.gpus_per_node == 2  # Standard_NC48ads_A100_v4
     assert prod.params.data.split_percent == 20 and dev.params.data.split_percent == 5
     assert dev.sources == ["params/base.yaml", "params/dev.yaml"]
-    assert dev.registered_model_name == "Phi-3-mini-4k-instruct-ultrachat-200k"
+    assert dev.registered_model_name == "Phi-4-ultrachat-200k"
 
 
 def test_precedence_base_then_env_then_set(project: Path) -> None:
@@ -49,8 +49,8 @@ def test_overlay_replaces_lists_and_merges_mappings(project: Path) -> None:
 
 
 def test_model_specific_defaults_override_like_the_notebook(project: Path) -> None:
-    r = load_params("dev", project)
-    # base.yaml asks for 3 epochs; the model's tag says 1 and wins, as in the notebook.
+    r = load_params("notebook", project)
+    # notebook.yaml asks for 3 epochs; the model's tag says 1 and wins, as in the notebook.
     assert r.finetune_inputs["num_train_epochs"] == 1
     assert r.defaults_overrode["num_train_epochs"] == (3, 1)
     # Normalised to the component's own types.
@@ -65,13 +65,63 @@ def test_model_specific_defaults_override_like_the_notebook(project: Path) -> No
 
 
 def test_model_specific_defaults_fill_and_off(project: Path) -> None:
-    fill = load_params("dev", project, ["model.specific_defaults=fill"])
+    fill = load_params("notebook", project, ["model.specific_defaults=fill"])
     assert fill.finetune_inputs["num_train_epochs"] == 3
     assert fill.finetune_inputs["precision"] == "16"  # unset by the user: filled
-    off = load_params("dev", project, ["model.specific_defaults=ignore"])
+    off = load_params("notebook", project, ["model.specific_defaults=ignore"])
     assert off.finetune_inputs["num_train_epochs"] == 3
     assert "precision" not in off.finetune_inputs
     assert off.defaults_applied == {}
+
+
+def test_phi4_defaults_come_from_its_own_metadata(project: Path) -> None:
+    r = load_params("dev", project)
+    assert (r.params.model.name, r.params.model.version) == ("Phi-4", "8")
+    # base.yaml sets no fine-tune input: Phi-4's model_specific_defaults decide every one.
+    assert r.finetune_inputs["deepspeed_stage"] == "3"
+    assert r.finetune_inputs["num_train_epochs"] == 1
+    assert r.defaults_overrode == {}
+    assert r.params.compute.size == "Standard_NC24ads_A100_v4"  # first recommended GPU size
+    assert r.params.deployment.instance_type == "Standard_NC24ads_A100_v4"
+    assert r.params.job.experiment_name == "chat_completion_Phi-4"
+    # An explicit value wins over the model's default (model.specific_defaults: fill).
+    mine = load_params("dev", project, ["finetune.deepspeed_stage=2"])
+    assert mine.finetune_inputs["deepspeed_stage"] == "2"
+
+
+def test_one_line_switches_everything_that_follows_from_the_model(project: Path) -> None:
+    r = load_params("dev", project, ["model.name=Phi-3-mini-4k-instruct", "model.version=15"])
+    assert r.params.job.experiment_name == "chat_completion_Phi-3-mini-4k-instruct"
+    assert r.registered_model_name == "Phi-3-mini-4k-instruct-ultrachat-200k"
+    assert r.params.registered_model.description == (
+        "Phi-3-mini-4k-instruct fine tuned model for ultrachat 200k chat-completion"
+    )
+    assert r.params.endpoint.description == (
+        "Online endpoint serving Phi-3-mini-4k-instruct-ultrachat-200k"
+    )
+    assert r.finetune_inputs["deepspeed_stage"] == "2"  # Phi-3-mini's own defaults
+    # Its first recommended inference sizes (NCv3) are retired: the first current one is taken.
+    assert r.params.deployment.instance_type == "Standard_NC24ads_A100_v4"
+    # Set explicitly, nothing is derived.
+    kept = load_params(
+        "dev",
+        project,
+        ["model.name=Phi-3-mini-4k-instruct", "model.version=15", "job.experiment_name=mine"],
+    )
+    assert kept.params.job.experiment_name == "mine"
+
+
+def test_sequence_length_is_bounded_by_the_context_window(project: Path) -> None:
+    (line,) = problems(project, overrides=("finetune.max_seq_length=32768",))
+    assert (
+        "finetune.max_seq_length: 32768 exceeds the 16384-token context window of Phi-4 8" in line
+    )
+    assert load_params("dev", project, ["finetune.max_seq_length=16384"])
+
+
+def test_unknown_model_without_sizes_is_one_line(project: Path) -> None:
+    (line,) = problems(project, overrides=("model.name=NoSuchModel",))
+    assert "model.name: NoSuchModel 8 is not in the model catalog (known: " in line
 
 
 def test_unknown_key_names_file_line_and_suggests(project: Path) -> None:
@@ -169,7 +219,7 @@ def test_set_errors(project: Path) -> None:
 
 def test_unknown_environment(project: Path) -> None:
     (line,) = problems(project, env="staging")
-    assert "unknown environment 'staging'; known: dev, prod" in line
+    assert "unknown environment 'staging'; known: dev, notebook, prod" in line
 
 
 def test_gpu_count_comes_from_the_vm_size(project: Path) -> None:

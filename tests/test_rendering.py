@@ -13,6 +13,7 @@ import yaml
 
 from generator import __version__, load_params, render
 from generator.errors import ParamsError
+from generator.params import environments
 from generator.rendering import FILE_NAMES, render_environments
 from generator.yamlio import dump
 
@@ -44,7 +45,7 @@ def tree(folder: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("env", ["dev", "prod", "pipeline-serverless", "serverless"])
+@pytest.mark.parametrize("env", ["dev", "prod", "notebook", "pipeline-serverless", "serverless"])
 def test_goldens(project3: Path, env: str, update_goldens: bool) -> None:
     files = render(load_params(env, project3))
     folder = GOLDEN / env
@@ -60,7 +61,7 @@ def test_goldens(project3: Path, env: str, update_goldens: bool) -> None:
 
 
 def test_committed_azureml_is_a_fresh_render() -> None:
-    results = render_environments(["dev", "prod", "serverless"], ROOT, check=True, all_envs=True)
+    results = render_environments(environments(ROOT), ROOT, check=True, all_envs=True)
     assert [r.path for r in results if r.status != "unchanged"] == []
 
 
@@ -98,7 +99,7 @@ def test_pipeline_job_shape(project3: Path) -> None:
     inputs = step["inputs"]
     assert inputs["number_of_gpu_to_use_finetuning"] == 2  # NC48ads_A100_v4 has 2 GPUs
     assert inputs["apply_lora"] == "true" and inputs["precision"] == "16"
-    assert inputs["deepspeed_stage"] == "2"
+    assert inputs["deepspeed_stage"] == "3"  # Phi-4's model_specific_defaults
     assert isinstance(inputs["learning_rate"], float)
     assert {inputs[k] for k in inputs if k.startswith("compute_")} == {"gpu-a100-x2"}
     assert job["settings"] == {"force_rerun": True, "continue_on_step_failure": False}
@@ -119,15 +120,13 @@ def test_serverless_and_display_name(project3: Path) -> None:
     assert inputs["instance_type_finetune"] == "Standard_NC96ads_A100_v4"
     assert inputs["instance_type_preprocess"] == "Standard_D12_v2"
     # bs = 1 per device x 4 grad-acc x 4 GPUs x 2 nodes; `fill` keeps the user's flags.
-    assert job["display_name"] == (
-        "Phi-3-mini-4k-instruct-ultrachat-bs32-cosine-nods-nolora-save_limit1-seqlen2048"
-    )
+    assert job["display_name"] == ("Phi-4-ultrachat-bs32-cosine-nods-nolora-save_limit1-seqlen2048")
     assert inputs["apply_deepspeed"] == "false"
     endpoint = yaml.safe_load(files["azureml/pipeline-serverless/endpoint.yml"])
     assert endpoint["name"] == "ultrachat-serverless"  # Azure wants lower case
     deployment = yaml.safe_load(files["azureml/pipeline-serverless/deployment.yml"])
     assert deployment["endpoint_name"] == "ultrachat-serverless"
-    assert deployment["model"] == "azureml:Phi-3-mini-4k-instruct-ultrachat-200k:1"
+    assert deployment["model"] == "azureml:Phi-4-ultrachat-200k:1"
     assert deployment["readiness_probe"] == {"initial_delay": 30, "period": 5}
     # Strings that YAML 1.1 would read as something else stay strings.
     assert endpoint["description"] == "yes"

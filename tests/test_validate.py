@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from generator import catalog
 from generator.cli import cli
 from generator.errors import RenderError
+from generator.params import environments
 from generator.rendering import render_environments
 from generator.validation import validate_paths, validate_rendered
 from generator.validation.findings import Report
@@ -259,7 +260,7 @@ def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("project")
     shutil.copytree(ROOT / "params", root / "params")
     render_environments(
-        ["dev", "prod"], root, all_envs=True, log=lambda s: None, validate=validate_rendered
+        environments(root), root, all_envs=True, log=lambda s: None, validate=validate_rendered
     )
     return root
 
@@ -314,10 +315,12 @@ def test_rendered_sets_have_no_errors_offline(rendered_project: Path) -> None:
     report = validate_paths([], project_dir=rendered_project, sdk=False)
     assert not report.errors, [f.text() for f in report.errors]
     codes = {f.code for f in report.warnings}
-    # Expected warnings only: the base model's retired fine-tuning and data not prepared yet.
+    # Expected warnings only: the notebook env's retired model and data not prepared yet.
     assert codes == {"cross.model-lifecycle", "cross.data-missing"}
     lifecycle = [f for f in report.warnings if f.code == "cross.model-lifecycle"]
-    assert "Phi-3.5-mini-instruct" in lifecycle[0].message and "Phi-4" in lifecycle[0].message
+    assert [f.file for f in lifecycle] == ["azureml/notebook/pipeline-job.yml"]
+    assert "2025-08-30" in lifecycle[0].message and "Phi-4 version 8" in lifecycle[0].message
+    assert "Phi-3.5" not in lifecycle[0].message  # retired the same day: not a successor
     missing = [f for f in report.warnings if f.code == "cross.data-missing"]
     assert any("amlgen data --env prod" in f.message for f in missing)
     assert "params/base.yaml" in report.files and "azureml/prod/pipeline-job.yml" in report.files
@@ -337,7 +340,9 @@ def test_good_sets_pass_with_the_sdk_layer(rendered_project: Path) -> None:
 def test_params_problems_become_findings(rendered_project: Path, tmp_path: Path) -> None:
     shutil.copytree(rendered_project, tmp_path / "p")
     base = tmp_path / "p" / "params" / "base.yaml"
-    base.write_text(base.read_text().replace("num_train_epochs: 3", "num_train_epochs: three"))
+    base.write_text(
+        base.read_text().replace("finetune: {}", "finetune:\n  num_train_epochs: three")
+    )
     report = validate_paths([], project_dir=tmp_path / "p", sdk=False)
     hits = [f for f in report.errors if f.code == "params.invalid"]
     assert len(hits) == 1  # once, although both environments load base.yaml
@@ -599,7 +604,7 @@ def test_model_tags_in_the_registry_layout_are_read() -> None:
     )
     live = model_from_entity(entity)
     assert live.finetune_allow_list == ("Standard_NC24ads_A100_v4", "Standard_NC48ads_A100_v4")
-    assert live.archived and live.successors == ("Phi-3.5-mini-instruct", "Phi-4")
+    assert live.archived and live.lifecycle == {"finetune_retirement": "2025-08-30"}
     diffs = [m for _, m in compare_model(live, catalog.model("Phi-3-mini-4k-instruct", "15"))]
     assert any(m.startswith("finetune_allow_list: live adds nothing, removes") for m in diffs)
     assert "model_specific_defaults differ from the bundled catalog" in diffs

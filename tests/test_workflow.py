@@ -28,7 +28,7 @@ emulator_mod = pytest.importorskip("generator.emulator", reason="needs the emula
 Emulator = emulator_mod.Emulator
 
 ENDPOINT = "ultrachat-completion-dev"
-MODEL = "Phi-3-mini-4k-instruct-ultrachat-200k"
+MODEL = "Phi-4-ultrachat-200k"
 
 
 @pytest.fixture

@@ -103,12 +103,36 @@ def all_component_inputs(name: str) -> dict[str, InputSpec]:
 class ModelVersion:
     name: str
     version: str
-    finetune_allow_list: tuple[str, ...] = ()
+    finetune_allow_list: tuple[str, ...] = ()  # registry order: the order of recommendation
     inference_allow_list: tuple[str, ...] = ()
     model_specific_defaults: dict[str, Any] = field(default_factory=dict)
-    lifecycle: dict[str, str] = field(default_factory=dict)
+    lifecycle: dict[str, str] = field(default_factory=dict)  # ISO days, see metadata.py
     archived: bool = False
-    successors: tuple[str, ...] = ()
+    finetuning_tasks: tuple[str, ...] = ()
+    inference_tasks: tuple[str, ...] = ()
+    deployment_options: tuple[str, ...] = ()  # MaaP = managed compute (chat_completion_pipeline)
+    context_window: int | None = None
+    finetune_min_sku_spec: str | None = None
+    inference_min_sku_spec: str | None = None
+
+
+def model_from_entry(name: str, version: str, raw: dict[str, Any]) -> ModelVersion:
+    """A catalog-shaped entry (bundled, locked or read live) as a ModelVersion."""
+    return ModelVersion(
+        name=name,
+        version=version,
+        finetune_allow_list=tuple(raw.get("finetune_allow_list", ())),
+        inference_allow_list=tuple(raw.get("inference_allow_list", ())),
+        model_specific_defaults=dict(raw.get("model_specific_defaults", {})),
+        lifecycle=dict(raw.get("lifecycle", {})),
+        archived=bool(raw.get("archived", False)),
+        finetuning_tasks=tuple(raw.get("finetuning_tasks", ())),
+        inference_tasks=tuple(raw.get("inference_tasks", ())),
+        deployment_options=tuple(raw.get("deployment_options", ())),
+        context_window=raw.get("context_window"),
+        finetune_min_sku_spec=raw.get("finetune_min_sku_spec"),
+        inference_min_sku_spec=raw.get("inference_min_sku_spec"),
+    )
 
 
 def model_names() -> list[str]:
@@ -124,16 +148,18 @@ def model(name: str, version: str | None = None) -> ModelVersion | None:
     raw = entry["versions"].get(version)
     if raw is None:
         return None
-    return ModelVersion(
-        name=name,
-        version=version,
-        finetune_allow_list=tuple(raw.get("finetune_allow_list", ())),
-        inference_allow_list=tuple(raw.get("inference_allow_list", ())),
-        model_specific_defaults=dict(raw.get("model_specific_defaults", {})),
-        lifecycle=dict(raw.get("lifecycle", {})),
-        archived=bool(raw.get("archived", False)),
-        successors=tuple(entry.get("successors", ())),
-    )
+    return model_from_entry(name, version, raw)
+
+
+def models() -> list[ModelVersion]:
+    """Every bundled model version (the candidates lifecycle successors are chosen from)."""
+    out = []
+    for name in model_names():
+        for version in model_versions(name):
+            found = model(name, version)
+            assert found is not None
+            out.append(found)
+    return out
 
 
 def model_versions(name: str) -> list[str]:

@@ -7,14 +7,13 @@ is a size the model may be fine-tuned on, and the local data files exist and loo
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import catalog
+from .. import catalog, lifecycle
 from .assets import COMPUTE, DEPLOYMENT, ENDPOINT, MODEL, PIPELINE_JOB, Asset
 from .component import Node, SpecLookup, is_local, lookup_bundled, pipeline_nodes
 from .findings import CROSS, ERROR, INFO, WARNING, Finding, YamlPath, finding
@@ -33,10 +32,6 @@ DATA_LINES = 5  # "looks like chat JSONL": the first rows only, so validation st
 
 def lookup_model(name: str, version: str) -> catalog.ModelVersion | None:
     return catalog.model(name, version)
-
-
-def today() -> dt.date:
-    return dt.date.today()
 
 
 def finetune_node(nodes: list[Node]) -> Node | None:
@@ -116,27 +111,8 @@ def _model_meta(
 
 
 def _lifecycle(job: Asset, path: YamlPath, meta: catalog.ModelVersion) -> list[Finding]:
-    now = today().isoformat()
-    retired = meta.lifecycle.get("finetune_retirement")
-    deprecated = meta.lifecycle.get("finetune_deprecation")
-    successors = ", ".join(meta.successors) or "a current model"
-    what = f"{meta.name} version {meta.version}"
-    if retired and retired <= now:
-        archived = " and the model is archived in the registry" if meta.archived else ""
-        msg = (
-            f"fine-tuning {what} was retired on {retired}{archived}: move to a successor "
-            f"({successors})"
-        )
-    elif deprecated and deprecated <= now:
-        msg = (
-            f"fine-tuning {what} is deprecated since {deprecated} (retirement "
-            f"{retired or 'announced'}): plan a move to {successors}"
-        )
-    elif meta.archived:
-        msg = f"{what} is archived in the registry: move to {successors}"
-    else:
-        return []
-    return [finding(job, path, WARNING, "cross.model-lifecycle", msg, CROSS)]
+    msg = lifecycle.judge(meta).message()  # the one lifecycle rule (generator/lifecycle.py)
+    return [finding(job, path, WARNING, "cross.model-lifecycle", msg, CROSS)] if msg else []
 
 
 def _by_kind(assets: list[Asset], kind: str) -> list[Asset]:

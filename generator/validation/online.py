@@ -7,8 +7,6 @@ The conversion and comparison are pure functions of SDK entities, testable witho
 
 from __future__ import annotations
 
-import ast
-import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -43,68 +41,23 @@ def spec_from_entity(component: Any) -> catalog.ComponentSpec:
     )
 
 
-def _as_list(value: Any) -> tuple[str, ...]:
-    if isinstance(value, list | tuple):
-        return tuple(str(v).strip() for v in value)
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        for parse in (ast.literal_eval, json.loads):
-            try:
-                parsed = parse(text)
-                if isinstance(parsed, list | tuple):
-                    return tuple(str(v).strip() for v in parsed)
-            except (ValueError, SyntaxError):
-                pass
-        return tuple(p.strip() for p in text.strip("[]").split(",") if p.strip())
-    return ()
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return dict(value)
-    if isinstance(value, str):
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                parsed = parse(value)
-                if isinstance(parsed, dict):
-                    return parsed
-            except (ValueError, SyntaxError):
-                pass
-    return {}
-
-
 def model_from_entity(model: Any) -> catalog.ModelVersion:
-    """An SDK model entity's registry tags as bundled model metadata (both tag layouts)."""
+    """An SDK model entity's registry metadata (either layout, see catalog.metadata)."""
+    from ..catalog import metadata
+
     tags = dict(getattr(model, "tags", None) or {})
     props = dict(getattr(model, "properties", None) or {})
-    sku = _as_dict(props.get("SKU") or tags.get("SKU"))
+    # The SDK entity drops `system_metadata`; some registries echo parts of it as properties.
+    system = metadata.as_dict(props.get("system_metadata"))
+    if props.get("SKU") or tags.get("SKU"):
+        system.setdefault("SKU", metadata.as_dict(props.get("SKU") or tags.get("SKU")))
     name, version = str(model.name), str(model.version)
     bundled = catalog.model(name, version)
-    lifecycle = {
-        key: str(tags[tag])
-        for key, tag in (
-            ("finetune_deprecation", "FinetuneDeprecationDate"),
-            ("finetune_retirement", "FinetuneRetirementDate"),
-            ("inference_deprecation", "InferenceDeprecationDate"),
-            ("inference_retirement", "InferenceRetirementDate"),
-        )
-        if tags.get(tag)
-    }
-    return catalog.ModelVersion(
-        name=name,
-        version=version,
-        finetune_allow_list=_as_list(
-            tags.get("finetune_compute_allow_list") or sku.get("finetuneRecommendedSkus")
-        ),
-        inference_allow_list=_as_list(
-            tags.get("inference_compute_allow_list") or sku.get("inferenceRecommendedSkus")
-        ),
-        model_specific_defaults=_as_dict(tags.get("model_specific_defaults")),
-        lifecycle=lifecycle,
-        archived=bool(getattr(model, "stage", None) == "Archived")
-        or (bundled.archived if bundled else False),
-        successors=bundled.successors if bundled else (),
+    archived = bool(getattr(model, "stage", None) == "Archived") or (
+        bundled.archived if bundled else False
     )
+    entry = metadata.version_entry(tags, system, props, archived=archived)
+    return catalog.model_from_entry(name, version, entry)
 
 
 def compare_component(

@@ -123,9 +123,13 @@ def _model(req: Request, name: str, ver: str) -> dict[str, Any]:
         "finetune_compute_allow_list": json.dumps(list(mv.finetune_allow_list)),
         "inference_compute_allow_list": json.dumps(list(mv.inference_allow_list)),
         "model_specific_defaults": json.dumps(mv.model_specific_defaults),
-        "task": "chat-completion",
+        "task": ", ".join(mv.inference_tasks) or "chat-completion",
         "author": "Microsoft",
     }
+    if mv.deployment_options:
+        tags["deploymentOptions"] = ", ".join(mv.deployment_options)
+    if mv.context_window:
+        tags["textContextWindow"] = str(mv.context_window)
     for key, value in mv.lifecycle.items():
         tags[LIFECYCLE_TAGS.get(key, key)] = value
     return {
@@ -142,7 +146,17 @@ def _model(req: Request, name: str, ver: str) -> dict[str, Any]:
             "properties": {
                 "finetune-recommended-sku": ", ".join(mv.finetune_allow_list),
                 "inference-recommended-sku": ", ".join(mv.inference_allow_list),
-                "finetuning-tasks": "chat-completion",
+                "finetuning-tasks": ", ".join(mv.finetuning_tasks) or "chat-completion",
+                **(
+                    {"finetune-min-sku-spec": mv.finetune_min_sku_spec}
+                    if mv.finetune_min_sku_spec
+                    else {}
+                ),
+                **(
+                    {"inference-min-sku-spec": mv.inference_min_sku_spec}
+                    if mv.inference_min_sku_spec
+                    else {}
+                ),
             },
             "flavors": {"hftransformersv2": {"data": {"task": "chat-completion"}}},
             "provisioningState": "Succeeded",
