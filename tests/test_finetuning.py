@@ -120,6 +120,8 @@ def test_overlay_hyperparameters_must_be_taken(project: Path) -> None:
     assert line.startswith(f"params/serverless.yaml:{n}: finetune.apply_lora: not a hyper-param")
     # Inherited from base.yaml instead: left out, and said so.
     path.write_text(path.read_text().replace("finetune:\n  apply_lora: false\n", ""))
+    base = project / "params" / "base.yaml"
+    base.write_text(base.read_text().replace("finetune: {}", "finetune:\n  apply_lora: true"))
     resolved = load_params("serverless", project)
     assert "apply_lora" in resolved.hyperparameters_dropped
     assert "apply_lora" not in resolved.hyperparameters

@@ -15,7 +15,7 @@ import yaml
 from generator import catalog, lifecycle, load_params, render
 from generator.catalog import metadata
 from generator.errors import AmlgenError
-from generator.validate import validate_rendered
+from generator.validation.runner import validate_rendered
 
 ROOT = Path(__file__).resolve().parent.parent
 PHI3 = catalog.model("Phi-3-mini-4k-instruct", "15")

@@ -21,7 +21,6 @@ from click.testing import CliRunner
 from generator import catalog
 from generator.cli import cli
 from generator.errors import RenderError
-from generator.params import environments
 from generator.rendering import render_environments
 from generator.validation import validate_paths, validate_rendered
 from generator.validation.findings import Report
@@ -256,11 +255,15 @@ def exit_code(report: Report, strict: bool = False) -> int:
 
 @pytest.fixture(scope="module")
 def rendered_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project with the repo's params rendered fresh (dev and prod)."""
+    """A project with the repo's params rendered fresh (dev, notebook and prod)."""
     root = tmp_path_factory.mktemp("project")
     shutil.copytree(ROOT / "params", root / "params")
     render_environments(
-        environments(root), root, all_envs=True, log=lambda s: None, validate=validate_rendered
+        ["dev", "notebook", "prod"],
+        root,
+        all_envs=True,
+        log=lambda s: None,
+        validate=validate_rendered,
     )
     return root
 
