@@ -197,5 +197,21 @@ def vm_size_names() -> list[str]:
     return list(_load("vm_sizes.json")["sizes"])
 
 
+def vm_catalog_date() -> str:
+    """When the VM-size catalog was last curated (ISO date): Azure adds sizes after it."""
+    return str(_load("vm_sizes.json")["as_of"])
+
+
+# Azure size names: Standard_<family><vCPUs>[-<constrained>][<features>][_<accel>][_v<n>]
+VM_SIZE_NAME = re.compile(
+    r"^(standard|basic)_[a-z]{1,4}\d+(-\d+)?[a-z]*(_[a-z0-9]+)*$", re.IGNORECASE
+)
+
+
+def vm_size_well_formed(name: str) -> bool:
+    """Whether `name` is shaped like an Azure VM size (`Standard_E64s_v3`), known or not."""
+    return bool(VM_SIZE_NAME.match(name))
+
+
 def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version))

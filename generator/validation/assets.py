@@ -16,51 +16,8 @@ from typing import Any
 import yaml
 
 from .. import yamlio
-from .findings import ERROR, HYGIENE, WARNING, Finding, YamlPath, finding
-
-PIPELINE_JOB = "pipeline_job"
-COMMAND_JOB = "command_job"
-OTHER_JOB = "job"
-MODEL = "model"
-ENDPOINT = "online_endpoint"
-DEPLOYMENT = "online_deployment"
-COMPUTE = "compute"
-JOB_KINDS = (PIPELINE_JOB, COMMAND_JOB, OTHER_JOB)
-
-# `$schema` file stems (lower case) -> kind.
-_SCHEMA_KINDS = {
-    "pipelinejob": PIPELINE_JOB,
-    "commandjob": COMMAND_JOB,
-    "sweepjob": OTHER_JOB,
-    "sparkjob": OTHER_JOB,
-    "model": MODEL,
-    "managedonlineendpoint": ENDPOINT,
-    "kubernetesonlineendpoint": ENDPOINT,
-    "managedonlinedeployment": DEPLOYMENT,
-    "kubernetesonlinedeployment": DEPLOYMENT,
-    "amlcompute": COMPUTE,
-    "computeinstance": COMPUTE,
-}
-_TYPE_KINDS = {
-    "pipeline": PIPELINE_JOB,
-    "command": COMMAND_JOB,
-    "sweep": OTHER_JOB,
-    "spark": OTHER_JOB,
-    "amlcompute": COMPUTE,
-    "computeinstance": COMPUTE,
-    "mlflow_model": MODEL,
-    "custom_model": MODEL,
-    "triton_model": MODEL,
-}
-KIND_LABELS = {
-    PIPELINE_JOB: "pipeline job",
-    COMMAND_JOB: "command job",
-    OTHER_JOB: "job",
-    MODEL: "model",
-    ENDPOINT: "online endpoint",
-    DEPLOYMENT: "online deployment",
-    COMPUTE: "compute",
-}
+from . import kinds
+from .findings import ERROR, HYGIENE, INFO, WARNING, Finding, YamlPath, finding
 
 
 @dataclass
@@ -72,7 +29,8 @@ class Asset:
     text: str
     data: Any = None
     lines: dict[YamlPath, int] = field(default_factory=dict)
-    kind: str | None = None
+    kind: str | None = None  # a kinds.* id
+    variant: str | None = None  # e.g. "kubernetes" for a Kubernetes online deployment
     parsed: bool = False
 
     def line(self, path: YamlPath) -> int | None:
@@ -167,32 +125,6 @@ def _tabs(asset: Asset) -> list[Finding]:
     return out
 
 
-def detect_kind(data: dict[str, Any]) -> str | None:
-    """Kind from `$schema`, then `type`, then telltale keys (hand-written files omit both)."""
-    schema = data.get("$schema")
-    if isinstance(schema, str):
-        stem = schema.rstrip("/").rsplit("/", 1)[-1].lower().replace(".schema.json", "")
-        stem = stem.replace(".json", "")
-        if stem in _SCHEMA_KINDS:
-            return _SCHEMA_KINDS[stem]
-    kind = data.get("type")
-    if isinstance(kind, str) and kind.lower() in _TYPE_KINDS:
-        return _TYPE_KINDS[kind.lower()]
-    if "jobs" in data:
-        return PIPELINE_JOB
-    if "endpoint_name" in data:
-        return DEPLOYMENT
-    if "auth_mode" in data:
-        return ENDPOINT
-    if "command" in data:
-        return COMMAND_JOB
-    if "size" in data or "min_instances" in data or "max_instances" in data:
-        return COMPUTE
-    if "path" in data and "name" in data:
-        return MODEL
-    return None
-
-
 def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, list[Finding]]:
     """Parse one file; never raises for bad content (that is what the findings are for)."""
     if text is None:
@@ -230,8 +162,25 @@ def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, l
         msg = f"the file is {what}: an Azure ML asset is a mapping"
         findings.append(finding(name, (), ERROR, "yaml.not-mapping", msg, HYGIENE, line=1))
         return asset, findings
-    asset.kind = detect_kind(asset.data)
-    if asset.kind is None:
-        msg = "cannot tell which Azure ML asset this is: add `$schema` or `type`"
-        findings.append(finding(name, (), WARNING, "yaml.unknown-kind", msg, HYGIENE, line=1))
+    detected = kinds.detect(asset.data)
+    if detected is None:
+        findings.append(_unknown_kind(asset))
+    else:
+        asset.kind, asset.variant = detected
     return asset, findings
+
+
+def _unknown_kind(asset: Asset) -> Finding:
+    """A note, never an error: Azure ML may know kinds this tool does not."""
+    schema, kind = asset.get("$schema"), asset.get("type")
+    only = "only YAML hygiene was checked"
+    if kinds.schema_stem(schema):
+        path: YamlPath = ("$schema",)
+        msg = f"$schema {kinds.schema_stem(schema)!r} is not a kind amlgen knows: {only}"
+    elif isinstance(kind, str):
+        path = ("type",)
+        msg = f"type {kind!r} with these keys is not a kind amlgen knows: {only}"
+    else:
+        path = ()
+        msg = f"cannot tell which Azure ML kind this is (no `$schema`, no `type`): {only}"
+    return finding(asset, path, INFO, "yaml.unknown-kind", msg, HYGIENE)

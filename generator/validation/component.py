@@ -1,4 +1,4 @@
-"""Layers 3 and 4: a pipeline job against the registry component's interface and runtime rules.
+"""Layer 3: a pipeline job's registry component steps against the component's interface.
 
 Offline, the SDK keeps a registry component reference as a plain string and checks none of its
 inputs; Azure finds the mistakes hours later. The bundled catalog (derived from the registry
@@ -8,7 +8,6 @@ specs) knows every input's type, enum, minimum and the outputs, per version.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog
-from .assets import PIPELINE_JOB, Asset
+from .assets import Asset
 from .findings import COMPONENT, ERROR, INFO, RUNTIME, WARNING, Finding, YamlPath, finding
+from .kinds import PIPELINE_JOB
 
 SpecLookup = Callable[[str, str], "catalog.ComponentSpec | None"]
 
@@ -33,6 +33,8 @@ PARENT_OUTPUT = re.compile(r"^\$\{\{\s*parent\.outputs\.([A-Za-z0-9_]+)\s*\}\}$"
 JOB_OUTPUT = re.compile(
     r"^\$\{\{\s*parent\.jobs\.([A-Za-z0-9_]+)\.outputs\.([A-Za-z0-9_]+)\s*\}\}$"
 )
+# Steps whose body is the job itself (no `component:`), by `type`.
+INLINE_TYPES = {"command", "spark", "parallel", "sweep", "automl", "data_transfer", "import"}
 NODE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 ASSET_TYPES = {"uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model"}
 
@@ -108,7 +110,12 @@ class Node:
 
 
 def is_local(path: str) -> bool:
-    """A path Azure ML resolves from the YAML's folder (no scheme such as azureml: or https:)."""
+    """A path Azure ML resolves from the YAML's folder (no scheme such as azureml: or https:).
+
+    A binding (`${{parent.jobs.prep.outputs.data}}`) is never a local path.
+    """
+    if "${{" in path:
+        return False
     return not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", path)
 
 
@@ -210,7 +217,7 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
     return f"; did you mean {near[0]!r}?" if near else ""
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -261,7 +268,7 @@ def check_literal(
         return out
     if spec.type in ("integer", "number"):
         what = "an integer" if spec.type == "integer" else "a number"
-        num = _number(value)
+        num = number(value)
         if isinstance(value, bool):
             out.append(
                 (ERROR, "component.type", f"YAML boolean {value!r} given where {what} is expected")
@@ -353,8 +360,15 @@ def _check_node(asset: Asset, node: Node, nodes: dict[str, Node]) -> list[Findin
         add(base, ERROR, "component.step", "a step must be a mapping with `type` and `component`")
         return out
     if node.ref is None:
-        if step.get("component") is None:
-            add(base, ERROR, "component.missing", "the step names no `component`")
+        inline = step.get("type") in INLINE_TYPES or isinstance(step.get("component"), dict)
+        if step.get("component") is None and not inline:
+            add(
+                base,
+                ERROR,
+                "component.missing",
+                "the step names no `component` and is no inline job (`type: command`, "
+                "`spark`, `parallel`, `sweep`, `automl`, ...)",
+            )
         return out
     if node.label is not None:
         add(
@@ -415,15 +429,7 @@ def _check_node(asset: Asset, node: Node, nodes: dict[str, Node]) -> list[Findin
         if isinstance(value, str) and (m := PARENT_INPUT.match(value)):
             pname = m.group(1)
             if pname not in parent_inputs:
-                known = ", ".join(parent_inputs) or "none"
-                add(
-                    path,
-                    ERROR,
-                    "component.binding",
-                    f"binds to parent input {pname!r}, which the pipeline does not declare "
-                    f"(inputs: {known}){_did_you_mean(pname, list(parent_inputs))}",
-                )
-                continue
+                continue  # pipeline.py reports bindings to nothing, for every kind of step
             decl = parent_inputs[pname]
             ptype = parent_input_type(decl)
             if ispec.type in ASSET_TYPES and ptype != ispec.type:
@@ -440,22 +446,8 @@ def _check_node(asset: Asset, node: Node, nodes: dict[str, Node]) -> list[Findin
                 for sev, code, msg in check_literal(ispec, literal, spec.name, spec.version):
                     add(("inputs", pname), sev, code, f"(bound to {name}) {msg}")
             continue
-        if isinstance(value, str) and (m := JOB_OUTPUT.match(value)):
-            src, out_name = m.groups()
-            other = nodes.get(src)
-            if other is None:
-                add(
-                    path, ERROR, "component.binding", f"binds to step {src!r}, which does not exist"
-                )
-            elif other.spec and out_name not in other.spec.outputs:
-                add(
-                    path,
-                    ERROR,
-                    "component.binding",
-                    f"step {src!r} has no output {out_name!r} (outputs: "
-                    f"{', '.join(other.spec.outputs)})",
-                )
-            continue
+        if isinstance(value, str) and JOB_OUTPUT.match(value):
+            continue  # pipeline.py checks step-to-step bindings
         if isinstance(value, str) and value.startswith("${{"):
             continue
         if isinstance(value, dict):
@@ -500,13 +492,6 @@ def _check_node(asset: Asset, node: Node, nodes: dict[str, Node]) -> list[Findin
         if isinstance(value, str) and (m := PARENT_OUTPUT.match(value)):
             pname = m.group(1)
             if pname not in parent_outputs:
-                add(
-                    path,
-                    ERROR,
-                    "component.binding",
-                    f"binds to pipeline output {pname!r}, which the pipeline does not declare "
-                    f"under `outputs`{_did_you_mean(pname, list(parent_outputs))}",
-                )
                 continue
             decl = parent_outputs[pname]
             ptype = decl.get("type") if isinstance(decl, dict) else None
@@ -522,7 +507,7 @@ def _check_node(asset: Asset, node: Node, nodes: dict[str, Node]) -> list[Findin
 
 
 def check_pipeline(asset: Asset, lookup: SpecLookup = lookup_bundled) -> list[Finding]:
-    """Layers 3 and 4 for one pipeline job."""
+    """Layer 3 for one pipeline job."""
     if asset.kind != PIPELINE_JOB or not isinstance(asset.data, dict):
         return []
     out: list[Finding] = []
@@ -545,97 +530,4 @@ def check_pipeline(asset: Asset, lookup: SpecLookup = lookup_bundled) -> list[Fi
     nodes = {n.key: n for n in pipeline_nodes(asset, lookup)}
     for node in nodes.values():
         out += _check_node(asset, node, nodes)
-        out += check_runtime(asset, node)
-    return out
-
-
-# --- layer 4 -----------------------------------------------------------------------------------
-
-
-def check_runtime(asset: Asset, node: Node) -> list[Finding]:
-    """The fine-tune step's own checks (facts §7), which otherwise fail hours into a run."""
-    spec = node.spec
-    if spec is None or "learning_rate" not in spec.inputs:
-        return []
-    out: list[Finding] = []
-    base: YamlPath = ("jobs", node.key, "inputs")
-
-    def at(name: str) -> YamlPath:
-        return (*base, name) if name in node.literals else base
-
-    def add(name: str, sev: str, code: str, msg: str) -> None:
-        out.append(finding(asset, at(name), sev, code, msg, RUNTIME))
-
-    lr = _number(node.effective("learning_rate"))
-    if lr is not None and lr <= 0:
-        add(
-            "learning_rate",
-            ERROR,
-            "runtime.learning-rate",
-            f"learning_rate must be greater than 0 (got {node.effective('learning_rate')!r})",
-        )
-    if node.effective("apply_early_stopping") == "true":
-        strategy = node.effective("evaluation_strategy")
-        if strategy not in ("epoch", "steps"):
-            add(
-                "evaluation_strategy",
-                ERROR,
-                "runtime.early-stopping",
-                f"apply_early_stopping needs evaluation_strategy epoch or steps (got {strategy!r})",
-            )
-    deepspeed = node.effective("apply_deepspeed") == "true"
-    stage = str(node.effective("deepspeed_stage"))
-    if deepspeed and stage == "3" and node.effective("apply_ort") == "true":
-        add(
-            "apply_ort",
-            ERROR,
-            "runtime.deepspeed-ort",
-            'DeepSpeed stage 3 rejects apply_ort "true": set apply_ort "false" or stage "2"',
-        )
-    if deepspeed and stage == "3" and node.effective("auto_find_batch_size") == "true":
-        add(
-            "auto_find_batch_size",
-            WARNING,
-            "runtime.auto-batch",
-            "DeepSpeed stage 3 forces auto_find_batch_size off",
-        )
-    config = node.local_paths.get("deepspeed")
-    if config is not None:
-        out += _deepspeed_config(asset, node, config, deepspeed)
-    return out
-
-
-def _deepspeed_config(asset: Asset, node: Node, config: Path, enabled: bool) -> list[Finding]:
-    path: YamlPath = ("jobs", node.key, "inputs", "deepspeed")
-    if node.key and "deepspeed" in node.bound_inputs:
-        path = ("inputs", node.bound_inputs["deepspeed"], "path")
-    out: list[Finding] = []
-
-    def add(sev: str, code: str, msg: str) -> None:
-        out.append(finding(asset, path, sev, code, msg, RUNTIME))
-
-    if not config.is_file():
-        add(ERROR, "runtime.deepspeed-config", f"DeepSpeed config {config.name} does not exist")
-        return out
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        add(ERROR, "runtime.deepspeed-config", f"DeepSpeed config {config.name} is not JSON: {exc}")
-        return out
-    stage = data.get("zero_optimization", {}).get("stage") if isinstance(data, dict) else None
-    if isinstance(data, dict) and not isinstance(data.get("zero_optimization"), dict):
-        stage = None
-    if not isinstance(stage, int) or isinstance(stage, bool):
-        add(
-            ERROR,
-            "runtime.deepspeed-config",
-            f"DeepSpeed config {config.name} needs an integer zero_optimization.stage "
-            f"(got {stage!r})",
-        )
-    if not enabled:
-        add(
-            WARNING,
-            "runtime.deepspeed-config",
-            'a DeepSpeed config is ignored unless apply_deepspeed is "true"',
-        )
     return out

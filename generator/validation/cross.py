@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog, lifecycle
-from .assets import COMPUTE, DEPLOYMENT, ENDPOINT, MODEL, PIPELINE_JOB, Asset
+from .assets import Asset
 from .component import Node, SpecLookup, is_local, lookup_bundled, pipeline_nodes
 from .findings import CROSS, ERROR, INFO, WARNING, Finding, YamlPath, finding
+from .kinds import COMPUTE, DEPLOYMENT, ENDPOINT, MODEL, PIPELINE_JOB
 from .rules import check_vm_size
 
 ModelLookup = Callable[[str, str], "catalog.ModelVersion | None"]
@@ -113,6 +114,11 @@ def _model_meta(
 def _lifecycle(job: Asset, path: YamlPath, meta: catalog.ModelVersion) -> list[Finding]:
     msg = lifecycle.judge(meta).message()  # the one lifecycle rule (generator/lifecycle.py)
     return [finding(job, path, WARNING, "cross.model-lifecycle", msg, CROSS)] if msg else []
+
+
+def _base(asset: Asset) -> str:
+    """A sibling file's name: messages read the same from any working directory."""
+    return Path(asset.name).name
 
 
 def _by_kind(assets: list[Asset], kind: str) -> list[Asset]:
@@ -291,32 +297,23 @@ def _deployment(
     elif isinstance(ref, dict):
         name, version = ref.get("name"), ref.get("version")
     if models and name is not None:
-        m = models[0]
-        m_name, m_version = m.get("name"), m.get("version")
-        if name != m_name:
-            out.append(
-                finding(
-                    dep,
-                    ("model",),
-                    ERROR,
-                    "cross.model-ref",
-                    f"deploys model {name!r} but {m.name} registers {m_name!r}",
-                    CROSS,
-                )
+        same = [m for m in models if m.get("name") == name]
+        if not same:
+            regs = ", ".join(f"{_base(m)} registers {m.get('name')!r}" for m in models)
+            msg = f"deploys model {name!r} but {regs}"
+            out.append(finding(dep, ("model",), ERROR, "cross.model-ref", msg, CROSS))
+        elif version is not None and all(
+            m.get("version") is not None and str(m.get("version")) != str(version) for m in same
+        ):
+            m = same[0]
+            msg = (
+                f"deploys {name} version {version} but {_base(m)} registers version "
+                f"{m.get('version')}"
             )
-        elif version is not None and m_version is not None and str(version) != str(m_version):
-            out.append(
-                finding(
-                    dep,
-                    ("model",),
-                    ERROR,
-                    "cross.model-ref",
-                    f"deploys {name} version {version} but {m.name} registers version {m_version}",
-                    CROSS,
-                )
-            )
+            out.append(finding(dep, ("model",), ERROR, "cross.model-ref", msg, CROSS))
     size = dep.get("instance_type")
-    if meta and isinstance(size, str) and meta.inference_allow_list:
+    managed = dep.variant != "kubernetes"  # a Kubernetes instance type is not a VM size
+    if managed and meta and isinstance(size, str) and meta.inference_allow_list:
         allow = [s.lower() for s in meta.inference_allow_list]
         if size.lower() not in allow:
             out.append(
@@ -361,7 +358,7 @@ def _model_path(model: Asset, jobs: list[Asset]) -> list[Finding]:
                 ("path",),
                 ERROR,
                 "cross.model-path",
-                f"local model path {path!r} does not exist (relative to {model.name})",
+                f"local model path {path!r} does not exist (relative to {_base(model)})",
                 CROSS,
             )
         ]
@@ -386,20 +383,32 @@ def _data_inputs(job: Asset, nodes: list[Node]) -> list[tuple[YamlPath, Path]]:
     return out
 
 
+def project_of(asset: Asset) -> Path | None:
+    """The amlgen project a file belongs to (the nearest folder above it with params/base.yaml),
+    so findings do not depend on the working directory or on -C."""
+    here = asset.path.resolve().parent
+    for folder in (here, *here.parents):
+        if (folder / "params" / "base.yaml").is_file():
+            return folder
+    return None
+
+
 def _env_of(asset: Asset, project_dir: Path) -> str | None:
     # azureml/<env>/ mirrors params/<env>.yaml; a file test avoids importing the params model.
     env = asset.path.parent.name
     return env if env != "base" and (project_dir / "params" / f"{env}.yaml").is_file() else None
 
 
-def _missing_data(job: Asset, path: YamlPath, local: Path, project_dir: Path) -> Finding:
+def _missing_data(job: Asset, path: YamlPath, local: Path, project_dir: Path | None) -> Finding:
     shown = job.get(*path)
-    try:
-        local.resolve().relative_to((project_dir / "data").resolve())
-        prepared_later = True
-    except ValueError:
-        prepared_later = False
-    if prepared_later:
+    prepared_later = False
+    if project_dir is not None:
+        try:
+            local.resolve().relative_to((project_dir / "data").resolve())
+            prepared_later = True
+        except ValueError:
+            pass
+    if prepared_later and project_dir is not None:
         env = _env_of(job, project_dir)
         cmd = f"amlgen data --env {env}" if env else "amlgen data"
         return finding(
@@ -490,7 +499,7 @@ def check_set(
             out += _finetune_compute(job, node, assets, meta)
         for path, local in _data_inputs(job, nodes):
             if not local.exists():
-                out.append(_missing_data(job, path, local, project_dir))
+                out.append(_missing_data(job, path, local, project_of(job)))
             elif local.is_file() and local.suffix.lower() == ".jsonl":
                 for sev, msg in check_chat_jsonl(local):
                     out.append(finding(job, path, sev, "cross.data", f"{local.name}: {msg}", CROSS))
@@ -498,19 +507,4 @@ def check_set(
         out += _deployment(dep, assets, meta)
     for model in _by_kind(assets, MODEL):
         out += _model_path(model, jobs)
-    for kind in (ENDPOINT, DEPLOYMENT, MODEL, COMPUTE, PIPELINE_JOB):
-        found = _by_kind(assets, kind)
-        if len(found) > 1 and kind != COMPUTE:
-            names = ", ".join(a.name for a in found)
-            out.append(
-                finding(
-                    found[1],
-                    (),
-                    WARNING,
-                    "cross.duplicate-kind",
-                    f"more than one {kind.replace('_', ' ')} in this set ({names}): "
-                    "cross-file checks use the first",
-                    CROSS,
-                )
-            )
     return out

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .. import catalog
-from .assets import (
-    COMPUTE,
-    DEPLOYMENT,
-    ENDPOINT,
-    JOB_KINDS,
-    MODEL,
-    PIPELINE_JOB,
-    Asset,
-)
+from .assets import Asset
 from .findings import AZURE, ERROR, WARNING, Finding, YamlPath, finding
+from .kinds import BATCH_ENDPOINT, COMPUTE, DEPLOYMENT, ENDPOINT, JOB_KINDS, MODEL, PIPELINE_JOB
 
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$")
 COMPUTE_NAME = re.compile(r"^[a-zA-Z](?![a-zA-Z0-9-]*-\d+$)[a-zA-Z0-9\-]{2,23}$")
@@ -62,22 +57,26 @@ def check_online_name(asset: Asset, path: YamlPath, what: str) -> list[Finding]:
 
 
 def check_vm_size(asset: Asset, path: YamlPath, size: Any, purpose: str) -> list[Finding]:
+    """A VM size against the dated catalog: unknown but well-formed is a warning (Azure adds
+    sizes; the live `list_sizes` decides), malformed or retired is an error."""
     if not isinstance(size, str) or not size or size.lower() == "serverless":
         return []
     known = catalog.vm_size(size)
     if known is None:
-        near = [n for n in catalog.vm_size_names() if n.lower().startswith(size.lower()[:12])]
-        hint = f"; did you mean {near[0]}?" if near else ""
-        return [
-            finding(
-                asset,
-                path,
-                ERROR,
-                "azure.vm-size",
-                f"unknown VM size {size!r} for {purpose}{hint}",
-                AZURE,
+        names = {n.lower(): n for n in catalog.vm_size_names()}
+        near = difflib.get_close_matches(size.lower(), list(names), n=1, cutoff=0.8)
+        hint = f"; did you mean {names[near[0]]}?" if near else ""
+        if not catalog.vm_size_well_formed(size):
+            msg = (
+                f"{size!r} for {purpose} is not an Azure VM size name (like Standard_E4s_v3){hint}"
             )
-        ]
+            return [finding(asset, path, ERROR, "azure.vm-size", msg, AZURE)]
+        msg = (
+            f"unknown VM size {size!r} for {purpose}: not in the catalog of "
+            f"{catalog.vm_catalog_date()}{hint} (`az ml compute list-sizes` shows what your "
+            "region offers)"
+        )
+        return [finding(asset, path, WARNING, "azure.vm-size", msg, AZURE)]
     if known.retired:
         repl = f"; use {known.replacement}" if known.replacement else ""
         return [
@@ -125,7 +124,8 @@ def _deployment(asset: Asset) -> list[Finding]:
             )
         )
     timeout = asset.get("request_settings", "request_timeout_ms")
-    if _int(timeout) is not None and not 1 <= _int(timeout) <= MAX_TIMEOUT_MS:  # type: ignore[operator]
+    managed = asset.variant != "kubernetes"
+    if managed and _int(timeout) is not None and not 1 <= _int(timeout) <= MAX_TIMEOUT_MS:  # type: ignore[operator]
         out.append(
             finding(
                 asset,
@@ -151,7 +151,10 @@ def _deployment(asset: Asset) -> list[Finding]:
                         AZURE,
                     )
                 )
-    out += check_vm_size(asset, ("instance_type",), asset.get("instance_type"), "the deployment")
+    if managed:  # a Kubernetes deployment names an instance type of its cluster, not a VM size
+        out += check_vm_size(
+            asset, ("instance_type",), asset.get("instance_type"), "the deployment"
+        )
     model = asset.get("model")
     if (
         isinstance(model, str)
@@ -175,6 +178,8 @@ def _deployment(asset: Asset) -> list[Finding]:
 
 def _compute(asset: Asset) -> list[Finding]:
     out: list[Finding] = []
+    if asset.variant not in (None, "amlcompute", "computeinstance"):
+        return out  # attached computes (Kubernetes, VMs, Synapse) have their own names and sizes
     name = asset.get("name")
     if isinstance(name, str) and not COMPUTE_NAME.match(name):
         out.append(
@@ -282,9 +287,17 @@ def _job(asset: Asset) -> list[Finding]:
                     AZURE,
                 )
             )
+    if _serverless(asset.get("compute")):
+        out += _instance_type(asset, (), "the job")
     if asset.kind == PIPELINE_JOB and isinstance(asset.get("jobs"), dict):
+        default = asset.get("settings", "default_compute")
         for key, step in asset.get("jobs").items():
-            inputs = step.get("inputs") if isinstance(step, dict) else None
+            if not isinstance(step, dict):
+                continue
+            compute = step.get("compute", default)
+            if _serverless(compute) or (step.get("type") == "spark" and "compute" not in step):
+                out += _instance_type(asset, ("jobs", key), f"step {key!r}")
+            inputs = step.get("inputs")
             if not isinstance(inputs, dict):
                 continue
             for inp in _SERVERLESS_SIZE_INPUTS:
@@ -295,17 +308,36 @@ def _job(asset: Asset) -> list[Finding]:
     return out
 
 
+def _serverless(compute: Any) -> bool:
+    """No compute, or `serverless`: the job's `resources.instance_type` is then a VM size.
+
+    On a named compute it may be a Kubernetes instance type, which is never a VM size.
+    """
+    return compute is None or (isinstance(compute, str) and compute.lower() == "serverless")
+
+
+def _instance_type(asset: Asset, base: YamlPath, purpose: str) -> list[Finding]:
+    path = (*base, "resources", "instance_type")
+    return check_vm_size(asset, path, asset.get(*path), purpose)
+
+
+def _batch_endpoint(asset: Asset) -> list[Finding]:
+    return check_online_name(asset, ("name",), "batch endpoint")
+
+
+# Per-kind rule sets; a kind without one gets the layers that apply to every file.
+RULES: dict[str, Callable[[Asset], list[Finding]]] = {
+    ENDPOINT: _endpoint,
+    DEPLOYMENT: _deployment,
+    BATCH_ENDPOINT: _batch_endpoint,
+    COMPUTE: _compute,
+    MODEL: _model,
+    **dict.fromkeys(JOB_KINDS, _job),
+}
+
+
 def check_asset(asset: Asset) -> list[Finding]:
-    if not isinstance(asset.data, dict):
+    rule = RULES.get(str(asset.kind))
+    if rule is None or not isinstance(asset.data, dict):
         return []
-    if asset.kind == ENDPOINT:
-        return _endpoint(asset)
-    if asset.kind == DEPLOYMENT:
-        return _deployment(asset)
-    if asset.kind == COMPUTE:
-        return _compute(asset)
-    if asset.kind == MODEL:
-        return _model(asset)
-    if asset.kind in JOB_KINDS:
-        return _job(asset)
-    return []
+    return rule(asset)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ParamsError, RenderError
-from . import component, cross, rules
+from . import component, cross, pipeline, rules, runtime
 from .assets import Asset, load_asset
 from .findings import (
     ERROR,
@@ -134,6 +134,9 @@ def check_set(
         out += _sdk(assets)
     for asset in assets:
         out += component.check_pipeline(asset, lookup)
+        out += pipeline.check_pipeline(asset, lookup)
+        for node in component.pipeline_nodes(asset, lookup):
+            out += runtime.check_runtime(asset, node)
         out += rules.check_asset(asset)
     out += cross.check_set(assets, project_dir, lookup, models)
     return out

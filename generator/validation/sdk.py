@@ -16,15 +16,9 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .assets import (
-    COMPUTE,
-    DEPLOYMENT,
-    ENDPOINT,
-    JOB_KINDS,
-    MODEL,
-    Asset,
-)
+from .assets import Asset
 from .findings import ERROR, SDK, WARNING, Finding, YamlPath, finding
+from .kinds import KINDS, VARIANT_LOADERS
 
 _LOCATION_LINE = re.compile(r"#line (\d+)")
 
@@ -47,20 +41,17 @@ def quiet() -> Iterator[None]:
         logging.disable(previous)
 
 
-def _loaders() -> dict[str, Callable[..., Any]]:
+def loader(name: str) -> Callable[..., Any] | None:
+    """An SDK reader by name: `validate_job`/`validate_component` or a `load_*` function."""
     with quiet():
-        from azure.ai.ml import (
-            load_compute,
-            load_model,
-            load_online_deployment,
-            load_online_endpoint,
-        )
-    return {
-        MODEL: load_model,
-        ENDPOINT: load_online_endpoint,
-        DEPLOYMENT: load_online_deployment,
-        COMPUTE: load_compute,
-    }
+        if name in ("validate_job", "validate_component"):
+            from azure.ai.ml.entities import _validate_funcs
+
+            return getattr(_validate_funcs, name, None)
+        import azure.ai.ml
+        from azure.ai.ml.entities import _load_functions
+
+        return getattr(azure.ai.ml, name, None) or getattr(_load_functions, name, None)
 
 
 def _path_of(text: str) -> YamlPath:
@@ -87,8 +78,54 @@ def _from_validate_job(asset: Asset, result: dict[str, Any]) -> list[Finding]:
                 severity_here = severity
             match = _LOCATION_LINE.search(str(entry.get("location", "")))
             line = int(match.group(1)) if match else asset.line(path)
+            unknown = _inline_unknown_keys(asset, path, message)
+            if unknown:
+                out += unknown
+                continue
             out.append(finding(asset, path, severity_here, code, message, SDK, line=line))
     return out
+
+
+# Inline step types -> (module, the strict inline-job schema, the component node schema).
+_INLINE_SCHEMAS = {
+    "command": ("pipeline_command_job", "PipelineCommandJobSchema", "CommandSchema"),
+    "parallel": ("pipeline_parallel_job", "PipelineParallelJobSchema", "ParallelSchema"),
+    "spark": ("pipeline_spark_job", "PipelineSparkJobSchema", "SparkSchema"),
+    "import": ("pipeline_import_job", "PipelineImportJobSchema", "ImportSchema"),
+}
+
+
+def _schema_keys(module: str, name: str) -> set[str]:
+    import importlib
+
+    schema = getattr(importlib.import_module(f"azure.ai.ml._schema.pipeline.{module}"), name)
+    fields = schema(context={"base_path": "."}).fields
+    return {f.data_key or k for k, f in fields.items()}
+
+
+def _inline_unknown_keys(asset: Asset, path: YamlPath, message: str) -> list[Finding]:
+    """The SDK reads an inline step with a mistyped key as a component node missing its
+    `component` ("Missing data for required field"); name the keys its node schemas lack."""
+    if len(path) != 3 or path[0] != "jobs" or path[2] != "component":
+        return []
+    step = asset.get(*path[:2])
+    if not isinstance(step, dict) or "component" in step or not message.startswith("Missing"):
+        return []
+    where = _INLINE_SCHEMAS.get(str(step.get("type")))
+    if where is None:
+        return []
+    with quiet():
+        from azure.ai.ml._schema.pipeline import component_job
+
+        allowed = _schema_keys(where[0], where[1])
+        node = getattr(component_job, where[2])(context={"base_path": "."}).fields
+        allowed |= {f.data_key or k for k, f in node.items()}
+    msg = "unknown key: Azure ML rejects it (the SDK reports it as a missing `component`)"
+    return [
+        finding(asset, (*path[:2], key), ERROR, "sdk.unknown-key", msg, SDK)
+        for key in step
+        if key not in allowed
+    ]
 
 
 def _flatten(messages: Any, path: YamlPath = ()) -> Iterator[tuple[YamlPath, str]]:
@@ -107,13 +144,24 @@ def _flatten(messages: Any, path: YamlPath = ()) -> Iterator[tuple[YamlPath, str
         yield path, str(messages)
 
 
-def _from_exception(asset: Asset, exc: Exception) -> list[Finding]:
-    text = str(exc)
+def _first_json(text: str) -> Any:
     start = text.find("{")
-    parsed: Any = None
     if start >= 0:
         with contextlib.suppress(ValueError):
-            parsed, _ = json.JSONDecoder().raw_decode(text, start)
+            return json.JSONDecoder().raw_decode(text, start)[0]
+    return None
+
+
+def _from_exception(asset: Asset, exc: Exception) -> list[Finding]:
+    text = str(exc)
+    parsed = _first_json(text)
+    # Some loaders (load_schedule) wrap the schema messages in {"errors": {"message": "..."}}.
+    wrapped = parsed.get("errors") if isinstance(parsed, dict) else None
+    if isinstance(wrapped, list) and wrapped:
+        wrapped = wrapped[0]
+    if isinstance(wrapped, dict) and isinstance(wrapped.get("message"), str):
+        inner = _first_json(wrapped["message"])
+        parsed = inner if isinstance(inner, dict) else parsed
     if not isinstance(parsed, dict):
         first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
         return [finding(asset, (), ERROR, "sdk.load", first, SDK)]
@@ -127,22 +175,20 @@ def _from_exception(asset: Asset, exc: Exception) -> list[Finding]:
 
 
 def check_assets(assets: list[Asset]) -> list[Finding]:
-    """Run the SDK loader (or `validate_job`) for every parsed asset of a known kind."""
-    todo = [a for a in assets if a.kind and isinstance(a.data, dict) and a.path.is_file()]
-    if not todo:
-        return []
-    loaders = _loaders()
-    with quiet():
-        from azure.ai.ml.entities._validate_funcs import validate_job
+    """Run each parsed asset's own SDK reader; many files pay for one SDK import."""
+    todo = [a for a in assets if a.kind in KINDS and isinstance(a.data, dict) and a.path.is_file()]
     out: list[Finding] = []
     for asset in todo:
+        name = VARIANT_LOADERS.get((str(asset.kind), asset.variant), KINDS[str(asset.kind)].loader)
+        reader = loader(name) if name else None
+        if reader is None:
+            continue
         with quiet():
             try:
-                if asset.kind in JOB_KINDS:
-                    result = validate_job(str(asset.path))
-                    out += _from_validate_job(asset, result._to_dict())
-                elif asset.kind in loaders:
-                    loaders[asset.kind](str(asset.path))
+                if name in ("validate_job", "validate_component"):
+                    out += _from_validate_job(asset, reader(str(asset.path))._to_dict())
+                else:
+                    reader(str(asset.path))
             except Exception as exc:  # the SDK raises many types; each is a finding here
                 out += _from_exception(asset, exc)
     return out
