@@ -5,7 +5,11 @@ under 1.5x the time of `import azure.ai.ml`. Both run as fresh processes, interl
 noise hits both alike; the ratio of medians is what counts. Also times render's guard (every
 layer but the SDK's), in process, against rendering alone.
 
-Run: .venv/bin/python bench/bench_validate.py [--runs 7] [--assets azureml/dev]
+Many files, one import: 100 files of the good corpus validated in one call against the same 100
+files in 100 single calls (`--files 100`); each call pays for the SDK import, so one call should
+cost a small fraction of the sum.
+
+Run: .venv/bin/python bench/bench_validate.py [--runs 7] [--assets azureml/dev] [--files 100]
 Exit status 1 when the ratio is over budget.
 """
 
@@ -14,9 +18,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 1.5
 
 
-def _timed(argv: list[str]) -> float:
+def _timed(argv: list[str], check: bool = True) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(argv, cwd=ROOT, check=check, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -49,10 +55,38 @@ def _render_guard(runs: int) -> tuple[float, float]:
     return statistics.median(plain), statistics.median(guarded)
 
 
+CORPUS = ROOT / "tests" / "validate_cases" / "corpus"
+
+
+def _hundred_files(folder: Path, count: int) -> list[Path]:
+    """`count` YAML files: copies of the corpus sets (with what they reference), renamed apart."""
+    files: list[Path] = []
+    i = 0
+    while len(files) < count:
+        dest = folder / f"copy{i}"
+        shutil.copytree(CORPUS, dest)
+        files += sorted(p for p in dest.rglob("*.yml") if "env" not in p.parts and p.parent != dest)
+        i += 1
+    return files[:count]
+
+
+def _many_files(count: int) -> tuple[float, float]:
+    """(one call on `count` files, `count` single calls), in seconds."""
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        files = _hundred_files(Path(tmp), count)
+        one = _timed([py, "-m", "generator", "validate", *map(str, files)], check=False)
+        single = sum(
+            _timed([py, "-m", "generator", "validate", str(f)], check=False) for f in files
+        )
+    return one, single
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--assets", default="azureml/dev")
+    parser.add_argument("--files", type=int, default=100)
     args = parser.parse_args()
     py = sys.executable
     baseline = [py, "-c", "import azure.ai.ml"]
@@ -74,6 +108,11 @@ def main() -> int:
     print(f"| render prod in process | {plain:.3f} |")
     print(f"| render prod + validate_rendered (render's guard, no SDK) | {guarded:.3f} |")
     print(f"ratio validate / SDK import: {ratio:.2f}x (budget {BUDGET}x)")
+    if args.files:
+        one, single = _many_files(args.files)
+        print(f"| {args.files} files in one call | {one:.2f} |")
+        print(f"| the same {args.files} files in {args.files} single calls | {single:.2f} |")
+        print(f"ratio one call / single calls: {one / single:.3f}x")
     return 0 if ratio <= BUDGET else 1
 
 

@@ -177,6 +177,14 @@ def test_invalid_rows_are_dropped_and_counted_by_reason(tmp_path: Path, cache: P
     assert not (tmp_path / "fail").exists()
 
 
+def test_whitespace_only_content_is_kept_as_the_service_keeps_it() -> None:
+    # The shared rule (generator.chatrows): "" is dropped, "  " is content.
+    rows = [
+        [{"content": "q", "role": "user"}, {"content": c, "role": "assistant"}] for c in ("  ", "")
+    ]
+    assert check_rows(pa.array(rows)).tolist() == [0, 5]
+
+
 def test_check_rows_handles_other_column_shapes() -> None:
     assert check_rows(pa.array(["[]", None])).tolist() == [2, 1]
     no_role = pa.array([[{"content": "a"}, {"content": "b"}]])

@@ -343,6 +343,21 @@ def test_good_sets_pass_with_the_sdk_layer(rendered_project: Path) -> None:
     assert {f.layer for f in report.findings} == {6}
 
 
+def test_chat_rows_follow_the_shared_rule_whitespace_kept(tmp_path: Path) -> None:
+    folder = make_set(tmp_path, case("x", JOB, "", "", "", "", ""))
+    train = folder / "data" / "train.jsonl"
+    rows = [json.loads(line) for line in train.read_text().splitlines() if line.strip()]
+    rows[0]["messages"][-1]["content"] = "   "
+    rows[1]["messages"][-1]["content"] = ""
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = validate_paths([folder], project_dir=tmp_path, sdk=False)
+    data = [f.message for f in report.findings if f.code == "cross.data"]
+    assert data == [
+        "train.jsonl: line 2: a message content is not a non-empty string: the service "
+        "drops such rows"
+    ], data
+
+
 def test_params_problems_become_findings(rendered_project: Path, tmp_path: Path) -> None:
     shutil.copytree(rendered_project, tmp_path / "p")
     base = tmp_path / "p" / "params" / "base.yaml"

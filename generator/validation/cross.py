@@ -11,9 +11,8 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from .. import catalog, lifecycle
+from .. import catalog, chatrows, lifecycle
 from .assets import Asset
 from .component import Node, SpecLookup, is_local, lookup_bundled, pipeline_nodes
 from .findings import CROSS, ERROR, INFO, WARNING, Finding, YamlPath, finding
@@ -27,7 +26,6 @@ REGISTRY_MODEL = re.compile(
 )
 JOB_OUTPUT_PATH = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?P<output>[^/]+)/?$")
 K80_SIZES = {"standard_nc6", "standard_nc12", "standard_nc24", "standard_nc24r"}
-ROLES = {"system", "user", "assistant"}
 DATA_LINES = 5  # "looks like chat JSONL": the first rows only, so validation stays cheap
 
 
@@ -453,32 +451,15 @@ def check_chat_jsonl(local: Path) -> list[tuple[str, str]]:
                             "reads chat data only from `messages`)",
                         )
                     ]
-                problem = _row_problem(row["messages"])
-                if problem:
+                reason = chatrows.row_reason(row["messages"])
+                if reason:
+                    problem = chatrows.REASONS[reason][1]
                     out.append((WARNING, f"line {number}: {problem}: the service drops such rows"))
     except (OSError, UnicodeDecodeError) as exc:
         return [(ERROR, f"cannot read: {exc}")]
     if rows == 0:
         return [(ERROR, "the file is empty: fine-tuning needs at least 10 training rows")]
     return out
-
-
-def _row_problem(messages: Any) -> str | None:
-    if not isinstance(messages, list):
-        return "`messages` is not a list"
-    if len(messages) < 2:
-        return f"{len(messages)} message(s); at least 2 are needed"
-    for i, msg in enumerate(messages):
-        if not isinstance(msg, dict):
-            return f"message {i} is not an object"
-        if msg.get("role") not in ROLES:
-            return f"message {i} has role {msg.get('role')!r} (allowed: system, user, assistant)"
-        content = msg.get("content")
-        if not isinstance(content, str) or not content.strip():
-            return f"message {i} has no text content"
-        if msg.get("role") == "system" and i > 0:
-            return f"message {i} is a system message after the first"
-    return None
 
 
 def check_set(
