@@ -117,7 +117,10 @@ def render(
     if not no_validate:
         from .validation import validate_rendered
 
-        validator = validate_rendered
+        def validator(files: dict[str, str], root: Path) -> None:
+            for warning in validate_rendered(files, root):
+                _err(warning.text())
+
     results = render_environments(
         envs,
         root,

@@ -662,3 +662,15 @@ def test_online_against_the_emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     fetch = [f for f in drifted if f.code == "online.fetch"]
     assert len(fetch) == 1 and "chat_completion_pipeline 0.0.99" in fetch[0].message
     assert fetch[0].yaml_path == "jobs.chat_finetune.component"
+
+
+def test_render_guard_returns_warnings_and_prints_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = (
+        "$schema: https://azuremlschemas.azureedge.net/latest/model.schema.json\n"
+        "name: m\npath: azureml://jobs/j/outputs/o\ntype: mlflow_model\n"
+    )
+    warnings = validate_rendered({"azureml/x/model.yml": model}, tmp_path)
+    assert [w.code for w in warnings] == ["azure.model-version"]
+    assert capsys.readouterr() == ("", "")  # the library returns findings; the CLI prints them

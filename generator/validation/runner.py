@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -231,11 +230,11 @@ def validate_paths(
     return report
 
 
-def validate_rendered(files: dict[str, str], root: Path) -> None:
+def validate_rendered(files: dict[str, str], root: Path) -> list[Finding]:
     """Render's guard: every offline layer but the SDK's on what is about to be written.
 
-    Raises RenderError listing the errors; warnings go to stderr and do not block. Missing data
-    files are normal before `amlgen data` runs, so render does not mention them.
+    Raises RenderError listing the errors; returns the warnings (the CLI prints them; they do
+    not block). Missing data files are normal before `amlgen data` runs, so they are left out.
     """
     groups: dict[Path, list[Asset]] = {}
     findings: list[Finding] = []
@@ -248,11 +247,9 @@ def validate_rendered(files: dict[str, str], root: Path) -> None:
     for assets in groups.values():
         findings += check_set(assets, root, sdk=False)
     findings = [f for f in finish(findings) if f.code != "cross.data-missing"]
-    for f in findings:
-        if f.severity == WARNING:
-            print(f.text(), file=sys.stderr)
     errors = [f for f in findings if f.severity == ERROR]
     if errors:
         raise RenderError(
             "\n".join(["refusing to write invalid assets:"] + [f.text() for f in errors])
         )
+    return [f for f in findings if f.severity == WARNING]
