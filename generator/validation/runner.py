@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ParamsError, RenderError
-from . import component, cross, pipeline, rules, runtime
+from . import component, cross, finetuning, pipeline, rules, runtime
 from .assets import Asset, load_asset
 from .findings import (
     ERROR,
@@ -138,6 +138,7 @@ def check_set(
             out += runtime.check_runtime(asset, node)
         out += rules.check_asset(asset)
     out += cross.check_set(assets, project_dir, lookup, models)
+    out += finetuning.check_set(assets)
     return out
 
 
