@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import catalog, load_params, render
+from generator import load_params, render
 from generator.validation import validate_paths
 from generator.yamlio import dump
 
@@ -74,10 +74,6 @@ MISTAKES: list[Any] = [
         _set(JOB, "task", value="text_classification"),
         "finetuning.task-unsupported",
         "error",
-        marks=pytest.mark.skipif(
-            "finetuning_tasks" not in catalog.ModelVersion.__dataclass_fields__,
-            reason="the bundled catalog does not expose fineTuningTasks yet",
-        ),
     ),
     (
         "model without serverless fine-tuning",
