@@ -245,6 +245,13 @@ class Flow:
     def assets(self) -> Assets:
         if self._assets is None:
             p = self.resolved.params
+            if p.method == "finetuning_job":
+                job = self.assets_dir / "finetuning-job.yml"
+                raise WorkflowError(
+                    f"method finetuning_job: the flow commands do not drive the fine-tuning job "
+                    f"yet; submit it with `az ml job create -f {job.as_posix()} "
+                    "--query name -o tsv`"
+                )
             self._assets = Assets.load(
                 self.assets_dir,
                 self.project_dir,

@@ -194,3 +194,14 @@ def test_managed_variants_load_with_the_sdk(project: Path) -> None:
                     assert body["computeId"] == "gpu-a100"
                 else:
                     assert body["resources"] == {"instanceTypes": ["Standard_NC24ads_A100_v4"]}
+
+
+def test_the_flow_says_plainly_it_does_not_drive_the_job_yet(project: Path) -> None:
+    from generator.errors import WorkflowError
+    from generator.workflow import run
+
+    for rel, text in render(load_params("serverless", project)).items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text, encoding="utf-8")
+    with pytest.raises(WorkflowError, match="method finetuning_job: the flow commands do not"):
+        run(env="serverless", project_dir=project, dry_run=True, log=lambda line: None)
