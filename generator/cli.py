@@ -110,9 +110,9 @@ def render(
     from .rendering import render_environments, report
 
     root = _project(ctx)
-    if all_envs and env:
+    if all_envs and env is not None:
         raise click.UsageError("use --env or --all, not both")
-    envs = environments(root) if all_envs else [env or "dev"]
+    envs = environments(root) if all_envs else ["dev" if env is None else env]
     validator = None
     if not no_validate:
         from .validation import validate_rendered

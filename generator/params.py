@@ -18,21 +18,33 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     create_model,
+    field_validator,
 )
 
-from . import catalog
+from . import catalog, limits
 from .errors import ParamsError
 from .finetuning import spec as ftspec
+from .params_fields import (
+    Deployment,
+    Endpoint,
+    Inference,
+    Job,
+    RegisteredModel,
+    Strict,
+    VersionStr,
+    bounded,
+    named,
+)
 from .yamlio import Document, Path_, read
 
 COMPONENT_NAME = "chat_completion_pipeline"
@@ -45,6 +57,7 @@ DERIVED_INPUTS = {
     "mlflow_model_path": "model",
     "train_file_path": "data",
     "test_file_path": "data",
+    "validation_file_path": "data.validation_split",
     "compute_model_import": "compute",
     "compute_preprocess": "compute",
     "compute_finetune": "compute",
@@ -58,27 +71,7 @@ DERIVED_INPUTS = {
 }
 
 
-def _version_str(value: Any) -> Any:
-    # A version is a string; an int is safe to convert, a float (1.10 -> 1.1) is not.
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        raise ValueError(
-            f"{value!r} was read as a number (YAML turns 1.10 into 1.1): quote the version"
-        )
-    return value
-
-
-VersionStr = Annotated[str, BeforeValidator(_version_str), Field(min_length=1)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
-
-
-class ModelRef(_Strict):
+class ModelRef(Strict):
     """The base model in a registry."""
 
     name: str = Field(
@@ -103,7 +96,7 @@ class ModelRef(_Strict):
     )
 
 
-class ComponentRef(_Strict):
+class ComponentRef(Strict):
     """The registry pipeline component that fine-tunes."""
 
     name: Literal["chat_completion_pipeline"] = "chat_completion_pipeline"
@@ -111,7 +104,7 @@ class ComponentRef(_Strict):
     version: VersionStr = Field("0.0.82", description="Pinned component version.")
 
 
-class Compute(_Strict):
+class Compute(Strict):
     """Where fine-tuning runs: a named AmlCompute cluster, serverless, or (fine-tuning job
     only) a list of instance types the service chooses from."""
 
@@ -123,7 +116,9 @@ class Compute(_Strict):
             "fine-tuning); instance_types: method finetuning_job only, `instance_types`."
         ),
     )
-    name: str = Field("gpu-a100", description="Cluster name (kind: cluster).")
+    name: named(limits.compute_name) = Field(  # type: ignore[valid-type]
+        "gpu-a100", description="Cluster name (kind: cluster)."
+    )
     size: str | None = Field(
         None,
         description=(
@@ -134,33 +129,53 @@ class Compute(_Strict):
     cpu_size: str = Field(
         "Standard_D12_v2", description="Serverless VM size for model import and preprocessing."
     )
-    nodes: int = Field(1, ge=1, description="Nodes for fine-tuning (num_nodes_finetune).")
-    gpus_per_node: int | None = Field(
-        None, ge=1, description="Override the GPU count; by default it comes from the VM size."
+    nodes: bounded(int, limits.COMPUTE_NODES) = Field(  # type: ignore[valid-type]
+        1, description="Nodes for fine-tuning (num_nodes_finetune)."
     )
-    min_instances: int = Field(0, ge=0)
-    max_instances: int = Field(1, ge=1)
-    idle_time_before_scale_down: int = Field(1800, ge=0, description="Seconds.")
+    gpus_per_node: bounded(int, limits.GPUS_PER_NODE) | None = Field(  # type: ignore[valid-type]
+        None, description="Override the GPU count; by default it comes from the VM size."
+    )
+    min_instances: bounded(int, limits.COMPUTE_INSTANCES) = 0  # type: ignore[valid-type]
+    max_instances: bounded(int, limits.COMPUTE_NODES) = 1  # type: ignore[valid-type]
+    idle_time_before_scale_down: bounded(int, limits.IDLE_SECONDS) = Field(  # type: ignore[valid-type]
+        1800, description="Seconds."
+    )
     tier: Literal["dedicated", "low_priority"] = "dedicated"
     instance_types: list[str] = Field(
         default_factory=list,
         description="kind instance_types: VM sizes the fine-tuning job's service picks from.",
     )
 
+    @field_validator("max_instances")
+    @classmethod
+    def _scale(cls, value: int, info: ValidationInfo) -> int:
+        problem = limits.scale(info.data.get("min_instances"), value)
+        if problem:
+            raise ValueError(problem)
+        nodes = info.data.get("nodes")
+        if info.data.get("kind") == "cluster" and isinstance(nodes, int) and nodes > value:
+            raise ValueError(
+                f"the cluster's max_instances {value} is below compute.nodes {nodes}: "
+                "the job would wait forever"
+            )
+        return value
 
-class Data(_Strict):
+
+class Data(Strict):
     """The chat dataset and how much of it to use."""
 
     source: str = Field(
         "HuggingFaceH4/ultrachat_200k", description="Hub id or a local folder in the hub layout."
     )
     tag: str = Field("ultrachat", description="Short dataset name used in the job display name.")
-    split_percent: float = Field(5, gt=0, le=100, description="Percentage of each split to use.")
+    split_percent: bounded(float, limits.SPLIT_PERCENT) = Field(  # type: ignore[valid-type]
+        5, description="Percentage of each split to use."
+    )
     sample: Literal["first", "random"] = Field(
         "first",
         description="`first` takes `split[:P%]` as the seed does; `random` a seeded sample.",
     )
-    seed: int = 42
+    seed: bounded(int, limits.SEED) = 42  # type: ignore[valid-type]
     dir: str = Field("data/ultrachat_200k", description="Output folder, relative to the project.")
     splits: list[str] = Field(
         default_factory=lambda: ["train_sft", "test_sft", "train_gen", "test_gen"],
@@ -168,84 +183,25 @@ class Data(_Strict):
     )
     train_split: str = "train_sft"
     test_split: str = "test_sft"
+    validation_split: str | None = Field(
+        None,
+        description=(
+            "A prepared split to pass as the component's validation_file_path (by default the "
+            "component holds out part of the training data)."
+        ),
+    )
     score_split: str = Field("test_gen", description="Split the endpoint test request comes from.")
     on_invalid: Literal["drop", "fail"] = "drop"
 
-
-class Job(_Strict):
-    """Pipeline job settings."""
-
-    experiment_name: str | None = Field(None, description="Default: `chat_completion_<model>`.")
-    step_name: str = Field(
-        "finetune", pattern=r"^[a-z_][a-z0-9_]*$", description="Pipeline node key."
-    )
-    description: str | None = None
-    force_rerun: bool = True
-    continue_on_step_failure: bool = False
-    timeout_minutes: int = Field(720, ge=1, description="How long `amlgen run` waits for the job.")
-    tags: dict[str, str] = Field(default_factory=dict)
-
-
-class RegisteredModel(_Strict):
-    """The fine-tuned model as registered in the workspace."""
-
-    name: str | None = Field(
-        None,
-        description="Default: `<model>-<dataset>-200k` with characters Azure rejects replaced.",
-    )
-    version: VersionStr = Field("1", description="Bump it for every new training run.")
-    description: str | None = Field(
-        None, description="Default: `<model> fine tuned model for <dataset> 200k chat-completion`."
-    )
-
-
-class Endpoint(_Strict):
-    """Managed online endpoint (names are unique per Azure region)."""
-
-    name: str = "ultrachat-completion-dev"
-    auth_mode: Literal["key", "aml_token"] = "key"
-    description: str | None = Field(
-        None, description="Default: `Online endpoint serving <registered model name>`."
-    )
-
-
-class Probe(_Strict):
-    initial_delay: int | None = Field(None, ge=0)
-    period: int | None = Field(None, ge=0)
-    timeout: int | None = Field(None, ge=0)
-    failure_threshold: int | None = Field(None, ge=0)
-    success_threshold: int | None = Field(None, ge=0)
-
-
-class Deployment(_Strict):
-    """Managed online deployment of the registered model."""
-
-    name: str = "demo"
-    instance_type: str | None = Field(
-        None,
-        description=(
-            "Default: the model's first recommended inference size that is a current GPU size."
-        ),
-    )
-    instance_count: int = Field(1, ge=1)
-    request_timeout_ms: int = Field(90000, ge=1, le=180000)
-    max_concurrent_requests_per_instance: int | None = Field(None, ge=1)
-    liveness_probe: Probe = Field(default_factory=lambda: Probe(initial_delay=600))
-    readiness_probe: Probe | None = None
-    traffic_percent: int = Field(100, ge=0, le=100)
-
-
-class Inference(_Strict):
-    """Generation parameters sent with the endpoint test request."""
-
-    parameters: dict[str, float | int | bool | str] = Field(
-        default_factory=lambda: {  # type: ignore[arg-type,dict-item,unused-ignore]
-            "temperature": 0.6,
-            "top_p": 0.9,
-            "do_sample": True,
-            "max_new_tokens": 200,
-        }
-    )
+    @field_validator("validation_split")
+    @classmethod
+    def _prepared(cls, v: str | None, info: ValidationInfo) -> str | None:
+        splits = info.data.get("splits") or []
+        if v is not None and v not in splits:
+            raise ValueError(f"{v!r} is not prepared: add it to data.splits ({', '.join(splits)})")
+        if v is not None and v == info.data.get("train_split"):
+            raise ValueError(f"{v!r} is the training split: pick another")
+        return v
 
 
 # --- the fine-tune section, typed from the component catalog ---------------------------------
@@ -267,10 +223,13 @@ def _finetune_field(spec: catalog.InputSpec) -> tuple[Any, Any]:
             # "16"/"32", "2"/"3": people write numbers; the component wants the string.
             return (Literal[ints] | Literal[values] | None, Field(None, **kwargs))
         return (Literal[values] | None, Field(None, **kwargs))
+    bound = limits.FINETUNE.get(spec.name)
     if spec.type == "integer":
-        return (int | None, Field(None, **kwargs))
+        kind: Any = bounded(int, bound) if bound else int
+        return (kind | None, Field(None, **kwargs))
     if spec.type == "number":
-        return (float | None, Field(None, **kwargs))
+        kind = bounded(float, bound) if bound else float
+        return (kind | None, Field(None, **kwargs))
     if spec.type == "boolean":
         return (bool | None, Field(None, **kwargs))
     return (str | None, Field(None, **kwargs))
@@ -284,7 +243,7 @@ def _finetune_model() -> type[BaseModel]:
     }
     model = create_model(  # type: ignore[call-overload]
         "Finetune",
-        __config__=ConfigDict(extra="forbid", strict=True),
+        __config__=ConfigDict(extra="forbid", strict=True, allow_inf_nan=False),
         __doc__=(
             "Inputs of the chat_completion_pipeline component. Unset inputs take the component's "
             'default. Flags are booleans here and rendered as the component\'s "true"/"false".'
@@ -297,7 +256,7 @@ def _finetune_model() -> type[BaseModel]:
 Finetune = _finetune_model()
 
 
-class Params(_Strict):
+class Params(Strict):
     """amlgen parameters: everything the fine-tune, register, deploy and test flow uses."""
 
     method: Literal["pipeline", "finetuning_job"] = Field(
@@ -443,7 +402,7 @@ def _friendly(err: dict[str, Any]) -> str:
         shown = ", ".join(allowed) if len(allowed) <= 12 else ", ".join(allowed[:12]) + ", ..."
         return f"unknown key{hint} (allowed: {shown})"
     msg = str(err["msg"]).removeprefix("Value error, ")
-    if kind.endswith("_type") or kind in ("literal_error", "string_type"):
+    if kind.endswith("_type") or kind in ("literal_error", "string_type", "finite_number"):
         msg = f"{msg}, got {err.get('input')!r}"
     return msg
 
@@ -526,6 +485,9 @@ def load_params(
     root = Path(project_dir)
     folder = root / PARAMS_DIR
     envs = environments(root)
+    if not env.strip():
+        known = ", ".join(envs) if envs else f"none (no overlays in {folder})"
+        raise ParamsError([f"--env: the environment name is empty; known: {known}"])
     if env not in envs:
         known = ", ".join(envs) if envs else f"none (no overlays in {folder})"
         raise ParamsError(
@@ -593,6 +555,15 @@ def _resolve(
             value = _from_model_default(input_spec, raw)
             if key in merged and params.model.specific_defaults == "fill":
                 continue
+            bound = limits.FINETUNE.get(key)
+            problem = bound.problem(value) if bound else None
+            if problem:
+                at = _locate(("model", "name"), where)
+                problems.append(
+                    f"{at}finetune.{key}: {problem} (from {params.model.name}'s "
+                    "model_specific_defaults: set model.specific_defaults: ignore)"
+                )
+                continue
             if key in merged and merged[key] != value:
                 overrode[key] = (merged[key], value)
             merged[key] = value
@@ -653,11 +624,15 @@ def _resolve(
     for dotted, message in ft_problems:
         ft_loc = tuple(dotted.split("."))
         problems.append(f"{_locate(ft_loc, where)}{dotted}: {message}")
-    if problems:
-        raise ParamsError(problems)
     name = params.registered_model.name or sanitize_model_name(
         f"{params.model.name}-{params.data.tag}-200k"
     )
+    problem = limits.asset_name(name, "model")
+    if problem and not params.registered_model.name:
+        at = _locate(("model", "name"), where)
+        problems.append(f"{at}registered_model.name: the default {problem}: set a shorter one")
+    if problems:
+        raise ParamsError(problems)
     resolved = Resolved(
         env=env,
         params=params,
@@ -695,8 +670,8 @@ def _follow_model(
     """Fill what follows from the model and was not set explicitly (names, descriptions,
     VM sizes): switching model.name/model.version is then a one-line change."""
     name = params.model.name
-    if params.job.experiment_name is None:
-        params.job.experiment_name = f"chat_completion_{name}"
+    if params.job.experiment_name is None:  # experiment names take no dots (Phi-3.5)
+        params.job.experiment_name = sanitize_model_name(f"chat_completion_{name}")
     registered = params.registered_model.name or sanitize_model_name(
         f"{name}-{params.data.tag}-200k"
     )

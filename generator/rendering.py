@@ -52,9 +52,11 @@ def registry_component_id(r: Resolved) -> str:
 
 
 def display_name(r: Resolved) -> str:
-    """The seed's naming rule, from the resolved component inputs."""
+    """`job.display_name`, or the seed's naming rule from the resolved component inputs."""
     inputs = r.finetune_inputs
     p = r.params
+    if p.job.display_name:
+        return p.job.display_name
     batch = (
         int(inputs.get("per_device_train_batch_size", 1))
         * int(inputs.get("gradient_accumulation_steps", 1))
@@ -116,11 +118,9 @@ def step_inputs(r: Resolved) -> dict[str, Any]:
     component's own types. Shared with generator.sdk so both build the same job."""
     p = r.params
     inputs: dict[str, Any] = {
-        "mlflow_model_path": "${{parent.inputs.mlflow_model_path}}",
-        "train_file_path": "${{parent.inputs.train_file_path}}",
-        "test_file_path": "${{parent.inputs.test_file_path}}",
-        "task_name": "ChatCompletion",
+        name: f"${{{{parent.inputs.{name}}}}}" for name in ["mlflow_model_path", *data_files(r)]
     }
+    inputs["task_name"] = "ChatCompletion"
     if p.compute.kind == "cluster":
         inputs.update({key: p.compute.name for key in COMPUTE_INPUTS})
     else:
@@ -133,6 +133,16 @@ def step_inputs(r: Resolved) -> dict[str, Any]:
     inputs["number_of_gpu_to_use_finetuning"] = r.gpus_per_node
     inputs.update(r.finetune_inputs)
     return inputs
+
+
+def data_files(r: Resolved) -> dict[str, str]:
+    """The component's file inputs -> the prepared split each one reads. Shared with
+    generator.sdk so both jobs bind the same files."""
+    d = r.params.data
+    files = {"train_file_path": d.train_split, "test_file_path": d.test_split}
+    if d.validation_split:
+        files["validation_file_path"] = d.validation_split
+    return files
 
 
 def step_output_binding() -> str:
@@ -166,8 +176,10 @@ def _pipeline_job(r: Resolved, out_dir: Path) -> dict[str, Any]:
     }
     job["inputs"] = {
         "mlflow_model_path": {"type": "mlflow_model", "path": registry_model_id(r)},
-        "train_file_path": {"type": "uri_file", "path": f"{rel}/{p.data.train_split}.jsonl"},
-        "test_file_path": {"type": "uri_file", "path": f"{rel}/{p.data.test_split}.jsonl"},
+        **{
+            name: {"type": "uri_file", "path": f"{rel}/{split}.jsonl"}
+            for name, split in data_files(r).items()
+        },
     }
     job["outputs"] = {TRAINED_MODEL_OUTPUT: {"type": "mlflow_model"}}
     job["jobs"] = {p.job.step_name: step}
@@ -202,10 +214,6 @@ def _endpoint(r: Resolved) -> dict[str, Any]:
     return doc
 
 
-def _probe(probe: Any) -> dict[str, Any]:
-    return {k: v for k, v in probe.model_dump().items() if v is not None}
-
-
 def _deployment(r: Resolved) -> dict[str, Any]:
     d = r.params.deployment
     doc: dict[str, Any] = {
@@ -215,17 +223,14 @@ def _deployment(r: Resolved) -> dict[str, Any]:
         "model": f"azureml:{r.registered_model_name}:{r.params.registered_model.version}",
         "instance_type": d.instance_type,
         "instance_count": d.instance_count,
-        "request_settings": {"request_timeout_ms": d.request_timeout_ms},
+        "request_settings": d.request_settings.model_dump(),
+        "liveness_probe": d.liveness_probe.model_dump(),
+        "readiness_probe": d.readiness_probe.model_dump(),
     }
-    if d.max_concurrent_requests_per_instance:
-        doc["request_settings"]["max_concurrent_requests_per_instance"] = (
-            d.max_concurrent_requests_per_instance
-        )
-    liveness = _probe(d.liveness_probe)
-    if liveness:
-        doc["liveness_probe"] = liveness
-    if d.readiness_probe is not None and _probe(d.readiness_probe):
-        doc["readiness_probe"] = _probe(d.readiness_probe)
+    if d.environment_variables:
+        doc["environment_variables"] = {
+            key: str(value) for key, value in sorted(d.environment_variables.items())
+        }
     doc["tags"] = resource_tags(r)
     return doc
 

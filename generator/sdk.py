@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .rendering import (
     MLFLOW_OUTPUT,
     TRAINED_MODEL_OUTPUT,
+    data_files,
     display_name,
     registry_component_id,
     registry_model_id,
@@ -52,12 +53,10 @@ def build_pipeline_job(resolved: Resolved) -> PipelineJob:
         ),
         inputs={
             "mlflow_model_path": Input(type="mlflow_model", path=registry_model_id(resolved)),
-            "train_file_path": Input(
-                type="uri_file", path=str(data_dir / f"{p.data.train_split}.jsonl")
-            ),
-            "test_file_path": Input(
-                type="uri_file", path=str(data_dir / f"{p.data.test_split}.jsonl")
-            ),
+            **{
+                name: Input(type="uri_file", path=str(data_dir / f"{split}.jsonl"))
+                for name, split in data_files(resolved).items()
+            },
         },
         outputs={TRAINED_MODEL_OUTPUT: Output(type="mlflow_model")},
         jobs={p.job.step_name: step},

@@ -145,7 +145,8 @@ def test_one_line_switches_the_model(project: Path, m: catalog.ModelVersion) -> 
     files = render(r)
     validate_rendered(files, project)  # raises on any error
     job = yaml.safe_load(files["azureml/dev/pipeline-job.yml"])
-    assert job["experiment_name"] == f"chat_completion_{m.name}"
+    # experiment names take letters, digits, "-" and "_" only: Phi-3.5 becomes Phi-3-5
+    assert job["experiment_name"] == f"chat_completion_{m.name.replace('.', '-')}"
     assert job["display_name"].startswith(f"{m.name}-ultrachat-")
     ds = str(m.model_specific_defaults.get("deepspeed_stage"))
     assert job["jobs"]["finetune"]["inputs"]["deepspeed_stage"] == ds

@@ -127,7 +127,27 @@ def test_serverless_and_display_name(project3: Path) -> None:
     deployment = yaml.safe_load(files["azureml/pipeline-serverless/deployment.yml"])
     assert deployment["endpoint_name"] == "ultrachat-serverless"
     assert deployment["model"] == "azureml:Phi-4-ultrachat-200k:1"
-    assert deployment["readiness_probe"] == {"initial_delay": 30, "period": 5}
+    # Every probe setting is rendered: the overlay's two merge over the large-model defaults.
+    assert deployment["readiness_probe"] == {
+        "initial_delay": 30,
+        "period": 5,
+        "timeout": 30,
+        "failure_threshold": 30,
+        "success_threshold": 1,
+    }
+    assert deployment["liveness_probe"]["initial_delay"] == 600
+    assert deployment["environment_variables"] == {"WORKER_COUNT": "2"}  # strings, as Azure wants
+    assert deployment["request_settings"] == {
+        "request_timeout_ms": 90000,
+        "max_concurrent_requests_per_instance": 2,
+    }
+    # validation_split binds the component's validation_file_path to that prepared split.
+    assert job["inputs"]["validation_file_path"] == {
+        "type": "uri_file",
+        "path": "../../data/ultrachat_200k/train_gen.jsonl",
+    }
+    step_inputs = job["jobs"]["finetune"]["inputs"]
+    assert step_inputs["validation_file_path"] == "${{parent.inputs.validation_file_path}}"
     # Strings that YAML 1.1 would read as something else stay strings.
     assert endpoint["description"] == "yes"
     assert job["description"] == "on" and job["tags"]["cost-center"] == "0042"
@@ -216,7 +236,10 @@ def test_failed_render_writes_nothing(project3: Path) -> None:
     assert amlgen(project3, "render", "--all").returncode == 0
     before = tree(project3 / "azureml")
     (project3 / "params" / "base.yaml").write_text(
-        (project3 / "params" / "base.yaml").read_text().replace("nodes: 1", "nodes: 2")
+        (project3 / "params" / "base.yaml")
+        .read_text()
+        .replace("nodes: 1", "nodes: 2")
+        .replace("max_instances: 1", "max_instances: 2")
     )
     (project3 / "params" / "pipeline-serverless.yaml").write_text("compute:\n  nodez: 1\n")
     out = amlgen(project3, "render", "--all")

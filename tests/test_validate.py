@@ -180,7 +180,7 @@ CASES = [
     case("request-timeout", DEP, "request_timeout_ms: 60000", "request_timeout_ms: 200000",
          "azure.request-timeout", "request_settings.request_timeout_ms", "1..180000"),
     case("negative-probe", DEP, "period: 10", "period: -5", "azure.probe", "liveness_probe.period",
-         "0 or more"),
+         "at least 1"),
     case("zero-instances", DEP, "instance_count: 1", "instance_count: 0", "azure.instance-count",
          "instance_count", "at least 1"),
     case("compute-min-over-max", "compute.yaml", "min_instances: 0", "min_instances: 3",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import catalog
+from .. import catalog, limits
 from .assets import Asset
 from .findings import COMPONENT, ERROR, INFO, RUNTIME, WARNING, Finding, YamlPath, finding
 from .kinds import PIPELINE_JOB
@@ -304,6 +304,10 @@ def check_literal(
             out.append((ERROR, "component.min", f"{value!r} is below the minimum {spec.min:g}"))
         if spec.max is not None and num > spec.max:
             out.append((ERROR, "component.max", f"{value!r} is above the maximum {spec.max:g}"))
+        # The params model applies the same limits; learning_rate's is a runtime rule below.
+        problem = limits.finetune_input(spec.name, num) if spec.name != "learning_rate" else None
+        if problem and not out:
+            out.append((ERROR, "component.bound", f"{spec.name} {problem}"))
         return out
     if spec.type == "boolean" and not isinstance(value, bool):
         out.append((ERROR, "component.type", f"{value!r} is not a boolean"))
@@ -349,13 +353,9 @@ def _check_node(asset: Asset, node: Node, nodes: dict[str, Node]) -> list[Findin
     add = lambda path, sev, code, msg, layer=COMPONENT: out.append(  # noqa: E731
         finding(asset, path, sev, code, msg, layer)
     )
-    if not NODE_NAME.match(node.key):
-        add(
-            base,
-            ERROR,
-            "component.node-name",
-            f"step name {node.key!r} must be a lower-case identifier ([a-z_][a-z0-9_]*)",
-        )
+    problem = limits.node_key(node.key)
+    if problem:
+        add(base, ERROR, "component.node-name", problem)
     if not isinstance(step, dict):
         add(base, ERROR, "component.step", "a step must be a mapping with `type` and `component`")
         return out

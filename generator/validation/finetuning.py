@@ -17,10 +17,12 @@ from typing import Any
 
 from .. import catalog
 from ..finetuning import spec
+from ..limits import ASSET_NAME as MODEL_NAME
+from ..limits import COMPUTE_NAME
 from .assets import Asset
 from .cross import check_chat_jsonl
 from .findings import AZURE, COMPONENT, CROSS, ERROR, WARNING, Finding, YamlPath, finding
-from .rules import COMPUTE_NAME, MODEL_NAME, check_online_name, check_vm_size
+from .rules import check_online_name, check_vm_size
 
 COMPONENT_NAME = "chat_completion_pipeline"
 REGISTRY_MODEL = re.compile(

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable
 from typing import Any
 
-from .. import catalog
+from .. import catalog, limits
 from .assets import Asset
 from .findings import AZURE, ERROR, WARNING, Finding, YamlPath, finding
 from .kinds import BATCH_ENDPOINT, COMPUTE, DEPLOYMENT, ENDPOINT, JOB_KINDS, MODEL, PIPELINE_JOB
 
-ENDPOINT_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$")
-COMPUTE_NAME = re.compile(r"^[a-zA-Z](?![a-zA-Z0-9-]*-\d+$)[a-zA-Z0-9\-]{2,23}$")
-JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$")
-MODEL_NAME = JOB_NAME
-PROBE_KEYS = ("initial_delay", "period", "timeout", "failure_threshold", "success_threshold")
-MAX_TIMEOUT_MS = 180000
 _SERVERLESS_SIZE_INPUTS = (
     "instance_type_model_import",
     "instance_type_preprocess",
@@ -41,13 +34,9 @@ def check_online_name(asset: Asset, path: YamlPath, what: str) -> list[Finding]:
     if not isinstance(name, str):
         return []
     problems = []
-    if not 3 <= len(name) <= 32:
-        problems.append(f"{what} name {name!r} has {len(name)} characters; allowed: 3 to 32")
-    if not ENDPOINT_NAME.match(name):
-        problems.append(
-            f"{what} name {name!r}: start with a letter, then letters, digits and single "
-            "hyphens, end with a letter or digit"
-        )
+    problem = limits.online_name(name, what)  # the params model applies the same rule
+    if problem:
+        problems.append(problem)
     elif name != name.lower():
         problems.append(
             f"{what} name {name!r} must be lower case (the CLI lower-cases it: "
@@ -111,46 +100,38 @@ def _endpoint(asset: Asset) -> list[Finding]:
 def _deployment(asset: Asset) -> list[Finding]:
     out = check_online_name(asset, ("name",), "deployment")
     out += check_online_name(asset, ("endpoint_name",), "endpoint")
-    count = asset.get("instance_count")
-    if _int(count) is not None and _int(count) < 1:  # type: ignore[operator]
-        out.append(
-            finding(
-                asset,
-                ("instance_count",),
-                ERROR,
-                "azure.instance-count",
-                f"instance_count must be at least 1 (got {count}); 3 or more for high availability",
-                AZURE,
-            )
-        )
-    timeout = asset.get("request_settings", "request_timeout_ms")
     managed = asset.variant != "kubernetes"
-    if managed and _int(timeout) is not None and not 1 <= _int(timeout) <= MAX_TIMEOUT_MS:  # type: ignore[operator]
-        out.append(
-            finding(
-                asset,
-                ("request_settings", "request_timeout_ms"),
-                ERROR,
-                "azure.request-timeout",
-                f"request_timeout_ms must be 1..{MAX_TIMEOUT_MS} for managed online "
-                f"deployments (got {timeout})",
-                AZURE,
-            )
-        )
+    checks: list[tuple[YamlPath, str, limits.Bound]] = [
+        (("instance_count",), "azure.instance-count", limits.INSTANCE_COUNT),
+        (
+            ("request_settings", "request_timeout_ms"),
+            "azure.request-timeout",
+            limits.REQUEST_TIMEOUT_MS,
+        ),
+        (
+            ("request_settings", "max_concurrent_requests_per_instance"),
+            "azure.request-settings",
+            limits.MAX_CONCURRENT_REQUESTS,
+        ),
+    ]
+    for path, code, bound in checks:
+        if not managed and path[-1] == "request_timeout_ms":
+            continue  # Kubernetes deployments allow longer timeouts
+        problem = bound.problem(asset.get(*path))
+        if problem:
+            out.append(finding(asset, path, ERROR, code, f"{path[-1]} {problem}", AZURE))
     for probe in ("liveness_probe", "readiness_probe"):
-        for key in PROBE_KEYS:
-            value = asset.get(probe, key)
-            if _int(value) is not None and _int(value) < 0:  # type: ignore[operator]
-                out.append(
-                    finding(
-                        asset,
-                        (probe, key),
-                        ERROR,
-                        "azure.probe",
-                        f"{probe}.{key} must be 0 or more (got {value})",
-                        AZURE,
-                    )
-                )
+        for key in limits.PROBE:
+            problem = limits.probe(probe, key, asset.get(probe, key))
+            if problem:
+                msg = f"{probe}.{key} {problem}"
+                out.append(finding(asset, (probe, key), ERROR, "azure.probe", msg, AZURE))
+    env = asset.get("environment_variables")
+    for key in env if isinstance(env, dict) else ():
+        problem = limits.env_var_name(str(key))
+        if problem:
+            path = ("environment_variables", key)
+            out.append(finding(asset, path, ERROR, "azure.env-var", problem, AZURE))
     if managed:  # a Kubernetes deployment names an instance type of its cluster, not a VM size
         out += check_vm_size(
             asset, ("instance_type",), asset.get("instance_type"), "the deployment"
@@ -181,18 +162,9 @@ def _compute(asset: Asset) -> list[Finding]:
     if asset.variant not in (None, "amlcompute", "computeinstance"):
         return out  # attached computes (Kubernetes, VMs, Synapse) have their own names and sizes
     name = asset.get("name")
-    if isinstance(name, str) and not COMPUTE_NAME.match(name):
-        out.append(
-            finding(
-                asset,
-                ("name",),
-                ERROR,
-                "azure.name",
-                f"compute name {name!r}: 3-24 letters, digits and hyphens, starting "
-                "with a letter and not ending in -<digits>",
-                AZURE,
-            )
-        )
+    problem = limits.compute_name(name) if isinstance(name, str) else None
+    if problem:
+        out.append(finding(asset, ("name",), ERROR, "azure.name", problem, AZURE))
     lo, hi = _int(asset.get("min_instances")), _int(asset.get("max_instances"))
     if lo is not None and lo < 0:
         out.append(
@@ -234,18 +206,9 @@ def _compute(asset: Asset) -> list[Finding]:
 def _model(asset: Asset) -> list[Finding]:
     out: list[Finding] = []
     name = asset.get("name")
-    if isinstance(name, str) and not MODEL_NAME.match(name):
-        out.append(
-            finding(
-                asset,
-                ("name",),
-                ERROR,
-                "azure.name",
-                f"model name {name!r}: letters, digits, '-' and '_' only (no dots or "
-                "spaces), starting with a letter or digit",
-                AZURE,
-            )
-        )
+    problem = limits.asset_name(name, "model") if isinstance(name, str) else None
+    if problem:
+        out.append(finding(asset, ("name",), ERROR, "azure.name", problem, AZURE))
     if asset.get("version") is None and "version" not in (asset.data or {}):
         out.append(
             finding(
@@ -264,17 +227,9 @@ def _job(asset: Asset) -> list[Finding]:
     out: list[Finding] = []
     name = asset.get("name")
     if name is not None:
-        if not isinstance(name, str) or not JOB_NAME.match(name):
-            out.append(
-                finding(
-                    asset,
-                    ("name",),
-                    ERROR,
-                    "azure.name",
-                    f"job name {name!r}: letters, digits, '-' and '_' only",
-                    AZURE,
-                )
-            )
+        problem = limits.asset_name(str(name), "job")
+        if problem:
+            out.append(finding(asset, ("name",), ERROR, "azure.name", problem, AZURE))
         else:
             out.append(
                 finding(
@@ -289,6 +244,16 @@ def _job(asset: Asset) -> list[Finding]:
             )
     if _serverless(asset.get("compute")):
         out += _instance_type(asset, (), "the job")
+    texts = [
+        (("experiment_name",), limits.experiment_name),
+        (("display_name",), limits.display_name),
+        (("description",), limits.description),
+    ]
+    for path, check in texts:
+        value = asset.get(*path)
+        problem = check(value) if isinstance(value, str) else None
+        if problem:
+            out.append(finding(asset, path, ERROR, "azure.name", problem, AZURE))
     if asset.kind == PIPELINE_JOB and isinstance(asset.get("jobs"), dict):
         default = asset.get("settings", "default_compute")
         for key, step in asset.get("jobs").items():

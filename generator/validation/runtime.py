@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import limits
 from .assets import Asset
 from .component import Node, number
 from .findings import ERROR, RUNTIME, WARNING, Finding, YamlPath, finding
@@ -29,13 +30,9 @@ def check_runtime(asset: Asset, node: Node) -> list[Finding]:
         out.append(finding(asset, at(name), sev, code, msg, RUNTIME))
 
     lr = number(node.effective("learning_rate"))
-    if lr is not None and lr <= 0:
-        add(
-            "learning_rate",
-            ERROR,
-            "runtime.learning-rate",
-            f"learning_rate must be greater than 0 (got {node.effective('learning_rate')!r})",
-        )
+    problem = limits.finetune_input("learning_rate", lr)  # the params model's rule
+    if problem:
+        add("learning_rate", ERROR, "runtime.learning-rate", f"learning_rate {problem}")
     if node.effective("apply_early_stopping") == "true":
         strategy = node.effective("evaluation_strategy")
         if strategy not in ("epoch", "steps"):
