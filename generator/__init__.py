@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from azure.ai.ml.entities import PipelineJob
 
+    from .locking import LockResult
     from .params import Resolved
     from .workflow import Outcome
 
@@ -82,6 +83,14 @@ def teardown(**options: Any) -> Outcome:
     return _teardown(**options)
 
 
+def lock(project_dir: Any = ".", **options: Any) -> LockResult:
+    """Write params/registry.lock, or with check=True compare it with the live registry
+    (see generator.locking.lock)."""
+    from .locking import lock as _lock
+
+    return _lock(project_dir, **options)
+
+
 def build_pipeline_job(resolved: Resolved) -> PipelineJob:
     """The pipeline job from SDK entity classes (same REST body as the rendered YAML)."""
     from .sdk import build_pipeline_job as _build
@@ -95,6 +104,7 @@ __all__ = [
     "deploy",
     "invoke",
     "load_params",
+    "lock",
     "register",
     "render",
     "run",

@@ -510,6 +510,43 @@ def data(
         _err(line)
 
 
+@cli.command("lock")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing: ask the live registry what changed since the lock; exit 1 if a change "
+    "breaks a job.",
+)
+@click.option("--env", default=None, help="With --check: only this environment's pins.")
+@click.option(
+    "--emulator",
+    metavar="URL",
+    default=None,
+    help="Ask the local emulator's registry at URL (or set AMLGEN_EMULATOR).",
+)
+@click.option(
+    "--seed", is_flag=True, help="Write the lock from the bundled catalog (no registry access)."
+)
+@click.pass_context
+def lock_command(
+    ctx: click.Context, check: bool, env: str | None, emulator: str | None, seed: bool
+) -> None:
+    """Pin what the registry says about the pinned component and models in params/registry.lock.
+
+    Offline commands (render, validate) read the lock; commit it and review its diffs.
+
+    Example: amlgen lock --check --env dev
+    """
+    from . import lock
+
+    result = lock(_project(ctx), check=check, env=env, emulator=emulator, seed=seed)
+    for change in result.changes:
+        click.echo(change.text())
+    _err(result.summary())
+    if result.breaking:
+        sys.exit(1)
+
+
 def main() -> None:
     cli(prog_name="amlgen")
 

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from . import catalog, limits
+from .catalog import lockfile
 from .errors import ParamsError
 from .finetuning import spec as ftspec
 from .params_fields import (
@@ -536,13 +537,14 @@ def _resolve(
     where: dict[Path_, str],
 ) -> Resolved:
     problems: list[str] = []
-    spec = catalog.component(params.component.name, params.component.version)
+    registry = lockfile.source(root)  # the registry lock first, then the bundled catalog
+    spec = registry.component(params.component.name, params.component.version)
     user_set: dict[str, Any] = params.finetune.model_dump(exclude_none=True)  # type: ignore[attr-defined]
     merged = dict(user_set)
     applied: dict[str, Any] = {}
     overrode: dict[str, tuple[Any, Any]] = {}
     dropped: list[str] = []
-    model_meta = catalog.model(params.model.name, params.model.version)
+    model_meta = registry.model(params.model.name, params.model.version)
     _follow_model(params, model_meta, where, problems)
     all_inputs = catalog.all_component_inputs(COMPONENT_NAME)
     if model_meta and params.model.specific_defaults != "ignore":
@@ -687,12 +689,21 @@ def _follow_model(
         if getattr(getattr(params, section), key) is None
     ]
     if unset and meta is None:
-        at = _locate(("model", "name"), where)
-        known = ", ".join(catalog.model_names())
-        problems.append(
-            f"{at}model.name: {name} {params.model.version} is not in the model catalog "
-            f"(known: {known}): pick a known model or set {' and '.join(unset)}"
-        )
+        fix = f"pick a known one or set {' and '.join(unset)}"
+        versions = catalog.model_versions(name)
+        if versions:
+            at = _locate(("model", "version"), where)
+            problems.append(
+                f"{at}model.version: {name} has no version {params.model.version!r} in the model "
+                f"catalog (versions: {', '.join(versions)}): {fix}"
+            )
+        else:
+            at = _locate(("model", "name"), where)
+            known = ", ".join(catalog.model_names())
+            problems.append(
+                f"{at}model.name: {name} {params.model.version} is not in the model catalog "
+                f"(known: {known}): {fix}"
+            )
         return
     for section, key, allow in (
         ("compute", "size", meta.finetune_allow_list if meta else ()),

@@ -162,6 +162,14 @@ def models() -> list[ModelVersion]:
     return out
 
 
+def model_layouts(name: str, version: str) -> list[str]:
+    """The registry metadata layouts a bundled version was read in: `tags` (old),
+    `system_metadata` (new), or both (see metadata.py)."""
+    entry = _load("models.json").get(name)
+    raw = entry["versions"].get(version) if entry else None
+    return list(raw.get("layouts", [])) if raw else []
+
+
 def model_versions(name: str) -> list[str]:
     entry = _load("models.json").get(name)
     return list(entry["versions"]) if entry else []

@@ -169,3 +169,26 @@ def merge_entries(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, dict) and isinstance(out[key], dict):
             out[key] = {**value, **out[key]}
     return out
+
+
+def read_registry_model(ops: Any, name: str, version: str) -> dict[str, Any]:
+    """One registry model version in both layouts, as an entry (see version_entry).
+
+    `ops` is an SDK registry client's `models`. Its Model entity drops `system_metadata`, so the
+    REST resource is read before deserialisation into the entity (SDK-internal `_get`, with the
+    public `get` as fallback when that changes).
+    """
+    try:
+        props = dict(ops._get(name, version).properties)
+    except (AttributeError, TypeError):
+        entity = ops.get(name=name, version=version)
+        props = {"tags": entity.tags, "properties": entity.properties, "stage": entity.stage}
+    system = props.get("systemMetadata") or props.get("system_metadata") or {}
+    archived = bool(props.get("isArchived")) or props.get("stage") == "Archived"
+    return version_entry(
+        _plain(props.get("tags")), _plain(system), _plain(props.get("properties")), archived
+    )
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    return {str(k): v for k, v in dict(value or {}).items()}

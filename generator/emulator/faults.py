@@ -5,6 +5,9 @@ Each rule fires a bounded number of times, so a test can say exactly what goes w
   - {fault: deployment_fails}                  next deployment provisioning ends Failed
   - {fault: throttle, status: 429, times: 2, retry_after: 1, match: "/jobs/"}   (or 503)
   - {fault: restart, after_requests: 5}        drop the connection, restart on the same port
+  - {fault: registry_model, name: Phi-4, version: "8", lifecycle: {finetune_retirement: DATE},
+     drop_finetune_skus: [SIZE], drop_inference_skus: [SIZE]}
+                                               the registry's model metadata changed (stays so)
 """
 
 from __future__ import annotations
@@ -16,13 +19,27 @@ from typing import Any
 
 import yaml
 
-KINDS = ("job_status", "deployment_fails", "throttle", "restart")
+KINDS = ("job_status", "deployment_fails", "throttle", "restart", "registry_model")
 ALLOWED_KEYS = {
     "job_status": {"fault", "status", "message"},
     "deployment_fails": {"fault", "message"},
     "throttle": {"fault", "status", "times", "retry_after", "match", "method"},
     "restart": {"fault", "after_requests", "down_seconds"},
+    "registry_model": {
+        "fault",
+        "name",
+        "version",
+        "lifecycle",
+        "drop_finetune_skus",
+        "drop_inference_skus",
+    },
 }
+LIFECYCLE_KEYS = (
+    "finetune_deprecation",
+    "finetune_retirement",
+    "inference_deprecation",
+    "inference_retirement",
+)
 
 
 def _problem(source: str, index: int, msg: str) -> Exception:
@@ -68,6 +85,19 @@ def normalise(rule: Any, source: str = "fault", index: int = 0) -> dict[str, Any
     elif kind == "restart":
         number("after_requests", 1, 1, integer=True)
         number("down_seconds", 0.5, 0)
+    elif kind == "registry_model":
+        if not isinstance(out.get("name"), str):
+            raise _problem(source, index, "name: the registry model's name is required")
+        out["version"] = str(out.get("version", "")) or None
+        life = out.setdefault("lifecycle", {})
+        if not isinstance(life, dict) or set(life) - set(LIFECYCLE_KEYS):
+            allowed = ", ".join(LIFECYCLE_KEYS)
+            raise _problem(source, index, f"lifecycle: keys must be among {allowed}")
+        out["lifecycle"] = {k: str(v) for k, v in life.items()}
+        for key in ("drop_finetune_skus", "drop_inference_skus"):
+            value = out.setdefault(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _problem(source, index, f"{key}: must be a list of VM size names")
     return out
 
 
@@ -125,6 +155,34 @@ class Faults:
                     self._rules.remove(rule)
                     return rule
         return None
+
+    def registry_model(self, model: Any) -> Any:
+        """`model` (a catalog.ModelVersion) as the registry now serves it: registry_model rules
+        stay in force (the registry moved on), applied in the order they were added."""
+        import dataclasses
+
+        with self._lock:
+            rules = [
+                r
+                for r in self._rules
+                if r["fault"] == "registry_model"
+                and r["name"] == model.name
+                and r["version"] in (None, model.version)
+            ]
+        for rule in rules:
+            gone_ft = {s.lower() for s in rule["drop_finetune_skus"]}
+            gone_inf = {s.lower() for s in rule["drop_inference_skus"]}
+            model = dataclasses.replace(
+                model,
+                lifecycle={**model.lifecycle, **rule["lifecycle"]},
+                finetune_allow_list=tuple(
+                    s for s in model.finetune_allow_list if s.lower() not in gone_ft
+                ),
+                inference_allow_list=tuple(
+                    s for s in model.inference_allow_list if s.lower() not in gone_inf
+                ),
+            )
+        return model
 
     def take_job_status(self) -> dict[str, Any] | None:
         return self._take("job_status")

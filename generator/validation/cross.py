@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .. import catalog, chatrows, lifecycle
@@ -20,6 +20,7 @@ from .kinds import COMPUTE, DEPLOYMENT, ENDPOINT, MODEL, PIPELINE_JOB
 from .rules import check_vm_size
 
 ModelLookup = Callable[[str, str], "catalog.ModelVersion | None"]
+Candidates = Iterable[catalog.ModelVersion] | None
 REGISTRY_MODEL = re.compile(
     r"^azureml://registries/(?P<registry>[^/]+)/models/(?P<name>[^/]+)"
     r"/(?:versions/(?P<version>[^/]+)|labels/(?P<label>[^/]+))/?$"
@@ -55,7 +56,7 @@ def base_model(job: Asset, node: Node) -> tuple[YamlPath, str | None]:
 
 
 def _model_meta(
-    job: Asset, node: Node, models: ModelLookup, out: list[Finding]
+    job: Asset, node: Node, models: ModelLookup, out: list[Finding], candidates: Candidates = None
 ) -> catalog.ModelVersion | None:
     path, ref = base_model(job, node)
     if ref is None:
@@ -105,12 +106,14 @@ def _model_meta(
                 )
             )
         return None
-    out += _lifecycle(job, path, meta)
+    out += _lifecycle(job, path, meta, candidates)
     return meta
 
 
-def _lifecycle(job: Asset, path: YamlPath, meta: catalog.ModelVersion) -> list[Finding]:
-    msg = lifecycle.judge(meta).message()  # the one lifecycle rule (generator/lifecycle.py)
+def _lifecycle(
+    job: Asset, path: YamlPath, meta: catalog.ModelVersion, candidates: Candidates
+) -> list[Finding]:
+    msg = lifecycle.judge(meta, candidates=candidates).message()  # generator/lifecycle.py
     return [finding(job, path, WARNING, "cross.model-lifecycle", msg, CROSS)] if msg else []
 
 
@@ -467,8 +470,10 @@ def check_set(
     project_dir: Path,
     lookup: SpecLookup = lookup_bundled,
     models: ModelLookup = lookup_model,
+    candidates: Candidates = None,
 ) -> list[Finding]:
-    """Every cross-file and model-metadata check of one asset set."""
+    """Every cross-file and model-metadata check of one asset set (`candidates`: the model
+    versions lifecycle successors are chosen from; default the bundled catalog)."""
     out: list[Finding] = []
     jobs = _by_kind(assets, PIPELINE_JOB)
     meta: catalog.ModelVersion | None = None
@@ -476,7 +481,7 @@ def check_set(
         nodes = pipeline_nodes(job, lookup)
         node = finetune_node(nodes)
         if node is not None:
-            meta = _model_meta(job, node, models, out) or meta
+            meta = _model_meta(job, node, models, out, candidates) or meta
             out += _finetune_compute(job, node, assets, meta)
         for path, local in _data_inputs(job, nodes):
             if not local.exists():

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import catalog
+from ..catalog import metadata
 from .assets import Asset
 from .component import pipeline_nodes
 from .cross import REGISTRY_MODEL, base_model, finetune_node
@@ -43,8 +44,6 @@ def spec_from_entity(component: Any) -> catalog.ComponentSpec:
 
 def model_from_entity(model: Any) -> catalog.ModelVersion:
     """An SDK model entity's registry metadata (either layout, see catalog.metadata)."""
-    from ..catalog import metadata
-
     tags = dict(getattr(model, "tags", None) or {})
     props = dict(getattr(model, "properties", None) or {})
     # The SDK entity drops `system_metadata`; some registries echo parts of it as properties.
@@ -186,8 +185,9 @@ class Online:
         try:
             with quiet():
                 client = self._client(registry)
-                ops = client.components if what == "component" else client.models
-                return ops.get(name=name, version=version)
+                if what == "model":  # both metadata layouts, from the REST resource
+                    return metadata.read_registry_model(client.models, name, version)
+                return client.components.get(name=name, version=version)
         except Exception as exc:  # network, auth, not found: each becomes a finding
             first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
             self.errors[(what, name, version)] = f"{type(exc).__name__}: {first.strip()[:200]}"
@@ -203,8 +203,10 @@ class Online:
     def model(self, registry: str, name: str, version: str) -> catalog.ModelVersion | None:
         key = (name, version)
         if key not in self.models:
-            entity = self._fetch("model", registry, name, version)
-            self.models[key] = model_from_entity(entity) if entity is not None else None
+            entry = self._fetch("model", registry, name, version)
+            self.models[key] = (
+                catalog.model_from_entry(name, version, entry) if entry is not None else None
+            )
         return self.models[key]
 
     def spec_lookup(self, name: str, version: str) -> catalog.ComponentSpec | None:

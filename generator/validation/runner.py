@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..catalog import lockfile
 from ..errors import ParamsError, RenderError
 from . import component, cross, finetuning, pipeline, rules, runtime
 from .assets import Asset, load_asset
@@ -124,8 +125,8 @@ def check_set(
 ) -> list[Finding]:
     """Layers 2-7 for assets already loaded (layer 1 happens in load_asset)."""
     out: list[Finding] = []
-    lookup = component.lookup_bundled
-    models = cross.lookup_model
+    registry = lockfile.source(project_dir)  # the registry lock first, then the bundled catalog
+    lookup, models = registry.component, registry.model
     if online is not None:
         out += online.prefetch(assets)
         lookup, models = online.spec_lookup, online.model_lookup
@@ -137,7 +138,7 @@ def check_set(
         for node in component.pipeline_nodes(asset, lookup):
             out += runtime.check_runtime(asset, node)
         out += rules.check_asset(asset)
-    out += cross.check_set(assets, project_dir, lookup, models)
+    out += cross.check_set(assets, project_dir, lookup, models, registry.candidates())
     out += finetuning.check_set(assets)
     return out
 

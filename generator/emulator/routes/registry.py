@@ -1,5 +1,6 @@
 """Registry family: the `azureml` registry's discovery, components and models, served from the
-bundled catalog (models carry their allow lists and lifecycle dates in tags, as the registry does).
+bundled catalog, each model version in the metadata layout(s) of its registry spec: old (tags) and
+new (systemMetadata); a `registry_model` fault makes the registry move on (a date, an allow list).
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ LIFECYCLE_TAGS = {
     "finetune_retirement": "FinetuneRetirementDate",
     "inference_deprecation": "InferenceDeprecationDate",
     "inference_retirement": "InferenceRetirementDate",
+}
+# ... and to the new layout's system_metadata.deprecation keys.
+NEW_LIFECYCLE = {
+    "finetune_deprecation": "finetuneDeprecationDate",
+    "finetune_retirement": "finetuneRetirementDate",
+    "inference_deprecation": "inferenceDeprecationDate",
+    "inference_retirement": "inferenceRetirementDate",
 }
 
 
@@ -114,24 +122,71 @@ def get_component_container(api: Api, req: Request) -> Response:
     )
 
 
-def _model(req: Request, name: str, ver: str) -> dict[str, Any]:
+def _iso(day: str) -> str:
+    return f"{day}T00:00:00.000000Z"  # the new layout's timestamp form
+
+
+def _model(api: Api, req: Request, name: str, ver: str) -> dict[str, Any]:
     mv = catalog.model(name, ver)
     if mv is None or req.m["reg"] != REGISTRY:
         raise not_found("Model", f"{name}:{ver}")
-    # The registry stores lists and dicts in tags as strings (the notebook literal_evals them).
-    tags = {
-        "finetune_compute_allow_list": json.dumps(list(mv.finetune_allow_list)),
-        "inference_compute_allow_list": json.dumps(list(mv.inference_allow_list)),
+    mv = api.faults.registry_model(mv)  # a registry that moved on (faults.py: registry_model)
+    # Each version is served in the layout(s) its registry spec uses: the old one keeps
+    # everything in tags (lists and dicts as strings), the new one in systemMetadata.
+    layouts = catalog.model_layouts(name, ver) or ["tags"]
+    tags: dict[str, Any] = {
         "model_specific_defaults": json.dumps(mv.model_specific_defaults),
-        "task": ", ".join(mv.inference_tasks) or "chat-completion",
         "author": "Microsoft",
     }
-    if mv.deployment_options:
-        tags["deploymentOptions"] = ", ".join(mv.deployment_options)
-    if mv.context_window:
-        tags["textContextWindow"] = str(mv.context_window)
-    for key, value in mv.lifecycle.items():
-        tags[LIFECYCLE_TAGS.get(key, key)] = value
+    inner: dict[str, Any] = {}
+    props: dict[str, Any] = {}
+    if "tags" in layouts:
+        tags.update(
+            {
+                "finetune_compute_allow_list": json.dumps(list(mv.finetune_allow_list)),
+                "inference_compute_allow_list": json.dumps(list(mv.inference_allow_list)),
+                "task": ", ".join(mv.inference_tasks) or "chat-completion",
+            }
+        )
+        if mv.deployment_options:
+            tags["deploymentOptions"] = ", ".join(mv.deployment_options)
+        if mv.context_window:
+            tags["textContextWindow"] = str(mv.context_window)
+        for key, value in mv.lifecycle.items():
+            tags[LIFECYCLE_TAGS.get(key, key)] = value
+        inner = {
+            "finetune-recommended-sku": ", ".join(mv.finetune_allow_list),
+            "inference-recommended-sku": ", ".join(mv.inference_allow_list),
+            "finetuning-tasks": ", ".join(mv.finetuning_tasks) or "chat-completion",
+        }
+        if mv.finetune_min_sku_spec:
+            inner["finetune-min-sku-spec"] = mv.finetune_min_sku_spec
+        if mv.inference_min_sku_spec:
+            inner["inference-min-sku-spec"] = mv.inference_min_sku_spec
+    if "system_metadata" in layouts:
+        sku: dict[str, Any] = {
+            "finetuneRecommendedSkus": list(mv.finetune_allow_list),
+            "inferenceRecommendedSkus": list(mv.inference_allow_list),
+        }
+        if mv.finetune_min_sku_spec:
+            sku["finetuneMinSkuSpec"] = mv.finetune_min_sku_spec
+        if mv.inference_min_sku_spec:
+            sku["inferenceMinSkuSpec"] = mv.inference_min_sku_spec
+        system: dict[str, Any] = {
+            "deploymentOptions": list(mv.deployment_options),
+            "tasks": {
+                "fineTuningTasks": list(mv.finetuning_tasks),
+                "inferenceTasks": list(mv.inference_tasks),
+            },
+            "SKU": sku,
+        }
+        if mv.context_window:
+            system["textContextWindow"] = mv.context_window
+        if mv.lifecycle:
+            system["deprecation"] = {
+                NEW_LIFECYCLE[k]: _iso(v) for k, v in mv.lifecycle.items() if k in NEW_LIFECYCLE
+            }
+        props["systemMetadata"] = system
     return {
         "id": f"azureml://registries/{REGISTRY}/models/{name}/versions/{ver}",
         "name": ver,
@@ -143,21 +198,8 @@ def _model(req: Request, name: str, ver: str) -> dict[str, Any]:
             "modelUri": f"azureml://registries/{REGISTRY}/models/{name}/versions/{ver}",
             "description": f"{name} (bundled catalog)",
             "tags": tags,
-            "properties": {
-                "finetune-recommended-sku": ", ".join(mv.finetune_allow_list),
-                "inference-recommended-sku": ", ".join(mv.inference_allow_list),
-                "finetuning-tasks": ", ".join(mv.finetuning_tasks) or "chat-completion",
-                **(
-                    {"finetune-min-sku-spec": mv.finetune_min_sku_spec}
-                    if mv.finetune_min_sku_spec
-                    else {}
-                ),
-                **(
-                    {"inference-min-sku-spec": mv.inference_min_sku_spec}
-                    if mv.inference_min_sku_spec
-                    else {}
-                ),
-            },
+            "properties": inner,
+            **props,
             "flavors": {"hftransformersv2": {"data": {"task": "chat-completion"}}},
             "provisioningState": "Succeeded",
         },
@@ -166,12 +208,14 @@ def _model(req: Request, name: str, ver: str) -> dict[str, Any]:
 
 
 def get_model(api: Api, req: Request) -> Response:
-    return Response(200, _model(req, req.m["name"], req.m["ver"]))
+    return Response(200, _model(api, req, req.m["name"], req.m["ver"]))
 
 
 def list_models(api: Api, req: Request) -> Response:
     versions = catalog.model_versions(req.m["name"])
-    return Response(200, {"value": [_model(req, req.m["name"], v) for v in reversed(versions)]})
+    return Response(
+        200, {"value": [_model(api, req, req.m["name"], v) for v in reversed(versions)]}
+    )
 
 
 def get_model_container(api: Api, req: Request) -> Response:
