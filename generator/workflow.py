@@ -25,7 +25,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from . import lifecycle
 from .backends.base import TERMINAL, Assets, Backend, JobInfo, TransientError, make_backend
+from .catalog import lockfile
 from .errors import AmlgenError, WorkflowError
 from .params import Resolved, environments, load_params
 from .rendering import OUTPUT_DIR, render
@@ -280,6 +282,23 @@ class Flow:
                 "(amlgen render --all), review and commit, then retry"
             )
 
+    def check_lifecycle(self) -> None:
+        """A retired model is rejected by the service: refuse it before anything costs money.
+        The local emulator may still rehearse it (it rehearses the flow, not the catalogue)."""
+        p = self.resolved.params
+        registry = lockfile.source(self.project_dir)
+        meta = registry.model(p.model.name, p.model.version)
+        if meta is None:
+            return
+        verdict = lifecycle.judge(meta, candidates=registry.candidates())
+        why = verdict.refusal()
+        if why is None:
+            return
+        if self.ws.emulated:
+            self.say(f"warning: {verdict.message()}; rehearsing on the local emulator only")
+            return
+        raise WorkflowError(why)
+
     def check_data(self, request: bool) -> None:
         missing = [p for p in self.assets.data_files() if not p.is_file()]
         if request and not self.assets.request_file.is_file():
@@ -293,6 +312,7 @@ class Flow:
     def preflight(self, request: bool, live: bool = True) -> None:
         """Fresh assets, offline validation, data files, then live checks (may create compute)."""
         self.check_fresh()
+        self.check_lifecycle()
         _validate_offline(self.assets_dir, self.project_dir)
         self.check_data(request)
         if live:

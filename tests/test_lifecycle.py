@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -203,3 +204,34 @@ def test_notebook_keeps_the_seed_workflow(project: Path) -> None:
     assert r.registered_model_name == "Phi-3-mini-4k-instruct-ultrachat-200k"
     assert r.finetune_inputs["lr_scheduler_type"] == "cosine"
     assert r.finetune_inputs["deepspeed_stage"] == "2"
+
+
+def test_submit_refuses_a_retired_model_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+    from generator.rendering import render_environments
+
+    proj = tmp_path / "proj"
+    shutil.copytree(ROOT / "params", proj / "params")
+    render_environments(["dev", "notebook", "prod"], proj, all_envs=True)
+    env = {
+        "AMLGEN_EMULATOR": "",
+        "AMLGEN_TODAY": "2026-12-02",
+        "AZURE_SUBSCRIPTION_ID": "",
+        "AZURE_RESOURCE_GROUP": "",
+        "AZUREML_WORKSPACE_NAME": "",
+    }
+    for command in ("submit", "run", "deploy"):
+        result = CliRunner().invoke(
+            cli, ["-C", str(proj), command, "--env", "notebook", "--dry-run"], env=env
+        )
+        assert result.exit_code == 1, result.output
+        (line,) = result.output.splitlines()
+        assert line.startswith("error: Phi-3-mini-4k-instruct version 15 was retired on 2025-08-30")
+        assert "set model.name: Phi-4 and model.version: '8'" in line
+    # The local emulator may still rehearse it: past the lifecycle check, on to the next one.
+    emulated = {**env, "AMLGEN_EMULATOR_SECRET": "local-test-key"}
+    args = ["-C", str(proj), "submit", "--env", "notebook", "--dry-run"]
+    result = CliRunner().invoke(cli, [*args, "--emulator", "http://127.0.0.1:9/"], env=emulated)
+    assert result.exit_code == 1 and "data file(s) missing" in result.output, result.output
