@@ -350,6 +350,7 @@ def test_model_defaults_are_bounded_too(project: Path, monkeypatch: pytest.Monke
         return dataclasses.replace(meta, model_specific_defaults=tag)
 
     monkeypatch.setattr(cat, "model", corrupt)
+    (project / "params" / "registry.lock").unlink()  # the lock would answer before the catalog
     (line,) = problems(project)
     assert "finetune.num_train_epochs: must be at most 1000" in line
     assert "model_specific_defaults" in line
