@@ -107,19 +107,23 @@ def list_components(api: Api, req: Request) -> Response:
     return Response(200, {"value": [_component(req, req.m["name"], v) for v in reversed(versions)]})
 
 
-def get_component_container(api: Api, req: Request) -> Response:
-    versions = catalog.component_versions(req.m["name"])
+def _container(req: Request, kind: str, versions: list[str]) -> Response:
+    """A registry container (component or model): the same body shape for both."""
     if not versions or req.m["reg"] != REGISTRY:
-        raise not_found("Component", req.m["name"])
+        raise not_found(kind, req.m["name"])
     return Response(
         200,
         {
-            "id": f"{_reg_base(req)}/components/{req.m['name']}",
+            "id": f"{_reg_base(req)}/{kind.lower()}s/{req.m['name']}",
             "name": req.m["name"],
             "properties": {"latestVersion": versions[-1], "isArchived": False},
             "systemData": system_data(),
         },
     )
+
+
+def get_component_container(api: Api, req: Request) -> Response:
+    return _container(req, "Component", list(catalog.component_versions(req.m["name"])))
 
 
 def _iso(day: str) -> str:
@@ -219,18 +223,7 @@ def list_models(api: Api, req: Request) -> Response:
 
 
 def get_model_container(api: Api, req: Request) -> Response:
-    versions = catalog.model_versions(req.m["name"])
-    if not versions or req.m["reg"] != REGISTRY:
-        raise not_found("Model", req.m["name"])
-    return Response(
-        200,
-        {
-            "id": f"{_reg_base(req)}/models/{req.m['name']}",
-            "name": req.m["name"],
-            "properties": {"latestVersion": versions[-1], "isArchived": False},
-            "systemData": system_data(),
-        },
-    )
+    return _container(req, "Model", list(catalog.model_versions(req.m["name"])))
 
 
 COMPONENT = REG + r"/components/(?P<name>[^/]+)"
