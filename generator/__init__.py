@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 if TYPE_CHECKING:
     from azure.ai.ml.entities import PipelineJob
@@ -93,7 +93,7 @@ def lock(project_dir: Any = ".", **options: Any) -> LockResult:
 
 def build_pipeline_job(resolved: Resolved) -> PipelineJob:
     """The pipeline job from SDK entity classes (same REST body as the rendered YAML)."""
-    from .sdk import build_pipeline_job as _build
+    from .pipeline_job import build_pipeline_job as _build
 
     return _build(resolved)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from . import __version__
 from .errors import AmlgenError
+from .version import __version__
 
 
 class _Fail(click.ClickException):

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, catalog, lifecycle
+from . import catalog, lifecycle
 from .catalog import lockfile, metadata
 from .catalog.lockfile import LOCK_FILE, LOCK_VERSION, LockError
 from .errors import AmlgenError
 from .params import Resolved, environments, load_params
+from .version import __version__
 from .yamlio import dump, write_atomic
 
 BUNDLED = "bundled catalog"
@@ -154,8 +155,8 @@ class Registry:
         return self._clients[registry]
 
     def read(self, pin: Pin) -> tuple[dict[str, Any], str, str]:
+        from .quiet import quiet
         from .validation.online import spec_from_entity
-        from .validation.sdk import quiet
 
         where = f"azureml://registries/{pin.registry}/{pin.kind}s/{pin.name}/versions/{pin.version}"
         try:

@@ -223,7 +223,7 @@ def load_desired(assets: Assets) -> dict[str, dict[str, Any] | None]:
     """Each committed file as the SDK reads it (`load_*`, then the entity's dict)."""
     import azure.ai.ml as aml
 
-    from .backends.sdk import quiet_sdk
+    from .quiet import sdk_quiet
 
     files = {
         COMPUTE: ("compute", "compute.yml"),
@@ -237,7 +237,7 @@ def load_desired(assets: Assets) -> dict[str, dict[str, Any] | None]:
             out[kind] = None
             continue
         try:
-            with quiet_sdk():
+            with sdk_quiet():
                 entity = getattr(aml, f"load_{loader}")(source=assets.path(name))
                 out[kind] = json.loads(json.dumps(entity._to_dict(), default=str))
         except Exception as exc:  # marshmallow ValidationError, ValidationException, ...

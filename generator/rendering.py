@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .errors import RenderError
 from .finetuning import render as ftrender
 from .params import Resolved, load_params, schema_text
+from .version import __version__
 from .yamlio import dump, write_atomic
 
 OUTPUT_DIR = "azureml"
@@ -115,7 +115,7 @@ COMPUTE_INPUTS = (
 
 def step_inputs(r: Resolved) -> dict[str, Any]:
     """The component step's inputs: bindings, compute, and the fine-tune inputs in the
-    component's own types. Shared with generator.sdk so both build the same job."""
+    component's own types. Shared with generator.pipeline_job so both build the same job."""
     p = r.params
     inputs: dict[str, Any] = {
         name: f"${{{{parent.inputs.{name}}}}}" for name in ["mlflow_model_path", *data_files(r)]
@@ -137,7 +137,7 @@ def step_inputs(r: Resolved) -> dict[str, Any]:
 
 def data_files(r: Resolved) -> dict[str, str]:
     """The component's file inputs -> the prepared split each one reads. Shared with
-    generator.sdk so both jobs bind the same files."""
+    generator.pipeline_job so both jobs bind the same files."""
     d = r.params.data
     files = {"train_file_path": d.train_split, "test_file_path": d.test_split}
     if d.validation_split:

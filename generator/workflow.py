@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lifecycle
-from .backends.base import TERMINAL, Assets, Backend, JobInfo, TransientError, make_backend
+from .backends import TERMINAL, Assets, Backend, JobInfo, TransientError, make_backend
 from .catalog import lockfile
 from .errors import AmlgenError, WorkflowError
 from .params import Resolved, environments, load_params

@@ -452,7 +452,7 @@ def sdk_alone(folder: Path) -> tuple[bool, bool]:
     import azure.ai.ml as ml
     from azure.ai.ml.entities._validate_funcs import validate_job
 
-    from generator.validation.sdk import quiet
+    from generator.quiet import quiet
 
     flagged = failed = False
     for name, loader in SDK_LOADERS.items():
@@ -474,9 +474,10 @@ def sdk_alone(folder: Path) -> tuple[bool, bool]:
 
 @pytest.mark.slow
 def test_sdk_alone_catches_fewer_of_the_same_mistakes(tmp_path: Path) -> None:
-    from generator.validation import sdk
 
-    with sdk.quiet():
+    from generator.quiet import quiet
+
+    with quiet():
         import azure.ai.ml  # noqa: F401
     counts: dict[str, list[int]] = {}
     flagged_ids = []
@@ -515,7 +516,7 @@ def loaded_components(tmp_path_factory: pytest.TempPathFactory) -> dict[str, obj
     (test_catalog_is_derived_from_the_specs pins those interfaces to the registry specs)."""
     import yaml
 
-    from generator.validation.sdk import quiet
+    from generator.quiet import quiet
 
     folder = tmp_path_factory.mktemp("registry")
     keys = ("type", "optional", "default", "enum", "min", "max", "description")

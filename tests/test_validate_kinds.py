@@ -82,7 +82,7 @@ def test_every_schema_of_the_index_is_a_kind_with_a_loader() -> None:
 
 @pytest.mark.slow
 def test_every_kind_loader_exists_in_the_sdk() -> None:
-    from generator.validation import sdk
+    from generator.validation import sdk_schema as sdk
 
     for kind in kinds.KINDS.values():
         if kind.loader is not None:
@@ -343,7 +343,7 @@ def test_many_files_in_one_call_group_by_folder(tmp_path: Path) -> None:
 def sdk_alone_flags(folder: Path) -> bool:
     """Each file through the SDK reader for its kind (as a user who picks the right load_*
     would): does anything come back as an error or warning?"""
-    from generator.validation import sdk
+    from generator.validation import sdk_schema as sdk
 
     for path in sorted(folder.glob("*.yml")):
         asset, _ = load_asset(path, path.name)

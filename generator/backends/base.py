@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 from ..errors import WorkflowError
 from ..rendering import FILE_NAMES
-from ..workspace import Workspace
 from ..yamlio import read
 
 TERMINAL = ("Completed", "Failed", "Canceled")
@@ -252,15 +251,3 @@ class Backend(Protocol):
     def set_traffic(self, assets: Assets) -> None: ...
     def invoke(self, assets: Assets) -> str: ...
     def delete_endpoint(self, name: str) -> bool: ...
-
-
-def make_backend(kind: str, ws: Workspace, project_dir: Path, dry_run: bool = False) -> Backend:
-    if kind == "cli":
-        from .az import AzBackend
-
-        return AzBackend(ws, project_dir, dry_run=dry_run)
-    if kind == "sdk":
-        from .sdk import SdkBackend
-
-        return SdkBackend(ws, project_dir, dry_run=dry_run)
-    raise WorkflowError(f"--backend: {kind!r}: allowed: cli, sdk")

@@ -148,7 +148,7 @@ def compare_model(
 
 def registry_client(registry: str = "azureml", emulator: str | None = None) -> Any:
     """A registry MLClient: the local emulator (`emulator` or AMLGEN_EMULATOR), else Azure."""
-    from .sdk import quiet
+    from ..quiet import quiet
 
     url = emulator or os.environ.get("AMLGEN_EMULATOR")
     with quiet():
@@ -180,7 +180,7 @@ class Online:
         return self._clients[registry]
 
     def _fetch(self, what: str, registry: str, name: str, version: str) -> Any:
-        from .sdk import quiet
+        from ..quiet import quiet
 
         try:
             with quiet():

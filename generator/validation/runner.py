@@ -145,7 +145,7 @@ def check_set(
 
 def _sdk(assets: list[Asset]) -> list[Finding]:
     try:
-        from . import sdk as sdk_layer
+        from . import sdk_schema as sdk_layer
 
         return sdk_layer.check_assets(assets)
     except ImportError:

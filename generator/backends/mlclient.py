@@ -7,11 +7,8 @@ Endpoint and deployment use `begin_create_or_update` (an upsert), so no show-fir
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import logging
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 import yaml
 
 from ..errors import WorkflowError
+from ..quiet import sdk_quiet
 from ..rendering import model_path
 from ..workspace import Workspace, ml_client, redact
 from .base import (
@@ -30,22 +28,6 @@ from .base import (
     check_cluster,
     check_model_tags,
 )
-
-
-@contextlib.contextmanager
-def quiet_sdk(stdout: Any = None) -> Iterator[None]:
-    """The SDK's warnings, logs and progress dots are not ours to show; stdout carries only
-    plans and responses (`stdout=sys.stderr` keeps what the SDK prints, e.g. streamed logs)."""
-    logger = logging.getLogger("azure")
-    old = logger.level
-    logger.setLevel(logging.CRITICAL)
-    sink = stdout if stdout is not None else io.StringIO()
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sink):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(old)
 
 
 def _entity_text(entity: Any) -> list[str]:
@@ -70,7 +52,7 @@ class SdkBackend:
     @property
     def client(self) -> Any:
         if self._client is None:
-            with quiet_sdk():
+            with sdk_quiet():
                 self._client = ml_client(self.ws)
         return self._client
 
@@ -90,7 +72,7 @@ class SdkBackend:
         )
 
         try:
-            with quiet_sdk():
+            with sdk_quiet():
                 yield
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise TransientError(redact(f"{what}: {exc}", self.ws.masks())) from None
@@ -116,7 +98,7 @@ class SdkBackend:
         loader = getattr(aml, f"load_{kind}")
         path = assets.path(file)
         try:
-            with quiet_sdk():
+            with sdk_quiet():
                 return loader(source=path, params_override=overrides or [])
         except Exception as exc:  # marshmallow ValidationError, ValidationException, ...
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -140,7 +122,7 @@ class SdkBackend:
                 f'name="{name}", version="{version}")'
             )
             if not self.dry_run:
-                with self._guard(f"model {name}:{version}"), quiet_sdk():
+                with self._guard(f"model {name}:{version}"), sdk_quiet():
                     try:
                         model = ml_client(self.ws, registry_name=registry).models.get(
                             name=name, version=version
@@ -227,7 +209,7 @@ class SdkBackend:
         if self.dry_run:
             return
         try:
-            with quiet_sdk(stdout=sys.stderr):
+            with sdk_quiet(stdout=sys.stderr):
                 self.client.jobs.stream(job)
         except Exception as exc:  # streaming is best effort; the status poll decides
             print(f"note: log streaming stopped: {type(exc).__name__}")

@@ -8,37 +8,17 @@ them: those are promoted to errors. The SDK is imported only when this layer run
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import logging
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..quiet import quiet
 from .assets import Asset
 from .findings import ERROR, SDK, WARNING, Finding, YamlPath, finding
 from .kinds import KINDS, VARIANT_LOADERS
 
 _LOCATION_LINE = re.compile(r"#line (\d+)")
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence the SDK: logging, Python warnings and anything written to stderr/stdout."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)
-    sink = io.StringIO()
-    try:
-        with (
-            warnings.catch_warnings(),
-            contextlib.redirect_stderr(sink),
-            contextlib.redirect_stdout(sink),
-        ):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(previous)
 
 
 def loader(name: str) -> Callable[..., Any] | None:
