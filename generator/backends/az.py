@@ -29,7 +29,11 @@ from .base import (
     TransientError,
     check_cluster,
     check_model_tags,
+    forbidden,
+    not_allowed,
     not_found,
+    read_title,
+    transient,
 )
 
 ENV_AZ = "AMLGEN_AZ"
@@ -137,6 +141,69 @@ class AzBackend:
     def _tsv(self, args: list[str], note: str | None = None) -> str | None:
         proc = self._run(args, note)
         return None if proc is None else proc.stdout.strip()
+
+    # --- reads (planning.Reader) -----------------------------------------------------------
+
+    def read_args(
+        self,
+        kind: str,
+        name: str,
+        *,
+        version: str | None = None,
+        endpoint: str | None = None,
+        registry: str | None = None,
+    ) -> list[str]:
+        """The `az ml ... show` argument list that reads one resource."""
+        noun = {
+            "compute": "compute",
+            "model": "model",
+            "registry_model": "model",
+            "component": "component",
+            "online_endpoint": "online-endpoint",
+            "online_deployment": "online-deployment",
+        }.get(kind)
+        if noun is None:
+            raise WorkflowError(f"cannot read a {kind!r}")
+        args = ["ml", noun, "show", "-n", name]
+        if version is not None:
+            args += ["-v", version]
+        if endpoint is not None:
+            args += ["-e", endpoint]
+        if registry is not None:
+            args += ["--registry-name", registry]
+        return [*args, "-o", "json"]
+
+    def read(
+        self,
+        kind: str,
+        name: str,
+        *,
+        version: str | None = None,
+        endpoint: str | None = None,
+        registry: str | None = None,
+    ) -> dict[str, Any] | None:
+        """One resource as `az ml ... show -o json` prints it (the SDK's entity dict); None
+        when absent. Throttling, 5xx and lost connections raise TransientError (retried)."""
+        args = self.read_args(kind, name, version=version, endpoint=endpoint, registry=registry)
+        workspace = registry is None
+        proc = self._run(args, workspace=workspace, check=False)
+        if proc is None:
+            return None
+        if proc.returncode != 0:
+            err = proc.stderr or ""
+            what = read_title(kind, name, version, endpoint, registry)
+            if forbidden(err):
+                raise not_allowed(what)
+            if not_found(err):
+                return None
+            if transient(err):
+                first = redact(err.strip().splitlines()[-1] if err.strip() else "", self.ws.masks())
+                raise TransientError(f"{what}: {first}")
+            raise self._error(self._argv(args, workspace), proc)
+        data = self._parse(args, proc.stdout, workspace)
+        if not isinstance(data, dict):
+            raise WorkflowError(f"`{self._shown(self._argv(args, workspace))}` printed no object")
+        return data
 
     # --- operations ------------------------------------------------------------------------
 

@@ -27,8 +27,62 @@ _NOT_FOUND = re.compile(
 )
 
 
+# A resource the caller may not read, and failures worth retrying (az prints these on stderr).
+_FORBIDDEN = re.compile(
+    r"AuthorizationFailed|Forbidden|\b403\b|does not have (?:authorization|permission)",
+    re.IGNORECASE,
+)
+_TRANSIENT = re.compile(
+    r"TooManyRequests|ServiceUnavailable|InternalServerError|BadGateway|GatewayTimeout|"
+    r"\b(?:429|500|502|503|504)\b|ServiceRequestError|ServiceResponseError|"
+    r"Connection(?:Error| refused| reset| aborted)|RemoteDisconnected|timed out",
+    re.IGNORECASE,
+)
+# Read primitives (planning.Reader): kinds a backend's `read` answers.
+READ_KINDS = (
+    "compute",
+    "model",
+    "online_endpoint",
+    "online_deployment",
+    "component",
+    "registry_model",
+)
+
+
 def not_found(text: str) -> bool:
     return bool(_NOT_FOUND.search(text))
+
+
+def forbidden(text: str) -> bool:
+    return bool(_FORBIDDEN.search(text))
+
+
+def transient(text: str) -> bool:
+    return bool(_TRANSIENT.search(text))
+
+
+def read_title(
+    kind: str,
+    name: str,
+    version: str | None = None,
+    endpoint: str | None = None,
+    registry: str | None = None,
+) -> str:
+    """How a read names its resource in an error line."""
+    label = kind.replace("_", " ")
+    if registry:
+        return f"registry {registry} {label.replace('registry ', '')} {name}:{version}"
+    if endpoint:
+        return f"{label} {endpoint}/{name}"
+    return f"{label} {name}" + (f":{version}" if version else "")
+
+
+def not_allowed(what: str) -> WorkflowError:
+    """403: one line naming the resource and the fix."""
+    return WorkflowError(
+        f"{what}: not allowed to read it (403): ask for a role that can read it on the "
+        "workspace or registry (e.g. AzureML Data Scientist), or sign in as another identity"
+    )
 
 
 class TransientError(WorkflowError):

@@ -27,6 +27,8 @@ from .base import (
     TransientError,
     check_cluster,
     check_model_tags,
+    not_allowed,
+    read_title,
 )
 
 
@@ -88,6 +90,11 @@ class SdkBackend:
         except HttpResponseError as exc:
             message = getattr(exc, "message", None) or str(exc)
             first = str(message).strip().splitlines()[0] if str(message).strip() else str(exc)
+            code = getattr(exc, "status_code", None)
+            if code == 403:
+                raise not_allowed(redact(what, self.ws.masks())) from None
+            if code == 429 or (isinstance(code, int) and code >= 500):
+                raise TransientError(redact(f"{what}: {code}: {first}", self.ws.masks())) from None
             raise WorkflowError(redact(f"{what}: {first}", self.ws.masks())) from None
 
     def _load(
@@ -108,6 +115,41 @@ class SdkBackend:
         from azure.core.exceptions import ResourceNotFoundError
 
         return ResourceNotFoundError
+
+    # --- reads (planning.Reader) -----------------------------------------------------------
+
+    def read(
+        self,
+        kind: str,
+        name: str,
+        *,
+        version: str | None = None,
+        endpoint: str | None = None,
+        registry: str | None = None,
+    ) -> dict[str, Any] | None:
+        """One resource as the SDK's entity dict (`get()`, then `_to_dict()`); None when absent.
+        A throttled or restarting service raises TransientError (the caller retries)."""
+        what = read_title(kind, name, version, endpoint, registry)
+        with self._guard(what):
+            try:
+                if registry:
+                    client = ml_client(self.ws, registry_name=registry)
+                    ops = client.components if kind == "component" else client.models
+                    entity = ops.get(name=name, version=version)
+                elif kind == "compute":
+                    entity = self.client.compute.get(name)
+                elif kind == "model":
+                    entity = self.client.models.get(name=name, version=version)
+                elif kind == "online_endpoint":
+                    entity = self.client.online_endpoints.get(name)
+                elif kind == "online_deployment":
+                    entity = self.client.online_deployments.get(name=name, endpoint_name=endpoint)
+                else:
+                    raise WorkflowError(f"cannot read a {kind!r}")
+            except self._not_found():
+                return None
+            data: dict[str, Any] = json.loads(json.dumps(entity._to_dict(), default=str))
+        return data
 
     # --- operations ------------------------------------------------------------------------
 
