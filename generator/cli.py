@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from . import names
 from .errors import AmlgenError
 from .version import __version__
 
@@ -86,7 +87,7 @@ env_option = click.option("--env", default="dev", show_default=True, help="Envir
 @click.option(
     "--out",
     "out_root",
-    default="azureml",
+    default=names.OUTPUT_DIR,
     show_default=True,
     help="Output folder, relative to the project.",
 )

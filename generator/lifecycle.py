@@ -14,10 +14,10 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import catalog
+from . import catalog, names
 from .errors import AmlgenError
 
-CLOCK_ENV = "AMLGEN_TODAY"
+CLOCK_ENV = names.ENV_TODAY
 LIVE, DEPRECATED, RETIRED = "live", "deprecated", "retired"
 # chat_completion_pipeline runs on managed compute: the registry calls that option MaaP.
 MANAGED_COMPUTE = "MaaP"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import catalog, lifecycle
+from . import catalog, lifecycle, names
 from .catalog import lockfile, metadata
 from .catalog.lockfile import LOCK_FILE, LOCK_VERSION, LockError
 from .errors import AmlgenError
@@ -143,7 +143,7 @@ class Registry:
     """The live registry through the real SDK (the emulator's, with `emulator`)."""
 
     def __init__(self, emulator: str | None = None) -> None:
-        self.emulator = emulator or os.environ.get("AMLGEN_EMULATOR") or None
+        self.emulator = emulator or os.environ.get(names.ENV_EMULATOR) or None
         self.name = "the local emulator's registry" if self.emulator else "the Azure ML registry"
         self._clients: dict[str, Any] = {}
 

@@ -31,7 +31,7 @@ from pydantic import (
     field_validator,
 )
 
-from . import catalog, limits
+from . import catalog, limits, names
 from .catalog import lockfile
 from .errors import ParamsError
 from .finetuning import spec as ftspec
@@ -725,7 +725,7 @@ def _follow_model(
 
 def data_fingerprint(data_dir: Path) -> str | None:
     """Hash of the prepared data's manifest (its per-file sha256), when one exists."""
-    manifest = data_dir / "manifest.json"
+    manifest = data_dir / names.MANIFEST_FILE
     if not manifest.is_file():
         return None
     try:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
+from . import names
 from .backends.base import Assets, TransientError
 from .errors import WorkflowError
 from .normalise import (
@@ -226,10 +227,10 @@ def load_desired(assets: Assets) -> dict[str, dict[str, Any] | None]:
     from .quiet import sdk_quiet
 
     files = {
-        COMPUTE: ("compute", "compute.yml"),
-        MODEL: ("model", "model.yml"),
-        ENDPOINT: ("online_endpoint", "endpoint.yml"),
-        DEPLOYMENT: ("online_deployment", "deployment.yml"),
+        COMPUTE: ("compute", names.COMPUTE_FILE),
+        MODEL: ("model", names.MODEL_FILE),
+        ENDPOINT: ("online_endpoint", names.ENDPOINT_FILE),
+        DEPLOYMENT: ("online_deployment", names.DEPLOYMENT_FILE),
     }
     out: dict[str, dict[str, Any] | None] = {}
     for kind, (loader, name) in files.items():
@@ -350,7 +351,7 @@ def make_plan(
                 name,
                 canonical(COMPUTE, want[COMPUTE]) or {},
                 canonical(COMPUTE, live),
-                assets.rel("compute.yml"),
+                assets.rel(names.COMPUTE_FILE),
             )
         )
 
@@ -370,7 +371,7 @@ def make_plan(
         f"{assets.model_name}:{assets.model_version}",
         canonical(MODEL, model_doc) or {},
         canonical(MODEL, model_live),
-        assets.rel("model.yml"),
+        assets.rel(names.MODEL_FILE),
     )
     if model_plan.action == CREATE and note:
         model_plan.note = note
@@ -384,7 +385,7 @@ def make_plan(
             assets.endpoint_name,
             canonical(ENDPOINT, endpoint_doc) or {},
             canonical(ENDPOINT, ep_live),
-            assets.rel("endpoint.yml"),
+            assets.rel(names.ENDPOINT_FILE),
         )
     )
     dep_live = None
@@ -398,7 +399,7 @@ def make_plan(
             f"{assets.endpoint_name}/{assets.deployment_name}",
             canonical(DEPLOYMENT, want[DEPLOYMENT]) or {},
             canonical(DEPLOYMENT, dep_live),
-            assets.rel("deployment.yml"),
+            assets.rel(names.DEPLOYMENT_FILE),
         )
     )
     traffic_want = {assets.deployment_name: assets.traffic_percent}
@@ -423,13 +424,13 @@ def make_plan(
                     kind,
                     title,
                     MISSING,
-                    assets.rel("pipeline-job.yml"),
+                    assets.rel(names.PIPELINE_JOB_FILE),
                     note=f"registry {registry} has no version {version} of {name}: "
                     "pin a version that exists (amlgen validate --online lists them)",
                 )
             )
         else:
-            out.append(ResourcePlan(kind, title, READ, assets.rel("pipeline-job.yml")))
+            out.append(ResourcePlan(kind, title, READ, assets.rel(names.PIPELINE_JOB_FILE)))
     return Plan(env=env, backend=backend, resources=out)
 
 

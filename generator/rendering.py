@@ -15,19 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import names
 from .errors import RenderError
 from .finetuning import render as ftrender
 from .params import Resolved, load_params, schema_text
 from .version import __version__
 from .yamlio import dump, write_atomic
 
-OUTPUT_DIR = "azureml"
+OUTPUT_DIR = names.OUTPUT_DIR
 SCHEMAS = {
-    "compute.yml": "https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json",
-    "pipeline-job.yml": "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
-    "model.yml": "https://azuremlschemas.azureedge.net/latest/model.schema.json",
-    "endpoint.yml": "https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json",
-    "deployment.yml": "https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json",
+    names.COMPUTE_FILE: "https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json",
+    names.PIPELINE_JOB_FILE: "https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json",
+    names.MODEL_FILE: "https://azuremlschemas.azureedge.net/latest/model.schema.json",
+    names.ENDPOINT_FILE: "https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json",
+    names.DEPLOYMENT_FILE: "https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json",
 }
 FILE_NAMES = tuple(SCHEMAS)
 TRAINED_MODEL_OUTPUT = "trained_model"
@@ -93,7 +94,7 @@ def _posix_rel(target: Path, start: Path) -> str:
 def _compute(r: Resolved) -> dict[str, Any]:
     c = r.params.compute
     return {
-        "$schema": SCHEMAS["compute.yml"],
+        "$schema": SCHEMAS[names.COMPUTE_FILE],
         "name": c.name,
         "type": "amlcompute",
         "size": c.size,
@@ -162,7 +163,7 @@ def _pipeline_job(r: Resolved, out_dir: Path) -> dict[str, Any]:
         "outputs": {MLFLOW_OUTPUT: step_output_binding()},
     }
     job: dict[str, Any] = {
-        "$schema": SCHEMAS["pipeline-job.yml"],
+        "$schema": SCHEMAS[names.PIPELINE_JOB_FILE],
         "type": "pipeline",
         "display_name": display_name(r),
         "experiment_name": p.job.experiment_name,
@@ -189,7 +190,7 @@ def _pipeline_job(r: Resolved, out_dir: Path) -> dict[str, Any]:
 def _model(r: Resolved) -> dict[str, Any]:
     m = r.params.registered_model
     doc: dict[str, Any] = {
-        "$schema": SCHEMAS["model.yml"],
+        "$schema": SCHEMAS[names.MODEL_FILE],
         "name": r.registered_model_name,
         "version": m.version,
         "type": "mlflow_model",
@@ -204,7 +205,7 @@ def _model(r: Resolved) -> dict[str, Any]:
 def _endpoint(r: Resolved) -> dict[str, Any]:
     e = r.params.endpoint
     doc: dict[str, Any] = {
-        "$schema": SCHEMAS["endpoint.yml"],
+        "$schema": SCHEMAS[names.ENDPOINT_FILE],
         "name": e.name.lower(),
         "auth_mode": e.auth_mode,
     }
@@ -217,7 +218,7 @@ def _endpoint(r: Resolved) -> dict[str, Any]:
 def _deployment(r: Resolved) -> dict[str, Any]:
     d = r.params.deployment
     doc: dict[str, Any] = {
-        "$schema": SCHEMAS["deployment.yml"],
+        "$schema": SCHEMAS[names.DEPLOYMENT_FILE],
         "name": d.name.lower(),
         "endpoint_name": r.params.endpoint.name.lower(),
         "model": f"azureml:{r.registered_model_name}:{r.params.registered_model.version}",
@@ -251,7 +252,7 @@ def _header(r: Resolved, name: str, out_root: str) -> str:
         + ". Do not edit:",
         f"# change the params and run `{_command(r, out_root)}` (CI checks with --check).",
     ]
-    if name == "model.yml":
+    if name == names.MODEL_FILE:
         lines += [
             f"# `path` names the pipeline job's {TRAINED_MODEL_OUTPUT} output; the job name exists",
             "# only after submission, so registration completes it:",
@@ -259,7 +260,7 @@ def _header(r: Resolved, name: str, out_root: str) -> str:
             "# (`amlgen register` does this from the recorded job).",
         ]
     lines += ftrender.header_notes(name)
-    if name == "pipeline-job.yml" and r.defaults_applied:
+    if name == names.PIPELINE_JOB_FILE and r.defaults_applied:
         lines.append(
             f"# finetune inputs include the model's model_specific_defaults "
             f"(model.specific_defaults: {r.params.model.specific_defaults})."
@@ -275,22 +276,22 @@ def render(resolved: Resolved, out_root: str = OUTPUT_DIR) -> dict[str, str]:
     """
     out_dir = resolved.project_dir / out_root / resolved.env
     builders: dict[str, Callable[[], dict[str, Any]]] = {
-        "compute.yml": lambda: _compute(resolved),
-        "pipeline-job.yml": lambda: _pipeline_job(resolved, out_dir),
-        "model.yml": lambda: _model(resolved),
-        "endpoint.yml": lambda: _endpoint(resolved),
-        "deployment.yml": lambda: _deployment(resolved),
+        names.COMPUTE_FILE: lambda: _compute(resolved),
+        names.PIPELINE_JOB_FILE: lambda: _pipeline_job(resolved, out_dir),
+        names.MODEL_FILE: lambda: _model(resolved),
+        names.ENDPOINT_FILE: lambda: _endpoint(resolved),
+        names.DEPLOYMENT_FILE: lambda: _deployment(resolved),
     }
     if resolved.params.compute.kind != "cluster":
-        del builders["compute.yml"]
+        del builders[names.COMPUTE_FILE]
     if resolved.params.method == "finetuning_job":
         tags = resource_tags(resolved)
-        del builders["pipeline-job.yml"], builders["model.yml"]
+        del builders[names.PIPELINE_JOB_FILE], builders[names.MODEL_FILE]
         builders[ftrender.JOB_FILE] = lambda: ftrender.job(
             resolved, out_dir, tags, registry_model_id(resolved)
         )
         if resolved.serving == "serverless":
-            del builders["endpoint.yml"], builders["deployment.yml"]
+            del builders[names.ENDPOINT_FILE], builders[names.DEPLOYMENT_FILE]
             builders[ftrender.SERVERLESS_ENDPOINT_FILE] = lambda: ftrender.serverless_endpoint(
                 resolved, tags
             )

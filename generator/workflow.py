@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle
+from . import lifecycle, names
 from .backends import TERMINAL, Assets, Backend, JobInfo, TransientError, make_backend
 from .catalog import lockfile
 from .errors import AmlgenError, WorkflowError
@@ -34,11 +34,11 @@ from .rendering import OUTPUT_DIR, render
 from .workspace import Workspace, redact, resolve_workspace
 from .yamlio import write_atomic
 
-STATE_DIR = ".amlgen"
-STATE_FILE = "state.json"
-RESPONSE_FILE = "response.json"
-REQUEST_FILE = "sample_score.json"
-ENV_POLL = "AMLGEN_POLL_SECONDS"
+STATE_DIR = names.STATE_DIR
+STATE_FILE = names.STATE_FILE
+RESPONSE_FILE = names.RESPONSE_FILE
+REQUEST_FILE = names.REQUEST_FILE
+ENV_POLL = names.ENV_POLL
 MAX_POLL_SECONDS = 30.0
 TRANSIENT_RETRIES = 8
 
@@ -248,7 +248,7 @@ class Flow:
         if self._assets is None:
             p = self.resolved.params
             if p.method == "finetuning_job":
-                job = self.assets_dir / "finetuning-job.yml"
+                job = self.assets_dir / names.FINETUNING_JOB_FILE
                 raise WorkflowError(
                     f"method finetuning_job: the flow commands do not drive the fine-tuning job "
                     f"yet; submit it with `az ml job create -f {job.as_posix()} "

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import names
 from ..errors import CommandError, WorkflowError
 from ..rendering import model_path
 from ..workspace import Workspace, redact
@@ -36,7 +37,7 @@ from .base import (
     transient,
 )
 
-ENV_AZ = "AMLGEN_AZ"
+ENV_AZ = names.ENV_AZ
 
 
 def _stderr_fd() -> int | None:
@@ -243,7 +244,7 @@ class AzBackend:
                     )
             else:
                 info = self._json(
-                    ["ml", "compute", "create", "-f", assets.rel("compute.yml"), "-o", "json"],
+                    ["ml", "compute", "create", "-f", assets.rel(names.COMPUTE_FILE), "-o", "json"],
                     note="only when the cluster is missing",
                 )
         sizes = self._json(["ml", "compute", "list-sizes", "-o", "json"])
@@ -268,7 +269,7 @@ class AzBackend:
                 "job",
                 "create",
                 "-f",
-                assets.rel("pipeline-job.yml"),
+                assets.rel(names.PIPELINE_JOB_FILE),
                 "--query",
                 "name",
                 "-o",
@@ -334,7 +335,7 @@ class AzBackend:
                 "model",
                 "create",
                 "-f",
-                assets.rel("model.yml"),
+                assets.rel(names.MODEL_FILE),
                 "--set",
                 f"path={model_path(job)}",
                 "-o",
@@ -355,13 +356,13 @@ class AzBackend:
             self._json(update)
 
     def create_endpoint(self, assets: Assets) -> None:
-        self._upsert("online-endpoint", ["-n", assets.endpoint_name], "endpoint.yml", assets)
+        self._upsert("online-endpoint", ["-n", assets.endpoint_name], names.ENDPOINT_FILE, assets)
 
     def create_deployment(self, assets: Assets) -> None:
         self._upsert(
             "online-deployment",
             ["-n", assets.deployment_name, "-e", assets.endpoint_name],
-            "deployment.yml",
+            names.DEPLOYMENT_FILE,
             assets,
         )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import names
 from ..errors import WorkflowError
 from ..rendering import FILE_NAMES
 from ..yamlio import read
@@ -110,7 +111,7 @@ class Assets:
         docs: dict[str, Any] = {}
         for name in FILE_NAMES:
             path = folder / name
-            if name == "compute.yml" and not path.exists():
+            if name == names.COMPUTE_FILE and not path.exists():
                 docs[name] = None
                 continue
             if not path.exists():
@@ -122,11 +123,11 @@ class Assets:
         return cls(
             dir=folder,
             project_dir=project_dir,
-            job=docs["pipeline-job.yml"],
-            model=docs["model.yml"],
-            endpoint=docs["endpoint.yml"],
-            deployment=docs["deployment.yml"],
-            compute=docs["compute.yml"],
+            job=docs[names.PIPELINE_JOB_FILE],
+            model=docs[names.MODEL_FILE],
+            endpoint=docs[names.ENDPOINT_FILE],
+            deployment=docs[names.DEPLOYMENT_FILE],
+            compute=docs[names.COMPUTE_FILE],
             request_file=request_file,
             traffic_percent=traffic_percent,
         )

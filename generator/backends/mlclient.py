@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .. import names
 from ..errors import WorkflowError
 from ..quiet import sdk_quiet
 from ..rendering import model_path
@@ -187,8 +188,10 @@ class SdkBackend:
                     compute = None
         if compute is None:
             if assets.compute and assets.compute.get("name") == cluster:
-                entity = self._load("compute", assets, "compute.yml")
-                self._say(f'compute = load_compute(source="{assets.rel("compute.yml")}")', entity)
+                entity = self._load("compute", assets, names.COMPUTE_FILE)
+                self._say(
+                    f'compute = load_compute(source="{assets.rel(names.COMPUTE_FILE)}")', entity
+                )
                 self._say(
                     "ml_client.compute.begin_create_or_update(compute).result()"
                     "  # only when the cluster is missing"
@@ -212,8 +215,8 @@ class SdkBackend:
         check_cluster(cluster, getattr(compute, "provisioning_state", None), size, gpus, assets)
 
     def submit(self, assets: Assets) -> str:
-        job = self._load("job", assets, "pipeline-job.yml")
-        self._say(f'job = load_job(source="{assets.rel("pipeline-job.yml")}")', job)
+        job = self._load("job", assets, names.PIPELINE_JOB_FILE)
+        self._say(f'job = load_job(source="{assets.rel(names.PIPELINE_JOB_FILE)}")', job)
         self._say("ml_client.jobs.create_or_update(job).name")
         if self.dry_run:
             return DRY_JOB
@@ -269,9 +272,9 @@ class SdkBackend:
 
     def register(self, assets: Assets, job: str) -> None:
         path = model_path(job)
-        model = self._load("model", assets, "model.yml", [{"path": path}])
+        model = self._load("model", assets, names.MODEL_FILE, [{"path": path}])
         self._say(
-            f'model = load_model(source="{assets.rel("model.yml")}", '
+            f'model = load_model(source="{assets.rel(names.MODEL_FILE)}", '
             f'params_override=[{{"path": "{path}"}}])',
             model,
         )
@@ -282,8 +285,8 @@ class SdkBackend:
             self.client.models.create_or_update(model)
 
     def create_endpoint(self, assets: Assets) -> None:
-        endpoint = self._load("online_endpoint", assets, "endpoint.yml")
-        source = assets.rel("endpoint.yml")
+        endpoint = self._load("online_endpoint", assets, names.ENDPOINT_FILE)
+        source = assets.rel(names.ENDPOINT_FILE)
         self._say(f'endpoint = load_online_endpoint(source="{source}")', endpoint)
         self._say("ml_client.online_endpoints.begin_create_or_update(endpoint).result()")
         if self.dry_run:
@@ -292,9 +295,9 @@ class SdkBackend:
             self.client.online_endpoints.begin_create_or_update(endpoint).result()
 
     def create_deployment(self, assets: Assets) -> None:
-        deployment = self._load("online_deployment", assets, "deployment.yml")
+        deployment = self._load("online_deployment", assets, names.DEPLOYMENT_FILE)
         self._say(
-            f'deployment = load_online_deployment(source="{assets.rel("deployment.yml")}")',
+            f'deployment = load_online_deployment(source="{assets.rel(names.DEPLOYMENT_FILE)}")',
             deployment,
         )
         self._say("ml_client.online_deployments.begin_create_or_update(deployment).result()")

@@ -16,11 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .. import catalog
+from .. import catalog, names
 from ..errors import AmlgenError, ParamsError
 from ..yamlio import Document, read
 
-LOCK_FILE = "params/registry.lock"
+LOCK_FILE = names.LOCK_FILE
 LOCK_VERSION = 1
 REGENERATE = "amlgen lock"
 MODEL_FIELDS = {

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .. import names
 from ..errors import DataError
 
 if TYPE_CHECKING:
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 Sample = Literal["first", "random"]
 OnInvalid = Literal["drop", "fail"]
 
-MANIFEST = "manifest.json"
-SCORE_FILE = "sample_score.json"
+MANIFEST = names.MANIFEST_FILE
+SCORE_FILE = names.REQUEST_FILE
 MIN_TRAIN_ROWS = 10
 # Output columns, in this order; every other column is dropped (as the service does).
 KEEP_COLUMNS = ("prompt", "prompt_id", "messages", "tools")

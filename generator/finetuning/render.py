@@ -12,11 +12,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .. import names
 from ..params import Resolved
 from . import spec
 
-JOB_FILE = "finetuning-job.yml"
-SERVERLESS_ENDPOINT_FILE = "serverless-endpoint.yml"
+JOB_FILE = names.FINETUNING_JOB_FILE
+SERVERLESS_ENDPOINT_FILE = names.SERVERLESS_ENDPOINT_FILE
 FILE_NAMES = (JOB_FILE, SERVERLESS_ENDPOINT_FILE)
 # No JSON schema is published for `type: finetuning` (facts §12); the endpoint's is in use.
 SERVERLESS_ENDPOINT_SCHEMA = (

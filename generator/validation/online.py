@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from .. import catalog
+from .. import catalog, names
 from ..catalog import metadata
 from .assets import Asset
 from .component import pipeline_nodes
@@ -150,13 +150,13 @@ def registry_client(registry: str = "azureml", emulator: str | None = None) -> A
     """A registry MLClient: the local emulator (`emulator` or AMLGEN_EMULATOR), else Azure."""
     from ..quiet import quiet
 
-    url = emulator or os.environ.get("AMLGEN_EMULATOR")
+    url = emulator or os.environ.get(names.ENV_EMULATOR)
     with quiet():
         if url:
             from ..workspace import emulator_client as ml_client
 
             return ml_client(
-                url, os.environ.get("AMLGEN_EMULATOR_SECRET", ""), registry_name=registry
+                url, os.environ.get(names.ENV_EMULATOR_SECRET, ""), registry_name=registry
             )
         from azure.ai.ml import MLClient
         from azure.identity import DefaultAzureCredential

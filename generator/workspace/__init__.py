@@ -21,6 +21,7 @@ from itertools import product
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import names
 from ..errors import WorkflowError
 from .loopback import (
     EMULATOR_SUBSCRIPTION,
@@ -38,8 +39,8 @@ ENV_SUBSCRIPTION = "AZURE_SUBSCRIPTION_ID"
 ENV_RESOURCE_GROUP = "AZURE_RESOURCE_GROUP"
 ENV_WORKSPACE = "AZUREML_WORKSPACE_NAME"
 # The emulator's address and key (`amlgen emulator` prints them; the emulator reads these names).
-ENV_EMULATOR = "AMLGEN_EMULATOR"
-ENV_EMULATOR_SECRET = "AMLGEN_EMULATOR_SECRET"
+ENV_EMULATOR = names.ENV_EMULATOR
+ENV_EMULATOR_SECRET = names.ENV_EMULATOR_SECRET
 SUBSCRIPTION_MASK = "<subscription>"
 
 # MLClient.from_config's search order: these folders, then these names, walking up 20 levels.
