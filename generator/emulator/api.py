@@ -88,6 +88,15 @@ class Api:
                 allowed = True
                 continue
             req.m = m.groupdict()
+            if self.faults.throttle(req.method, req.path, kind="forbidden") is not None:
+                with self.store.lock:
+                    self.data["faults_fired"].append(["forbidden", req.method, req.path])
+                raise ApiError(
+                    403,
+                    "AuthorizationFailed",
+                    "The client does not have authorization to perform this action "
+                    "(fault injected by the amlgen emulator).",
+                )
             self.tick()
             return handler(self, req)
         if allowed:

@@ -5,6 +5,8 @@ Each rule fires a bounded number of times, so a test can say exactly what goes w
   - {fault: deployment_fails}                  next deployment provisioning ends Failed
   - {fault: throttle, status: 429, times: 2, retry_after: 1, match: "/jobs/"}   (or 503)
   - {fault: restart, after_requests: 5}        drop the connection, restart on the same port
+  - {fault: forbidden, match: "/onlineEndpoints/", method: GET, times: 1}
+                                               403 AuthorizationFailed (a role that may not read)
   - {fault: registry_model, name: Phi-4, version: "8", lifecycle: {finetune_retirement: DATE},
      drop_finetune_skus: [SIZE], drop_inference_skus: [SIZE]}
                                                the registry's model metadata changed (stays so)
@@ -19,12 +21,13 @@ from typing import Any
 
 import yaml
 
-KINDS = ("job_status", "deployment_fails", "throttle", "restart", "registry_model")
+KINDS = ("job_status", "deployment_fails", "throttle", "restart", "registry_model", "forbidden")
 ALLOWED_KEYS = {
     "job_status": {"fault", "status", "message"},
     "deployment_fails": {"fault", "message"},
     "throttle": {"fault", "status", "times", "retry_after", "match", "method"},
     "restart": {"fault", "after_requests", "down_seconds"},
+    "forbidden": {"fault", "times", "match", "method"},
     "registry_model": {
         "fault",
         "name",
@@ -79,6 +82,11 @@ def normalise(rule: Any, source: str = "fault", index: int = 0) -> dict[str, Any
             raise _problem(source, index, "status: must be 429 or 503")
         number("times", 1, 1, integer=True)
         number("retry_after", 1, 0)
+        out["match"] = str(out.get("match", ""))
+        if "method" in out:
+            out["method"] = str(out["method"]).upper()
+    elif kind == "forbidden":
+        number("times", 1, 1, integer=True)
         out["match"] = str(out.get("match", ""))
         if "method" in out:
             out["method"] = str(out["method"]).upper()
@@ -200,10 +208,11 @@ class Faults:
                     return rule
         return None
 
-    def throttle(self, method: str, path: str) -> dict[str, Any] | None:
+    def throttle(self, method: str, path: str, kind: str = "throttle") -> dict[str, Any] | None:
+        """A throttle (or, with kind="forbidden", a forbidden) rule matching this request."""
         with self._lock:
             for rule in self._rules:
-                if rule["fault"] != "throttle" or rule["match"] not in path:
+                if rule["fault"] != kind or rule["match"] not in path:
                     continue
                 if rule.get("method") and rule["method"] != method:
                     continue

@@ -15,7 +15,7 @@ and add it to FAMILIES. To add a route to a family: one `Route(...)` line in its
 from __future__ import annotations
 
 from ..arm import Family
-from . import computes, data, debug, endpoints, jobs, models, registry, workspace
+from . import computes, data, debug, endpoints, jobs, models, outofband, registry, workspace
 
 FAMILIES: tuple[Family, ...] = (
     workspace.FAMILY,  # workspace, datastores, VM sizes, long-running operation status
@@ -26,4 +26,5 @@ FAMILIES: tuple[Family, ...] = (
     registry.FAMILY,  # the `azureml` registry: components and models from the bundled catalog
     debug.FAMILY,  # /_emulator/state, /_emulator/faults
     data.FAMILY,  # /_emulator/uploads: the server side of the client's upload seam
+    outofband.FAMILY,  # /_emulator/change: portal-style edits behind the client's back (drift)
 )

@@ -425,6 +425,9 @@ def _write_routes(api: Api, ep_name: str) -> None:
     server.write_routes([key_hash(k) for k in _keys(api, ep_name)], deployments)
 
 
+write_routes = _write_routes  # the out-of-band family rewrites routing after a traffic change
+
+
 # --- long-running operations ----------------------------------------------------------------------
 
 
