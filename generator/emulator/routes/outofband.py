@@ -89,7 +89,8 @@ def change(api: Api, req: Request) -> Response:
                 raise ApiError(400, "BadRequest", "instance_count: a deployment's field")
             res.setdefault("sku", {"name": "Default"})["capacity"] = int(body["instance_count"])
         if "tags" in body:
-            tags = res.get("tags") if isinstance(res.get("tags"), dict) else {}
+            old = res.get("tags")
+            tags: dict[str, Any] = old if isinstance(old, dict) else {}
             for key, value in (body["tags"] or {}).items():
                 if value is None:
                     tags.pop(key, None)
