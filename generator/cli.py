@@ -489,7 +489,8 @@ def data(
     """Prepare the JSONL splits, sample_score.json and manifest.json from a chat dataset.
 
     Streams every split, drops (or fails on) rows the fine-tuning service would reject, and
-    writes all files atomically; the same inputs always give byte-identical files.
+    writes all files atomically, together with the job files that read them (their amlgen.data
+    tag); the same inputs always give byte-identical files.
 
     Example: amlgen data --source samples/ultrachat_200k_sample --split-percent 50
     """

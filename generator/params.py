@@ -732,5 +732,10 @@ def data_fingerprint(data_dir: Path) -> str | None:
         files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
     except (OSError, ValueError):
         return None
+    return files_fingerprint(files)
+
+
+def files_fingerprint(files: dict[str, Any]) -> str:
+    """The `amlgen.data` tag: a hash of a manifest's `files` (per-file sha256, rows, bytes)."""
     text = json.dumps(files, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]

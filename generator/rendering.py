@@ -11,14 +11,14 @@ import difflib
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from . import names
-from .errors import RenderError
+from .errors import AmlgenError, RenderError
 from .finetuning import render as ftrender
-from .params import Resolved, load_params, schema_text
+from .params import Resolved, environments, load_params, schema_text
 from .version import __version__
 from .yamlio import dump, write_atomic
 
@@ -31,6 +31,8 @@ SCHEMAS = {
     names.DEPLOYMENT_FILE: "https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json",
 }
 FILE_NAMES = tuple(SCHEMAS)
+# The files that read the prepared data, so the only ones that carry its fingerprint.
+JOB_FILES = (names.PIPELINE_JOB_FILE, ftrender.JOB_FILE)
 TRAINED_MODEL_OUTPUT = "trained_model"
 JOB_NAME_PLACEHOLDER = "JOB_NAME"
 # The component output that carries the MLflow model (facts: bind it on the step).
@@ -80,8 +82,15 @@ def display_name(r: Resolved) -> str:
 
 
 def resource_tags(r: Resolved) -> dict[str, str]:
-    """Tags on every created resource: which tool, which params."""
-    tags = {"amlgen.version": __version__, "amlgen.env": r.env, "amlgen.params": r.fingerprint}
+    """Tags on every created resource: which tool, which params. Not the data: a new data
+    preparation must not re-tag a cluster, model, endpoint or deployment."""
+    return {"amlgen.version": __version__, "amlgen.env": r.env, "amlgen.params": r.fingerprint}
+
+
+def job_tags(r: Resolved) -> dict[str, str]:
+    """The job's tags: the resource tags and, once `manifest.json` exists, the data's
+    fingerprint (`amlgen.data`). The job is the only file that reads the data."""
+    tags = resource_tags(r)
     if r.data_fingerprint:
         tags["amlgen.data"] = r.data_fingerprint
     return tags
@@ -170,7 +179,7 @@ def _pipeline_job(r: Resolved, out_dir: Path) -> dict[str, Any]:
     }
     if p.job.description:
         job["description"] = p.job.description
-    job["tags"] = {**p.job.tags, **resource_tags(r)}
+    job["tags"] = {**p.job.tags, **job_tags(r)}
     job["settings"] = {
         "force_rerun": p.job.force_rerun,
         "continue_on_step_failure": p.job.continue_on_step_failure,
@@ -288,7 +297,7 @@ def render(resolved: Resolved, out_root: str = OUTPUT_DIR) -> dict[str, str]:
         tags = resource_tags(resolved)
         del builders[names.PIPELINE_JOB_FILE], builders[names.MODEL_FILE]
         builders[ftrender.JOB_FILE] = lambda: ftrender.job(
-            resolved, out_dir, tags, registry_model_id(resolved)
+            resolved, out_dir, job_tags(resolved), registry_model_id(resolved)
         )
         if resolved.serving == "serverless":
             del builders[names.ENDPOINT_FILE], builders[names.DEPLOYMENT_FILE]
@@ -300,6 +309,58 @@ def render(resolved: Resolved, out_root: str = OUTPUT_DIR) -> dict[str, str]:
         rel = f"{out_root}/{resolved.env}/{name}"
         files[rel] = _header(resolved, name, out_root) + dump(build())
     return files
+
+
+# --- the job files a data preparation re-renders ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobRefresh:
+    """A rendered job file that reads a data folder: `amlgen data` renders it again, with the new
+    data's fingerprint, in the same transaction as the data."""
+
+    rel: str  # relative to the project
+    resolved: Resolved
+
+    def text(self, data_fingerprint: str | None) -> str:
+        fresh = replace(self.resolved, data_fingerprint=data_fingerprint)
+        return render(fresh)[self.rel]
+
+
+def data_readers(project_dir: Path | str, data_dir: Path) -> tuple[list[JobRefresh], list[str]]:
+    """The job files (in `azureml/<env>/`) of every environment whose params read `data_dir`.
+
+    Only job files that match their params today are listed: a data run re-tags the job and
+    never carries a pending params change into one file of an environment. The others, and
+    environments whose params do not load, get a note; environments not rendered yet need
+    nothing (their first render reads the new manifest).
+    """
+    root = Path(project_dir)
+    target = data_dir.resolve()
+    refresh: list[JobRefresh] = []
+    notes: list[str] = []
+    for env in environments(root):
+        try:
+            resolved = load_params(env, root)
+        except AmlgenError:
+            continue  # render reports it; data does not depend on it
+        if (root / resolved.params.data.dir).resolve() != target:
+            continue
+        for rel, text in render(resolved).items():
+            if rel.rsplit("/", 1)[-1] not in JOB_FILES:
+                continue
+            path = root / rel
+            current = path.read_text(encoding="utf-8") if path.is_file() else None
+            if current is None:
+                continue
+            if current == text:
+                refresh.append(JobRefresh(rel, resolved))
+            else:
+                notes.append(
+                    f"note: {rel} does not match its params: left as it is; run `amlgen render "
+                    f"--env {env}` to render it with the new data"
+                )
+    return refresh, notes
 
 
 # --- writing and checking ----------------------------------------------------------------------

@@ -392,3 +392,96 @@ def test_cli_end_to_end_offline(project: Path, tmp_path: Path) -> None:
     assert (project / "data" / "ultrachat_200k" / "manifest.json").read_text() == json.dumps(
         manifest, ensure_ascii=False, indent=2
     ) + "\n"
+
+
+# --- data and render agree (#10.1) ----------------------------------------------------------
+
+NON_JOB_FILES = ("compute.yml", "model.yml", "endpoint.yml", "deployment.yml")
+
+
+def _fresh_copy(tmp_path: Path) -> Path:
+    """The project as a fresh clone has it: params, the committed azureml/, the sample."""
+    project = tmp_path / "clone"
+    for name in ("params", "azureml", "samples"):
+        shutil.copytree(ROOT / name, project / name)
+    (project / "data").mkdir()
+    return project
+
+
+def _amlgen(project: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_DATASETS_CACHE": str(tmp_path / "hf" / "datasets"),
+    }
+    env.pop("AMLGEN_EMULATOR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "generator", "-C", str(project), *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_data_then_render_check_and_run_agree_with_no_other_command(tmp_path: Path) -> None:
+    project = _fresh_copy(tmp_path)
+    before = {p: p.read_bytes() for p in sorted((project / "azureml").rglob("*.yml"))}
+    # The sample's dataset card has no metadata block: huggingface_hub would warn about it.
+    assert not (SAMPLE / "README.md").read_text(encoding="utf-8").startswith("---")
+
+    data = _amlgen(project, tmp_path, "data", "--env", "dev", "--source", str(SAMPLE))
+    assert data.returncode == 0, data.stderr
+    assert "Repo card metadata" not in data.stderr and "Traceback" not in data.stderr
+    fp = data_fingerprint(project / "data" / "ultrachat_200k")
+    assert fp
+    # dev, notebook and serverless read data/ultrachat_200k: their job files, and only those,
+    # now carry the data's fingerprint; prod reads another folder.
+    jobs = {
+        project / "azureml" / env / name
+        for env, name in (
+            ("dev", "pipeline-job.yml"),
+            ("notebook", "pipeline-job.yml"),
+            ("serverless", "finetuning-job.yml"),
+        )
+    }
+    for path, old in before.items():
+        now = path.read_bytes()
+        if path in jobs:
+            assert f"amlgen.data: {fp}\n".encode() in now and now != old, path
+            assert f"updated {path.relative_to(project)}" in data.stderr
+        else:
+            assert now == old, path
+    for env in ("dev", "prod", "notebook"):
+        for name in NON_JOB_FILES:
+            assert b"amlgen.data" not in (project / "azureml" / env / name).read_bytes()
+
+    check = _amlgen(project, tmp_path, "render", "--all", "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    dry = _amlgen(project, tmp_path, "run", "--env", "dev", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "az ml job create -f azureml/dev/pipeline-job.yml" in dry.stdout
+
+    # A rerun with the same inputs writes the same bytes and re-renders nothing.
+    after = {p: p.read_bytes() for p in before}
+    again = _amlgen(project, tmp_path, "data", "--env", "dev", "--source", str(SAMPLE))
+    assert again.returncode == 0 and "updated azureml" not in again.stderr
+    assert {p: p.read_bytes() for p in before} == after
+
+
+def test_data_leaves_a_job_file_that_does_not_match_its_params(project: Path, cache: Path) -> None:
+    from generator.rendering import render_environments
+
+    render_environments(["dev"], project)
+    job = project / "azureml" / "dev" / "pipeline-job.yml"
+    (project / "params" / "dev.yaml").write_text(
+        (project / "params" / "dev.yaml").read_text(encoding="utf-8")
+        + "\njob:\n  display_name: edited-not-rendered\n",
+        encoding="utf-8",
+    )
+    old = job.read_bytes()
+    report = D.prepare_data("dev", project, source=str(SAMPLE), cache_dir=cache)
+    assert job.read_bytes() == old and report.rendered == []
+    assert report.notes == [
+        "note: azureml/dev/pipeline-job.yml does not match its params: left as it is; run "
+        "`amlgen render --env dev` to render it with the new data"
+    ]
+    assert report.summary()[-1] == report.notes[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .checks import REASONS, check_rows
 from .settings import MANIFEST, SCORE_FILE, DataSettings, settings_from_params
@@ -51,7 +52,25 @@ def prepare_data(
         out=out,
         on_invalid=on_invalid,
     )
-    return prepare(settings, progress=progress, cache_dir=cache_dir)
+    from ..params import files_fingerprint
+    from ..rendering import data_readers
+
+    # The job files that read this folder carry the data's fingerprint: re-render them in the
+    # same transaction, so `render --check` and `run` agree with the data right away.
+    refresh, notes = data_readers(settings.project_dir, settings.out_dir)
+
+    def job_files(manifest: dict[str, Any]) -> dict[Path, str]:
+        fingerprint = files_fingerprint(manifest["files"])
+        texts = {settings.project_dir / item.rel: item.text(fingerprint) for item in refresh}
+        return {
+            path: text
+            for path, text in texts.items()
+            if not path.is_file() or path.read_text(encoding="utf-8") != text
+        }
+
+    report = prepare(settings, progress=progress, cache_dir=cache_dir, extra=job_files)
+    report.notes.extend(notes)
+    return report
 
 
 __all__ = [

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -73,6 +73,8 @@ class DataReport:
     score: dict[str, Any]
     files: dict[str, dict[str, Any]]
     manifest: dict[str, Any]
+    rendered: list[Path] = field(default_factory=list)  # job files re-rendered for the new data
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> list[str]:
         s = self.settings
@@ -99,7 +101,9 @@ class DataReport:
             + (f" (trimmed {sc['trimmed']} after the last user turn)" if sc["trimmed"] else "")
         )
         lines.append(f"wrote {len(self.files) + 1} files to {display(s.out_dir, s.project_dir)}")
-        return lines
+        for path in self.rendered:
+            lines.append(f"updated {display(path, s.project_dir)} (its amlgen.data tag)")
+        return lines + self.notes
 
 
 # --- JSON lines ----------------------------------------------------------------------------------
@@ -284,6 +288,12 @@ class _Outputs:
         self.temps[target] = tmp
         return tmp
 
+    def extra(self, target: Path, text: str) -> None:
+        """Another file to write in the same commit (a re-rendered job file)."""
+        tmp = target.with_name(f".{target.name}.amlgen-tmp")
+        self.temps[target] = tmp
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+
     def commit(self) -> None:
         for target, tmp in self.temps.items():
             os.replace(tmp, target)
@@ -405,18 +415,28 @@ def _lines_from(path: Path, first: int) -> Iterator[tuple[int, str]]:
         yield from enumerate(islice(fh, first))
 
 
+# Given the new manifest, more files to write in the same transaction: {path: text}.
+Extra = Callable[[dict[str, Any]], dict[Path, str]]
+
+
 def prepare(
-    settings: DataSettings, progress: bool = False, cache_dir: str | Path | None = None
+    settings: DataSettings,
+    progress: bool = False,
+    cache_dir: str | Path | None = None,
+    extra: Extra | None = None,
 ) -> DataReport:
     """Stream, check and write every split, the test request and the manifest, atomically.
 
     `cache_dir` is the datasets cache (default: datasets' own); streaming writes no data there.
+    `extra` adds files (the re-rendered job files) to the same transaction.
     """
     with quiet_libraries():
-        return _prepare(settings, progress, cache_dir)
+        return _prepare(settings, progress, cache_dir, extra)
 
 
-def _prepare(settings: DataSettings, progress: bool, cache_dir: str | Path | None) -> DataReport:
+def _prepare(
+    settings: DataSettings, progress: bool, cache_dir: str | Path | None, extra: Extra | None
+) -> DataReport:
     src = open_source(settings.source, settings.project_dir, cache_dir)
     check_splits(settings.splits, src.files, settings.source)
     outputs = _Outputs(settings.out_dir)
@@ -460,6 +480,9 @@ def _prepare(settings: DataSettings, progress: bool, cache_dir: str | Path | Non
         }
         text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
         outputs.temp(MANIFEST).write_text(text, encoding="utf-8")
+        written = extra(manifest) if extra else {}
+        for path, body in written.items():
+            outputs.extra(path, body)
         outputs.commit()
     except BaseException:
         outputs.abort()
@@ -471,4 +494,5 @@ def _prepare(settings: DataSettings, progress: bool, cache_dir: str | Path | Non
         score=score_info,
         files=manifest["files"],  # type: ignore[arg-type]
         manifest=manifest,
+        rendered=[Path(p) for p in written],
     )
