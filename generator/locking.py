@@ -20,6 +20,7 @@ from typing import Any
 from . import catalog, lifecycle, names
 from .catalog import lockfile, metadata
 from .catalog.lockfile import LOCK_FILE, LOCK_VERSION, LockError
+from .catalog.uri import registry_uri
 from .errors import AmlgenError
 from .params import Resolved, environments, load_params
 from .version import __version__
@@ -158,7 +159,7 @@ class Registry:
         from .quiet import quiet
         from .validation.online import spec_from_entity
 
-        where = f"azureml://registries/{pin.registry}/{pin.kind}s/{pin.name}/versions/{pin.version}"
+        where = registry_uri(pin.registry, f"{pin.kind}s", pin.name, pin.version)
         try:
             with quiet():
                 client = self._client(pin.registry)

@@ -18,7 +18,6 @@ Exit codes follow terraform's -detailed-exitcode: 0 no changes, 2 changes, 1 err
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 
 from . import names
 from .backends.base import Assets, TransientError
+from .catalog.uri import COMPONENTS, MODELS, parse_registry_uri, registry_uri
 from .errors import WorkflowError
 from .normalise import (
     COMPUTE,
@@ -49,10 +49,6 @@ READ, MISSING = "read", "missing"
 CHANGING = (CREATE, UPDATE, CANNOT_UPDATE, MISSING)
 READ_RETRIES = 8
 _PLACEHOLDER_JOB = "JOB_NAME"
-_REGISTRY_ASSET = re.compile(
-    r"^azureml://registries/(?P<reg>[^/]+)/(?P<kind>components|models)/(?P<name>[^/]+)"
-    r"/versions/(?P<ver>[^/]+)$"
-)
 
 # Fields Azure will not change on an existing resource, and what to do instead.
 IMMUTABLE: dict[str, dict[str, str]] = {
@@ -253,12 +249,12 @@ def registry_refs(assets: Assets) -> list[tuple[str, str, str, str]]:
     uris = [str(assets.step().get("component") or "")]
     base = assets.base_model
     if base:
-        uris.append(f"azureml://registries/{base[0]}/models/{base[1]}/versions/{base[2]}")
+        uris.append(registry_uri(base[0], MODELS, base[1], base[2]))
     for uri in uris:
-        m = _REGISTRY_ASSET.match(uri)
-        if m:
-            kind = "component" if m["kind"] == "components" else "registry_model"
-            refs.append((kind, m["reg"], m["name"], m["ver"]))
+        m = parse_registry_uri(uri)
+        if m and m.version:
+            kind = "component" if m.kind == COMPONENTS else "registry_model"
+            refs.append((kind, m.registry, m.name, m.version))
     return refs
 
 

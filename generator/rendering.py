@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import names
+from .catalog.uri import COMPONENTS, MODELS, registry_uri
 from .errors import AmlgenError, RenderError
 from .finetuning import render as ftrender
 from .params import Resolved, environments, load_params, schema_text
@@ -46,12 +47,12 @@ def model_path(job_name: str) -> str:
 
 def registry_model_id(r: Resolved) -> str:
     m = r.params.model
-    return f"azureml://registries/{m.registry}/models/{m.name}/versions/{m.version}"
+    return registry_uri(m.registry, MODELS, m.name, m.version)
 
 
 def registry_component_id(r: Resolved) -> str:
     c = r.params.component
-    return f"azureml://registries/{c.registry}/components/{c.name}/versions/{c.version}"
+    return registry_uri(c.registry, COMPONENTS, c.name, c.version)
 
 
 def display_name(r: Resolved) -> str:

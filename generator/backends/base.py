@@ -7,7 +7,6 @@ lists, or SDK calls with their entities) and changes nothing.
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from dataclasses import dataclass
@@ -15,13 +14,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import names
+from ..catalog.allow_lists import finetune_refusal, inference_warning
+from ..catalog.metadata import version_entry
+from ..catalog.uri import MODELS, parse_registry_uri
 from ..errors import WorkflowError
 from ..rendering import FILE_NAMES
 from ..yamlio import read
 
 TERMINAL = ("Completed", "Failed", "Canceled")
-# The notebook refuses these when the model has no finetune allow list (retired K80 sizes).
-K80_SIZES = ("standard_nc6", "standard_nc12", "standard_nc24", "standard_nc24r")
 DRY_JOB = "<job-name>"
 _NOT_FOUND = re.compile(
     r"ResourceNotFound|NotFound|not found|could not be found|does not exist", re.IGNORECASE
@@ -202,8 +202,8 @@ class Assets:
         inputs = self.job.get("inputs") or {}
         spec = inputs.get("mlflow_model_path") if isinstance(inputs, dict) else None
         path = spec.get("path") if isinstance(spec, dict) else spec
-        m = re.fullmatch(r"azureml://registries/([^/]+)/models/([^/]+)/versions/([^/]+)", str(path))
-        return (m.group(1), m.group(2), m.group(3)) if m else None
+        m = parse_registry_uri(path, MODELS)
+        return (m.registry, m.name, m.version) if m and m.version else None
 
     def data_files(self) -> list[Path]:
         """Local files the job uploads, resolved from the YAML's folder as Azure ML does."""
@@ -237,34 +237,20 @@ class ModelInfo:
         return self.job_name == job or f"/jobs/{job}/" in self.path
 
 
-def allow_list(tags: dict[str, Any], key: str) -> list[str] | None:
-    """A model tag holding a Python-literal list of VM sizes, lower-cased; None when absent."""
-    raw = tags.get(key)
-    if raw is None:
-        return None
-    try:
-        value = ast.literal_eval(raw) if isinstance(raw, str) else raw
-    except (ValueError, SyntaxError):
-        return None
-    return [str(v).lower() for v in value] if isinstance(value, list | tuple) else None
-
-
 def check_model_tags(tags: dict[str, Any], model: str, assets: Assets, warn: Any) -> None:
-    """The notebook's allow-list checks: refuse a finetune size the model does not allow."""
+    """The live registry's allow lists, by the validator's rule: refuse a fine-tuning size the
+    model does not allow, warn about an inference size off its list."""
+    entry = version_entry(tags)
     size = assets.finetune_size
-    allowed = allow_list(tags, "finetune_compute_allow_list")
     if size:
-        if allowed is not None and size.lower() not in allowed:
-            raise WorkflowError(
-                f"{model}: fine-tuning on {size} is not allowed by the model "
-                f"(finetune_compute_allow_list: {', '.join(allowed)})"
-            )
-        if allowed is None and size.lower() in K80_SIZES:
-            raise WorkflowError(f"{model}: {size} (K80) cannot fine-tune this model")
+        why = finetune_refusal(size, entry.get("finetune_allow_list", ()), model)
+        if why:
+            raise WorkflowError(f"{model}: {why}")
     instance = str(assets.deployment.get("instance_type", ""))
-    inference = allow_list(tags, "inference_compute_allow_list")
-    if instance and inference is not None and instance.lower() not in inference:
-        warn(f"warning: {model}: {instance} is not in the model's inference_compute_allow_list")
+    if instance:
+        note = inference_warning(instance, entry.get("inference_allow_list", ()), model)
+        if note:
+            warn(f"warning: {model}: {note}")
 
 
 def check_cluster(

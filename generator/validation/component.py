@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog, limits
+from ..catalog.uri import COMPONENTS, parse_registry_uri
 from .assets import Asset
 from .findings import COMPONENT, ERROR, INFO, RUNTIME, WARNING, Finding, YamlPath, finding
 from .kinds import PIPELINE_JOB
 
 SpecLookup = Callable[[str, str], "catalog.ComponentSpec | None"]
 
-REGISTRY_COMPONENT = re.compile(
-    r"^azureml://registries/(?P<registry>[^/]+)/components/(?P<name>[^/]+)"
-    r"/(?:versions/(?P<version>[^/]+)|labels/(?P<label>[^/]+))/?$"
-)
 WORKSPACE_COMPONENT = re.compile(
     r"^azureml:(?P<name>[A-Za-z0-9_.-]+)(?::(?P<version>[^@]+)|@(?P<label>.+))?$"
 )
@@ -156,8 +153,12 @@ def resolve_node(asset: Asset, key: str, lookup: SpecLookup = lookup_bundled) ->
     ref = step.get("component")
     node = Node(key=key, ref=ref if isinstance(ref, str) else None)
     if isinstance(ref, str):
-        m = REGISTRY_COMPONENT.match(ref) or WORKSPACE_COMPONENT.match(ref)
-        if m:
+        reg = parse_registry_uri(ref, COMPONENTS)
+        if reg and (reg.version or reg.label):
+            node.name, node.version, node.label = reg.name, reg.version, reg.label
+            if node.version:
+                node.spec = lookup(node.name, node.version)
+        elif m := WORKSPACE_COMPONENT.match(ref):
             node.name, node.version, node.label = (
                 m.group("name"),
                 m.group("version"),

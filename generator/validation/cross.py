@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .. import catalog, chatrows, lifecycle
+from ..catalog.allow_lists import finetune_refusal, inference_warning
+from ..catalog.uri import MODELS, parse_registry_uri
 from .assets import Asset
 from .component import Node, SpecLookup, is_local, lookup_bundled, pipeline_nodes
 from .findings import CROSS, ERROR, INFO, WARNING, Finding, YamlPath, finding
@@ -21,12 +23,7 @@ from .rules import check_vm_size
 
 ModelLookup = Callable[[str, str], "catalog.ModelVersion | None"]
 Candidates = Iterable[catalog.ModelVersion] | None
-REGISTRY_MODEL = re.compile(
-    r"^azureml://registries/(?P<registry>[^/]+)/models/(?P<name>[^/]+)"
-    r"/(?:versions/(?P<version>[^/]+)|labels/(?P<label>[^/]+))/?$"
-)
 JOB_OUTPUT_PATH = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?P<output>[^/]+)/?$")
-K80_SIZES = {"standard_nc6", "standard_nc12", "standard_nc24", "standard_nc24r"}
 DATA_LINES = 5  # "looks like chat JSONL": the first rows only, so validation stays cheap
 
 
@@ -61,10 +58,10 @@ def _model_meta(
     path, ref = base_model(job, node)
     if ref is None:
         return None
-    m = REGISTRY_MODEL.match(ref)
-    if not m:
+    m = parse_registry_uri(ref, MODELS)
+    if not m or (m.version is None and m.label is None):
         return None
-    name, version, label = m.group("name"), m.group("version"), m.group("label")
+    name, version, label = m.name, m.version, m.label
     if label:
         out.append(
             finding(
@@ -78,7 +75,7 @@ def _model_meta(
             )
         )
         return None
-    meta = models(name, version)
+    meta = models(name, str(version))
     if meta is None:
         known = catalog.model_versions(name)
         if known:
@@ -240,32 +237,12 @@ def _finetune_compute(
                 CROSS,
             )
         )
-    allow = [s.lower() for s in meta.finetune_allow_list] if meta else []
     place = cluster if cluster else job
     place_path: YamlPath = ("size",) if cluster else size_path
-    if meta and allow and vm.name.lower() not in allow:
-        out.append(
-            finding(
-                place,
-                place_path,
-                ERROR,
-                "cross.finetune-allow-list",
-                f"{vm.name} is not on {meta.name} {meta.version}'s fine-tuning allow "
-                f"list: {', '.join(meta.finetune_allow_list)}",
-                CROSS,
-            )
-        )
-    elif not allow and vm.name.lower() in K80_SIZES:
-        out.append(
-            finding(
-                place,
-                place_path,
-                ERROR,
-                "cross.finetune-allow-list",
-                f"{vm.name} (K80) cannot fine-tune this model",
-                CROSS,
-            )
-        )
+    allow = meta.finetune_allow_list if meta else ()
+    why = finetune_refusal(vm.name, allow, f"{meta.name} {meta.version}" if meta else "")
+    if why:
+        out.append(finding(place, place_path, ERROR, "cross.finetune-allow-list", why, CROSS))
     return out
 
 
@@ -314,20 +291,11 @@ def _deployment(
             out.append(finding(dep, ("model",), ERROR, "cross.model-ref", msg, CROSS))
     size = dep.get("instance_type")
     managed = dep.variant != "kubernetes"  # a Kubernetes instance type is not a VM size
-    if managed and meta and isinstance(size, str) and meta.inference_allow_list:
-        allow = [s.lower() for s in meta.inference_allow_list]
-        if size.lower() not in allow:
-            out.append(
-                finding(
-                    dep,
-                    ("instance_type",),
-                    WARNING,
-                    "cross.inference-allow-list",
-                    f"{size} is not on {meta.name} {meta.version}'s inference allow "
-                    f"list: {', '.join(meta.inference_allow_list)}",
-                    CROSS,
-                )
-            )
+    if managed and meta and isinstance(size, str):
+        why = inference_warning(size, meta.inference_allow_list, f"{meta.name} {meta.version}")
+        if why:
+            path: YamlPath = ("instance_type",)
+            out.append(finding(dep, path, WARNING, "cross.inference-allow-list", why, CROSS))
     return out
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog
+from ..catalog.uri import MODELS, parse_registry_uri
 from ..finetuning import spec
 from ..limits import ASSET_NAME as MODEL_NAME
 from ..limits import COMPUTE_NAME
@@ -25,10 +26,6 @@ from .findings import AZURE, COMPONENT, CROSS, ERROR, WARNING, Finding, YamlPath
 from .rules import check_online_name, check_vm_size
 
 COMPONENT_NAME = "chat_completion_pipeline"
-REGISTRY_MODEL = re.compile(
-    r"^azureml://registries/(?P<reg>[^/]+)/models/(?P<name>[^/]+)"
-    r"(?:/versions/(?P<ver>[^/]+)|/labels/(?P<label>[^/]+))?/?$"
-)
 WORKSPACE_MODEL = re.compile(
     r"^azureml://locations/(?P<loc>[^/]+)/workspaces/(?P<ws>[^/]+)/models/(?P<name>[^/]+)"
     r"/versions/(?P<ver>[^/]+)$"
@@ -79,10 +76,10 @@ def _model(asset: Asset, task: str, kind: str) -> list[Finding]:
         path, raw = ("model",), asset.get("model")
     if not isinstance(raw, str):
         return [_f(asset, ("model",), ERROR, "finetuning.model", "model.path is required", AZURE)]
-    m = REGISTRY_MODEL.match(raw)
+    m = parse_registry_uri(raw, MODELS)
     if not m:
         return []  # a workspace model or a job output: nothing bundled to compare with
-    if not m["ver"]:
+    if not m.version:
         return [
             _f(
                 asset,
@@ -95,7 +92,7 @@ def _model(asset: Asset, task: str, kind: str) -> list[Finding]:
             )
         ]
     out: list[Finding] = []
-    for where, message in spec.support_problems(m["name"], m["ver"], "finetuning_job", kind, task):
+    for where, message in spec.support_problems(m.name, m.version, "finetuning_job", kind, task):
         at = ("task",) if where.endswith(".task") else path
         code = "finetuning.task-unsupported" if where.endswith(".task") else "finetuning.path"
         what = "" if where.endswith(".task") else f" (this job runs on {kind} compute)"
@@ -336,8 +333,8 @@ def check_serverless_endpoint(asset: Asset) -> list[Finding]:
     if not isinstance(model_id, str) or not model_id:
         msg = "model_id is required (the model the endpoint serves)"
         return [*out, _f(asset, ("model_id",), ERROR, "serverless.model-id", msg, AZURE)]
-    m = REGISTRY_MODEL.match(model_id)
-    if m and m["ver"]:
+    m = parse_registry_uri(model_id, MODELS)
+    if m and m.version:
         out.append(
             _f(
                 asset,

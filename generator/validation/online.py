@@ -13,9 +13,10 @@ from typing import Any
 
 from .. import catalog, names
 from ..catalog import metadata
+from ..catalog.uri import COMPONENTS, MODELS, parse_registry_uri
 from .assets import Asset
 from .component import pipeline_nodes
-from .cross import REGISTRY_MODEL, base_model, finetune_node
+from .cross import base_model, finetune_node
 from .findings import ERROR, INFO, ONLINE, WARNING, Finding, finding
 
 _FIELDS = ("type", "optional", "default", "enum", "min", "max")
@@ -217,17 +218,15 @@ class Online:
 
     def prefetch(self, assets: list[Asset]) -> list[Finding]:
         """Fetch what the pipeline jobs reference and report differences from the catalog."""
-        from .component import REGISTRY_COMPONENT
-
         out: list[Finding] = []
         for asset in assets:
             for node in pipeline_nodes(asset):
-                m = REGISTRY_COMPONENT.match(node.ref or "")
-                if not m or not m.group("version"):
+                m = parse_registry_uri(node.ref, COMPONENTS)
+                if not m or not m.version:
                     continue
                 path = ("jobs", node.key, "component")
-                name, version = m.group("name"), m.group("version")
-                live = self.component(m.group("registry"), name, version)
+                name, version = m.name, m.version
+                live = self.component(m.registry, name, version)
                 if live is None:
                     why = self.errors.get(("component", name, version), "not found")
                     out.append(
@@ -236,8 +235,7 @@ class Online:
                             path,
                             ERROR,
                             "online.fetch",
-                            f"cannot fetch {name} {version} from registry "
-                            f"{m.group('registry')}: {why}",
+                            f"cannot fetch {name} {version} from registry {m.registry}: {why}",
                             ONLINE,
                         )
                     )
@@ -248,11 +246,11 @@ class Online:
             if ft is None:
                 continue
             mpath, ref = base_model(asset, ft)
-            mm = REGISTRY_MODEL.match(ref or "")
-            if not mm or not mm.group("version"):
+            mm = parse_registry_uri(ref, MODELS)
+            if not mm or not mm.version:
                 continue
-            name, version = mm.group("name"), mm.group("version")
-            live_model = self.model(mm.group("registry"), name, version)
+            name, version = mm.name, mm.version
+            live_model = self.model(mm.registry, name, version)
             if live_model is None:
                 why = self.errors.get(("model", name, version), "not found")
                 out.append(
@@ -261,8 +259,7 @@ class Online:
                         mpath,
                         ERROR,
                         "online.fetch",
-                        f"cannot fetch model {name} {version} from registry "
-                        f"{mm.group('registry')}: {why}",
+                        f"cannot fetch model {name} {version} from registry {mm.registry}: {why}",
                         ONLINE,
                     )
                 )

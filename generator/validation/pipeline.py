@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import yamlio
+from ..catalog.uri import COMPONENTS, parse_registry_uri
 from .assets import Asset
 from .component import (
     INLINE_TYPES,
-    REGISTRY_COMPONENT,
     SpecLookup,
     is_local,
     lookup_bundled,
@@ -88,9 +88,9 @@ def step_of(asset: Asset, key: str, lookup: SpecLookup = lookup_bundled) -> Step
     if isinstance(ref, dict):
         return Step(key, "inline-component", set(mapping(ref.get("outputs"))) | declared)
     if isinstance(ref, str):
-        m = REGISTRY_COMPONENT.match(ref)
-        if m:
-            spec = lookup(m["name"], m["version"]) if m["version"] else None
+        m = parse_registry_uri(ref, COMPONENTS)
+        if m and (m.version or m.label):
+            spec = lookup(m.name, m.version) if m.version else None
             return Step(key, "registry", set(spec.outputs) if spec else None)
         local = component_file(asset, ref)
         if local is not None:
