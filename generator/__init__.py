@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from .locking import LockResult
     from .params import Resolved
+    from .planning import Plan
     from .workflow import Outcome
 
 
@@ -83,6 +84,15 @@ def teardown(**options: Any) -> Outcome:
     return _teardown(**options)
 
 
+def plan(**options: Any) -> Plan:
+    """What applying the rendered files would change in the workspace, and drift (amlgen plan;
+    keywords: env, project_dir, backend, emulator, overrides, subscription_id, resource_group,
+    workspace_name, job). `Plan.render(fmt)`, `.to_dict()`, `.exit_code` (0 / 2)."""
+    from .planner import plan as _plan
+
+    return _plan(**options)
+
+
 def lock(project_dir: Any = ".", **options: Any) -> LockResult:
     """Write params/registry.lock, or with check=True compare it with the live registry
     (see generator.locking.lock)."""
@@ -105,6 +115,7 @@ __all__ = [
     "invoke",
     "load_params",
     "lock",
+    "plan",
     "register",
     "render",
     "run",

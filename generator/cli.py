@@ -309,6 +309,66 @@ def run(ctx: click.Context, **options: Any) -> None:
     _flow_call(ctx, "run", **options)
 
 
+# --- plan (issue #12): what applying would change, and drift -----------------------------------
+
+
+@cli.command("plan")
+@click.option("--env", default="dev", show_default=True, help="Environment overlay.")
+@click.option(
+    "--backend",
+    type=click.Choice(["cli", "sdk"]),
+    default="cli",
+    show_default=True,
+    help="Read with `az ml ... show` or the azure-ai-ml SDK's get().",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines, markdown for a pull-request comment.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing would change, 2 when something would, 1 on errors.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Plan the params rendered with this override (repeatable), as `render --set` would.",
+)
+@click.option(
+    "--emulator",
+    metavar="URL",
+    default=None,
+    help="Use the local emulator at URL (or set AMLGEN_EMULATOR).",
+)
+@click.option("--subscription", "subscription_id", default=None, metavar="ID", help="Subscription.")
+@click.option("-g", "--resource-group", default=None, help="Resource group.")
+@click.option("-w", "--workspace", "workspace_name", default=None, help="Workspace name.")
+@click.pass_context
+def plan_command(
+    ctx: click.Context, fmt: str, detailed_exitcode: bool, overrides: tuple[str, ...], **opts: Any
+) -> None:
+    """Show what applying azureml/<env>/ would change in the workspace, and drift.
+
+    Per resource: create, update (old -> new, marked drift when changed outside amlgen),
+    no change, or cannot update (and what to do instead). Changes nothing.
+
+    Example: amlgen plan --env dev --detailed-exitcode --format markdown
+    """
+    from . import plan
+
+    result = plan(project_dir=_project(ctx), overrides=overrides, **opts)
+    click.echo(result.render(fmt), nl=False)
+    if detailed_exitcode:
+        sys.exit(result.exit_code)
+
+
 # --- validate ----------------------------------------------------------------------------------
 
 

@@ -218,9 +218,10 @@ class Plan:
 
 def load_desired(assets: Assets) -> dict[str, dict[str, Any] | None]:
     """Each committed file as the SDK reads it (`load_*`, then the entity's dict)."""
-    import azure.ai.ml as aml
+    from .quiet import quiet
 
-    from .quiet import sdk_quiet
+    with quiet():
+        import azure.ai.ml as aml
 
     files = {
         COMPUTE: ("compute", names.COMPUTE_FILE),
@@ -234,7 +235,7 @@ def load_desired(assets: Assets) -> dict[str, dict[str, Any] | None]:
             out[kind] = None
             continue
         try:
-            with sdk_quiet():
+            with quiet():  # the SDK's notices (experimental classes) are not ours
                 entity = getattr(aml, f"load_{loader}")(source=assets.path(name))
                 out[kind] = json.loads(json.dumps(entity._to_dict(), default=str))
         except Exception as exc:  # marshmallow ValidationError, ValidationException, ...

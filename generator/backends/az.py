@@ -200,7 +200,13 @@ class AzBackend:
             if transient(err):
                 first = redact(err.strip().splitlines()[-1] if err.strip() else "", self.ws.masks())
                 raise TransientError(f"{what}: {first}")
-            raise self._error(self._argv(args, workspace), proc)
+            last = err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}"
+            raise WorkflowError(
+                redact(
+                    f"{what}: `{self._shown(self._argv(args, workspace))}` failed: {last}",
+                    self.ws.masks(),
+                )
+            )
         data = self._parse(args, proc.stdout, workspace)
         if not isinstance(data, dict):
             raise WorkflowError(f"`{self._shown(self._argv(args, workspace))}` printed no object")

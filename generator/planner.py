@@ -1,0 +1,120 @@
+"""`amlgen plan` as one library call: the committed files (or the params rendered with --set
+overrides) against the live workspace, through either backend's read primitives.
+
+Imports run one way: this module uses backends/ and what is below them, never workflow.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from . import names
+from .backends import Assets, make_backend
+from .errors import WorkflowError
+from .params import Resolved, load_params
+from .planning import Plan, make_plan
+from .rendering import render
+from .workspace import redact, resolve_workspace
+
+
+def stale_files(resolved: Resolved, project_dir: Path) -> list[str]:
+    """Rendered files that no longer match the params ('<path> (stale|missing)')."""
+    out = []
+    for rel, text in sorted(render(resolved).items()):
+        path = project_dir / rel
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != text:
+            out.append(f"{rel} ({'missing' if current is None else 'stale'})")
+    return out
+
+
+def recorded_job(project_dir: Path, env: str, model: str, version: str) -> str | None:
+    """The pipeline job the state records the model version as registered from, if any."""
+    path = project_dir / names.STATE_DIR / env / names.STATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    rec = data.get("model") if isinstance(data, dict) else None
+    if isinstance(rec, dict) and rec.get("name") == model and str(rec.get("version")) == version:
+        job = rec.get("job")
+        return str(job) if job else None
+    return None
+
+
+def _assets(resolved: Resolved, folder: Path, project_dir: Path) -> Assets:
+    p = resolved.params
+    return Assets.load(
+        folder,
+        project_dir,
+        request_file=(project_dir / p.data.dir / names.REQUEST_FILE).resolve(),
+        traffic_percent=p.deployment.traffic_percent,
+    )
+
+
+def plan(
+    env: str = "dev",
+    project_dir: Path | str = ".",
+    backend: str = "cli",
+    emulator: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    subscription_id: str | None = None,
+    resource_group: str | None = None,
+    workspace_name: str | None = None,
+    job: str | None = None,
+) -> Plan:
+    """What applying the rendered files of `env` would change in the workspace, and drift.
+
+    Without `overrides` the committed `azureml/<env>/` files are compared (stale ones are
+    refused in one line); with them, the params rendered with the overrides (as `render --set`
+    would write them), so a plan shows what a params change will do before it is committed.
+    `job` names the pipeline job the model version is registered from (default: the recorded
+    one, if any). Errors are `WorkflowError`s with one line.
+    """
+    root = Path(project_dir)
+    resolved = load_params(env, root, list(overrides))
+    if resolved.params.method == "finetuning_job":
+        raise WorkflowError(
+            f"method finetuning_job: `amlgen plan` covers the pipeline method (compute, model, "
+            f"endpoint, deployment); {names.OUTPUT_DIR}/{env}/{names.FINETUNING_JOB_FILE} is "
+            "submitted as is"
+        )
+    ws = resolve_workspace(
+        root,
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        workspace_name=workspace_name,
+        emulator=emulator,
+    )
+    reader = make_backend(backend, ws, root)
+    read = getattr(reader, "read", None)
+    if read is None:
+        raise WorkflowError(f"--backend {backend}: cannot read the workspace")
+    try:
+        if not overrides:
+            stale = stale_files(resolved, root)
+            if stale:
+                raise WorkflowError(
+                    f"rendered files do not match the params: {', '.join(stale)}: run "
+                    "`make render` (amlgen render --all), review and commit, then plan again"
+                )
+            assets = _assets(resolved, root / names.OUTPUT_DIR / env, root)
+            recorded = job or recorded_job(root, env, assets.model_name, assets.model_version)
+            return make_plan(env, assets, read, reader.name, job=recorded)
+        with tempfile.TemporaryDirectory(prefix="amlgen-plan-") as tmp:
+            # The files `render --set` would write, in a copy of the project's layout, so every
+            # file is named as in the project (azureml/<env>/deployment.yml).
+            for rel, text in render(resolved).items():
+                target = Path(tmp) / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+            assets = _assets(resolved, Path(tmp) / names.OUTPUT_DIR / env, Path(tmp))
+            recorded = job or recorded_job(root, env, assets.model_name, assets.model_version)
+            return make_plan(env, assets, read, reader.name, job=recorded)
+    except WorkflowError as exc:
+        raise WorkflowError(redact(str(exc), ws.masks())) from None
+
+
+__all__ = ["plan", "recorded_job", "stale_files"]
