@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from . import catalog, lifecycle, names
+from .atomic import write_atomic
 from .catalog import lockfile, metadata
 from .catalog.lockfile import LOCK_FILE, LOCK_VERSION, LockError
 from .catalog.uri import registry_uri
 from .errors import AmlgenError
 from .params import Resolved, environments, load_params
 from .version import __version__
-from .yamlio import dump, write_atomic
+from .yamlio import dump
 
 BUNDLED = "bundled catalog"
 _SPEC_KEYS = ("type", "optional", "default", "enum", "min", "max")

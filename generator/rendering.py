@@ -15,13 +15,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import names
+from . import atomic, names
+from .atomic import write_atomic
 from .catalog.uri import COMPONENTS, MODELS, registry_uri
 from .errors import AmlgenError, RenderError
 from .finetuning import render as ftrender
 from .params import Resolved, environments, load_params, schema_text
 from .version import __version__
-from .yamlio import dump, write_atomic
+from .yamlio import dump
 
 OUTPUT_DIR = names.OUTPUT_DIR
 SCHEMAS = {
@@ -391,22 +392,17 @@ def _stale_env_dirs(root: Path, out_root: str, envs: list[str]) -> set[str]:
     folder = root / out_root
     if not folder.is_dir():
         return set()
-    return {p.name for p in folder.iterdir() if p.is_dir() and p.name not in envs}
+    return {
+        p.name
+        for p in folder.iterdir()
+        if p.is_dir() and p.name not in envs and not p.name.startswith(".")
+    }
 
 
-def sync(
-    files: dict[str, str],
-    root: Path,
-    envs: list[str],
-    out_root: str = OUTPUT_DIR,
-    check: bool = False,
-    prune_all_envs: bool = False,
-) -> list[FileStatus]:
-    """Write `files` under `root` (or compare, with check=True) and find generated leftovers.
-
-    Leftovers are generated files in the rendered environments that nothing produces any more,
-    and with `prune_all_envs`, whole environment folders whose params overlay is gone.
-    """
+def _compare(
+    files: dict[str, str], root: Path, envs: list[str], out_root: str, prune_all_envs: bool
+) -> tuple[list[FileStatus], list[tuple[Path, str]], list[str]]:
+    """Per-file status against what is on disk, the files to write and the leftovers."""
     results: list[FileStatus] = []
     scan_envs = set(envs)
     if prune_all_envs:
@@ -437,11 +433,47 @@ def sync(
             )
         )
         results.append(FileStatus(rel, "removed", diff))
-    if not check:
+    return results, pending, leftovers
+
+
+def sync(
+    files: dict[str, str],
+    root: Path,
+    envs: list[str],
+    out_root: str = OUTPUT_DIR,
+    check: bool = False,
+    prune_all_envs: bool = False,
+) -> list[FileStatus]:
+    """Write `files` under `root` (or compare, with check=True) and find generated leftovers.
+
+    Leftovers are generated files in the rendered environments that nothing produces any more,
+    and with `prune_all_envs`, whole environment folders whose params overlay is gone.
+
+    Writing is one folder transaction (generator.atomic): every changed `<out_root>/<env>/` is
+    staged beside itself and swapped in, so after a crash at any moment each holds one render's
+    files, never a mix; the next run finishes or drops what a killed one left. The comparison
+    runs under the transaction's lock, so concurrent renders apply one after the other.
+    """
+    if check:
+        atomic.recover(atomic.journal_dir(root))
+        return _compare(files, root, envs, out_root, prune_all_envs)[0]
+    outputs = root / out_root
+    singles: list[tuple[Path, str]] = []
+    with atomic.FolderTransaction(atomic.journal_dir(root)) as txn:
+        results, pending, leftovers = _compare(files, root, envs, out_root, prune_all_envs)
         for path, text in pending:
-            write_atomic(path, text)
+            if path.parent.parent == outputs:
+                txn.write(path, text)
+            else:
+                singles.append((path, text))
         for rel in leftovers:
-            (root / rel).unlink()
+            txn.remove(root / rel)
+        txn.commit()
+        atomic.sweep(outputs)
+        for env in envs:
+            atomic.sweep(outputs / env)
+    for path, text in singles:  # params/params.schema.json: one file, from the code alone
+        write_atomic(path, text)
     return results
 
 

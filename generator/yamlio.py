@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import yaml
 
+from . import atomic
 from .errors import ParamsError
 
 Path_ = tuple[str | int, ...]
@@ -331,10 +332,6 @@ def dump(data: Any) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.amlgen-tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-    tmp.replace(path)
+# Writing files lives in generator.atomic (unique temp names, fsync, folder transactions);
+# this name stays for the callers that import it from here.
+write_atomic = atomic.write_atomic

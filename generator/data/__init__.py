@@ -56,10 +56,12 @@ def prepare_data(
     from ..rendering import data_readers
 
     # The job files that read this folder carry the data's fingerprint: re-render them in the
-    # same transaction, so `render --check` and `run` agree with the data right away.
-    refresh, notes = data_readers(settings.project_dir, settings.out_dir)
+    # same transaction (under its lock), so `render --check` and `run` agree with the data.
+    notes: list[str] = []
 
     def job_files(manifest: dict[str, Any]) -> dict[Path, str]:
+        refresh, skipped = data_readers(settings.project_dir, settings.out_dir)
+        notes.extend(skipped)
         fingerprint = files_fingerprint(manifest["files"])
         texts = {settings.project_dir / item.rel: item.text(fingerprint) for item in refresh}
         return {

@@ -8,10 +8,8 @@ timestamps, no absolute paths), so a rerun with the same inputs gives byte-ident
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import atomic
 from ..errors import DataError
 from .checks import (
     REASONS,
@@ -273,42 +272,6 @@ def encode_lines(table: pa.Table) -> bytes | memoryview:
 # --- the run -------------------------------------------------------------------------------------
 
 
-class _Outputs:
-    """Temp files beside their targets, renamed into place only when everything succeeded."""
-
-    def __init__(self, out_dir: Path):
-        self.out_dir = out_dir
-        self.created_dir = not out_dir.exists()
-        self.temps: dict[Path, Path] = {}
-
-    def temp(self, name: str) -> Path:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        target = self.out_dir / name
-        tmp = self.out_dir / f".{name}.amlgen-tmp"
-        self.temps[target] = tmp
-        return tmp
-
-    def extra(self, target: Path, text: str) -> None:
-        """Another file to write in the same commit (a re-rendered job file)."""
-        tmp = target.with_name(f".{target.name}.amlgen-tmp")
-        self.temps[target] = tmp
-        tmp.write_text(text, encoding="utf-8", newline="\n")
-
-    def commit(self) -> None:
-        for target, tmp in self.temps.items():
-            os.replace(tmp, target)
-        self.temps.clear()
-
-    def abort(self) -> None:
-        for tmp in self.temps.values():
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        self.temps.clear()
-        if self.created_dir:
-            with contextlib.suppress(OSError):
-                self.out_dir.rmdir()
-
-
 def write_split(
     settings: DataSettings,
     src: Source,
@@ -437,14 +400,24 @@ def prepare(
 def _prepare(
     settings: DataSettings, progress: bool, cache_dir: str | Path | None, extra: Extra | None
 ) -> DataReport:
+    out_dir = settings.out_dir
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"--out: {display(out_dir, settings.project_dir)} is a file, not a folder")
+    project = settings.project_dir.resolve()
+    if project == out_dir.resolve() or project.is_relative_to(out_dir.resolve()):
+        raise DataError(
+            f"--out: {display(out_dir, settings.project_dir)} holds the project: give the data a "
+            "folder of its own (e.g. data/mine)"
+        )
     src = open_source(settings.source, settings.project_dir, cache_dir)
     check_splits(settings.splits, src.files, settings.source)
-    outputs = _Outputs(settings.out_dir)
-    try:
+    # One transaction: the data folder is staged beside itself (with the job files that read
+    # it) and swapped in whole, so a crash at any moment leaves the old data or the new.
+    with atomic.FolderTransaction(atomic.journal_dir(settings.project_dir)) as txn:
         reports: list[SplitReport] = []
         temps: dict[str, Path] = {}
         for split in settings.splits:
-            temps[split] = outputs.temp(f"{split}.jsonl")
+            temps[split] = txn.path(out_dir / f"{split}.jsonl")
             reports.append(write_split(settings, src, split, temps[split], progress))
         by_name = {r.name: r for r in reports}
         train = by_name[settings.train_split]
@@ -452,7 +425,7 @@ def _prepare(
         score = by_name[settings.score_split]
         request, score_info = _score_request(settings, temps[score.name], score.written)
         score_bytes = (json.dumps(request, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-        outputs.temp(SCORE_FILE).write_bytes(score_bytes)
+        txn.write(out_dir / SCORE_FILE, score_bytes)
         files = {r.file: {"sha256": r.sha256, "rows": r.written, "bytes": r.bytes} for r in reports}
         files[SCORE_FILE] = {
             "sha256": hashlib.sha256(score_bytes).hexdigest(),
@@ -479,14 +452,11 @@ def _prepare(
             "files": dict(sorted(files.items())),
         }
         text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
-        outputs.temp(MANIFEST).write_text(text, encoding="utf-8")
+        txn.write(out_dir / MANIFEST, text)
         written = extra(manifest) if extra else {}
         for path, body in written.items():
-            outputs.extra(path, body)
-        outputs.commit()
-    except BaseException:
-        outputs.abort()
-        raise
+            txn.write(path, body)
+        txn.commit()
     return DataReport(
         settings=settings,
         revision=src.revision,
