@@ -485,3 +485,27 @@ def test_data_leaves_a_job_file_that_does_not_match_its_params(project: Path, ca
         "`amlgen render --env dev` to render it with the new data"
     ]
     assert report.summary()[-1] == report.notes[0]
+
+
+def test_out_that_is_a_file_or_holds_the_project_is_one_line(project: Path, cache: Path) -> None:
+    (project / "README.md").write_text("mine\n")
+    for out, expect in (("README.md", "is a file"), (".", "holds the project")):
+        result = _cli(project, "--source", str(SAMPLE), "--out", out)
+        assert result.exit_code == 1, result.output
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"error: --out: {out}") and expect in line, line
+    assert (project / "README.md").read_text() == "mine\n"
+    assert {p.name for p in project.iterdir()} - {".amlgen"} == {"README.md", "params"}
+
+
+def test_a_symlinked_data_folder_stays_a_symlink(
+    project: Path, tmp_path: Path, cache: Path
+) -> None:
+    real = tmp_path / "big-disk" / "ultrachat"
+    real.mkdir(parents=True)
+    (project / "data").mkdir()
+    (project / "data" / "ultrachat_200k").symlink_to(real)
+    D.prepare_data("dev", project, source=str(SAMPLE), cache_dir=cache)
+    link = project / "data" / "ultrachat_200k"
+    assert link.is_symlink() and (real / "manifest.json").is_file()
+    assert sorted(p.name for p in real.parent.iterdir()) == ["ultrachat"]  # no strays beside it

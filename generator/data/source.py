@@ -7,10 +7,8 @@ and the hub read the same way; reading stops once the slice is taken.
 from __future__ import annotations
 
 import contextlib
-import logging
 import random
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,19 +184,12 @@ def quiet_libraries() -> Iterator[None]:
     """Silence the libraries' loggers and warnings for the call; our exceptions pass through.
 
     datasets logs a failure before raising it and huggingface_hub warns about missing dataset
-    cards; the user should see our summary or our one error line only.
+    cards; the user should see our summary or our one error line only. Stderr stays ours (the
+    progress bars).
     """
     import datasets  # noqa: F401  (its import resets its logger's level)
 
-    saved: list[tuple[logging.Logger, int]] = []
-    for name in QUIET_LOGGERS:
-        logger = logging.getLogger(name)
-        saved.append((logger, logger.level))
-        logger.setLevel(logging.CRITICAL + 1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in saved:
-            logger.setLevel(level)
+    from ..quiet import quiet
+
+    with quiet(loggers=QUIET_LOGGERS, stderr=False):
+        yield
