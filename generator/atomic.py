@@ -215,16 +215,19 @@ class _Staged:
 class FolderTransaction:
     """Change files in several folders as one transaction (see the module's docstring).
 
-    with FolderTransaction(journal_dir(project)) as txn:
+    with FolderTransaction(project) as txn:
         txn.write(project / "azureml/dev/model.yml", text)
         txn.remove(project / "azureml/dev/compute.yml")
         txn.commit()            # leaving the block without commit() changes nothing
 
-    The lock is held from entry to exit: transactions of one project run one after another.
+    The lock (flock on the project folder itself, so nothing is created for it) is held from
+    entry to exit: transactions of one project run one after another. The journal folder
+    (`.amlgen/.txn/`) exists only while a commit is under way or a killed one awaits recovery.
     """
 
-    def __init__(self, journal_folder: Path) -> None:
-        self.journal_folder = Path(journal_folder)
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = Path(project_dir)
+        self.journal_folder = journal_dir(self.project_dir)
         self._staged: dict[Path, _Staged] = {}
         self._lock_fd: int | None = None
         self.committed = False
@@ -232,7 +235,7 @@ class FolderTransaction:
     # -- the lock and recovery
 
     def __enter__(self) -> FolderTransaction:
-        self._lock_fd = _lock(self.journal_folder)
+        self._lock_fd = _lock(self.project_dir)
         _recover(self.journal_folder)
         return self
 
@@ -324,6 +327,7 @@ class FolderTransaction:
         if not entries:
             self.committed = True
             return
+        made = [p for p in (self.journal_folder.parent, self.journal_folder) if not p.exists()]
         journal = self.journal_folder / f"{os.getpid()}-{secrets.token_hex(4)}{_JOURNAL_SUFFIX}"
         write_atomic(journal, json.dumps({"folders": entries}, indent=2) + "\n")
         self.committed = True  # the commit point: from here on, forward only
@@ -332,6 +336,9 @@ class FolderTransaction:
         _fsync_dir(self.journal_folder)
         for entry in entries:
             _cleanup(entry)
+        for folder in reversed(made):  # a render leaves no `.amlgen/` behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def _fsync_file(path: Path) -> None:
@@ -344,7 +351,7 @@ def _fsync_file(path: Path) -> None:
 
 def _lock(folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o666)
+    fd = os.open(folder, os.O_RDONLY)
     try:
         import fcntl
 
@@ -374,6 +381,8 @@ def _cleanup(entry: dict[str, Any]) -> None:
 def _recover(folder: Path) -> list[Path]:
     """Finish every journaled transaction of a dead process (the caller holds the lock)."""
     done: list[Path] = []
+    if not folder.is_dir():
+        return done
     for journal in sorted(folder.glob(f"*{_JOURNAL_SUFFIX}")):
         try:
             entries = json.loads(journal.read_text(encoding="utf-8"))["folders"]
@@ -385,16 +394,19 @@ def _recover(folder: Path) -> list[Path]:
         journal.unlink()
         done.append(journal)
     sweep(folder)
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty
     return done
 
 
-def recover(journal_folder: Path) -> list[Path]:
-    """Roll forward what a killed transaction committed; the journals handled. Takes the lock
-    only when there is a journal folder (a checkout that never wrote needs nothing)."""
-    journal_folder = Path(journal_folder)
+def recover(project_dir: Path) -> list[Path]:
+    """Roll forward what a killed transaction of the project committed; the journals handled.
+    Takes the lock only when there is a journal folder (a checkout that never crashed needs
+    nothing, and a read-only one is left alone)."""
+    journal_folder = journal_dir(project_dir)
     if not journal_folder.is_dir():
         return []
-    fd = _lock(journal_folder)
+    fd = _lock(Path(project_dir))
     try:
         return _recover(journal_folder)
     finally:

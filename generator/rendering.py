@@ -455,11 +455,11 @@ def sync(
     runs under the transaction's lock, so concurrent renders apply one after the other.
     """
     if check:
-        atomic.recover(atomic.journal_dir(root))
+        atomic.recover(root)
         return _compare(files, root, envs, out_root, prune_all_envs)[0]
     outputs = root / out_root
     singles: list[tuple[Path, str]] = []
-    with atomic.FolderTransaction(atomic.journal_dir(root)) as txn:
+    with atomic.FolderTransaction(root) as txn:
         results, pending, leftovers = _compare(files, root, envs, out_root, prune_all_envs)
         for path, text in pending:
             if path.parent.parent == outputs:

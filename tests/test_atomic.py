@@ -151,9 +151,9 @@ def test_a_transaction_changes_every_folder_or_none(
     if not exchange:
         monkeypatch.setattr(atomic, "_renameat2", [None])
     a, b = _two_folders(tmp_path)
-    journal = tmp_path / ".amlgen" / ".txn"
+    journal = atomic.journal_dir(tmp_path)
     inode = os.stat(a / "NOTES.md").st_ino
-    with atomic.FolderTransaction(journal) as txn:
+    with atomic.FolderTransaction(tmp_path) as txn:
         _change(txn, a)
         _change(txn, b)
         txn.write(tmp_path / "fresh" / "new.yml", "created\n")  # a folder that did not exist
@@ -162,9 +162,10 @@ def test_a_transaction_changes_every_folder_or_none(
     assert _tree(a) == _tree(b) == NEW
     assert _tree(tmp_path / "fresh") == {"new.yml": "created\n"}
     assert os.stat(a / "NOTES.md").st_ino == inode  # kept files are the same files (hard links)
-    assert not _strays(a.parent, b.parent, a, b) and not list(journal.glob("*.json"))
+    assert not _strays(a.parent, b.parent, a, b) and not journal.exists()
+    assert not (tmp_path / ".amlgen").exists()  # nothing left for the lock or the journal
 
-    with pytest.raises(RuntimeError), atomic.FolderTransaction(journal) as txn:
+    with pytest.raises(RuntimeError), atomic.FolderTransaction(tmp_path) as txn:
         txn.write(a / "one.yml", "never\n")
         raise RuntimeError("no commit")
     assert _tree(a) == NEW and not _strays(a.parent)
@@ -198,7 +199,7 @@ def swap_in(stage, target, old):
     if point == "between-folders":
         die()
 atomic._swap_in = swap_in
-with atomic.FolderTransaction(root / ".amlgen" / ".txn") as txn:
+with atomic.FolderTransaction(root) as txn:
     for folder in (root / "out" / "dev", root / "data" / "set"):
         txn.write(folder / "one.yml", "new 1\\n")
         txn.write(folder / "three.yml", "new 3\\n")
@@ -236,9 +237,9 @@ def test_sigkill_at_each_step_is_rolled_back_or_forward(
         else:
             assert point == "mid-rename"
     # The next run (any transaction, or recover) makes the pair consistent and tidies up.
-    journals = atomic.recover(tmp_path / ".amlgen" / ".txn")
+    journals = atomic.recover(tmp_path)
     assert bool(journals) == (outcome is NEW)
-    with atomic.FolderTransaction(tmp_path / ".amlgen" / ".txn") as txn:
+    with atomic.FolderTransaction(tmp_path) as txn:
         txn.folder(a)
         txn.folder(b)
     assert _tree(a) == _tree(b) == outcome

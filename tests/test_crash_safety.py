@@ -176,7 +176,7 @@ def test_sigkill_during_data_leaves_old_or_new_data_and_job(tmp_path: Path) -> N
             rng,
         )
         _consistent_data(project)  # each folder whole right after the kill
-        atomic.recover(atomic.journal_dir(project))  # what the next run does first
+        atomic.recover(project)  # what the next run does first
         assert _job_tag(project) == data_fingerprint(project / "data" / "ultrachat_200k")
     again = subprocess.run(
         _amlgen(project, *args), env=_env(), capture_output=True, text=True, timeout=120

@@ -413,7 +413,7 @@ def _prepare(
     check_splits(settings.splits, src.files, settings.source)
     # One transaction: the data folder is staged beside itself (with the job files that read
     # it) and swapped in whole, so a crash at any moment leaves the old data or the new.
-    with atomic.FolderTransaction(atomic.journal_dir(settings.project_dir)) as txn:
+    with atomic.FolderTransaction(settings.project_dir) as txn:
         reports: list[SplitReport] = []
         temps: dict[str, Path] = {}
         for split in settings.splits:
