@@ -1,0 +1,286 @@
+"""`amlgen plan` against the real emulator, for both backends (the cli one through the stand-in
+`az`): a fresh workspace plans creates, a kept run plans no changes, `--set` plans the update,
+out-of-band edits show as drift, JSON and markdown outputs, and the bad-input lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _flowkit import az_on_path, make_project
+from click.testing import CliRunner
+
+from generator import planning, workflow
+from generator.backends.az import AzBackend
+from generator.backends.base import forbidden, not_found, transient
+from generator.cli import cli
+from generator.workspace import Workspace, make_token
+
+ENDPOINT = "ultrachat-completion-dev"
+CLEAN_ENV = {"AZURE_SUBSCRIPTION_ID": "", "AZURE_RESOURCE_GROUP": "", "AZUREML_WORKSPACE_NAME": ""}
+
+
+def amlgen(proj: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(cli, ["-C", str(proj), *args], env={**CLEAN_ENV, **(env or {})})
+
+
+# --- offline ------------------------------------------------------------------------------------
+
+
+def test_az_reads_are_argument_lists(tmp_path: Path) -> None:
+    az = AzBackend(Workspace(resource_group="rg", workspace_name="ws"), tmp_path)
+    assert az.read_args("compute", "gpu-a100") == [
+        *("ml", "compute", "show", "-n", "gpu-a100", "-o", "json")
+    ]
+    assert az.read_args("model", "m", version="1") == [
+        *("ml", "model", "show", "-n", "m", "-v", "1", "-o", "json")
+    ]
+    assert az.read_args("online_deployment", "demo", endpoint=ENDPOINT) == [
+        *("ml", "online-deployment", "show", "-n", "demo", "-e", ENDPOINT, "-o", "json")
+    ]
+    assert az.read_args("component", "c", version="0.1", registry="azureml") == [
+        *("ml", "component", "show", "-n", "c", "-v", "0.1", "--registry-name", "azureml"),
+        *("-o", "json"),
+    ]
+
+
+def test_az_errors_are_told_apart() -> None:
+    assert not_found("ERROR: (ResourceNotFound) online endpoint x was not found.")
+    assert forbidden("ERROR: (AuthorizationFailed) The client does not have authorization")
+    assert transient("ERROR: (TooManyRequests) The service is busy")
+    assert transient("ERROR: ServiceRequestError: Connection refused")
+    assert not transient("ERROR: (UserError) bad field") and not forbidden("ERROR: (UserError) x")
+
+
+def test_stale_rendered_files_are_one_line(tmp_path: Path) -> None:
+    proj = make_project(tmp_path / "p")
+    path = proj / "azureml" / "dev" / "deployment.yml"
+    path.write_text(path.read_text().replace("instance_count: 1", "instance_count: 3"))
+    result = amlgen(proj, "plan", "--detailed-exitcode")
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: rendered files do not match the params: azureml/dev/deployment.yml (stale): run "
+        "`make render` (amlgen render --all), review and commit, then plan again\n"
+    )
+
+
+# --- against the emulator -----------------------------------------------------------------------
+
+emulator_mod = pytest.importorskip("generator.emulator")
+
+
+@pytest.fixture
+def emu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with emulator_mod.Emulator(job_seconds=0.5, deploy_seconds=0.3) as server:
+        monkeypatch.setenv("AMLGEN_EMULATOR", server.url)
+        monkeypatch.setenv("AMLGEN_EMULATOR_SECRET", server.secret)
+        monkeypatch.setenv("AMLGEN_POLL_SECONDS", "0.1")
+        monkeypatch.setenv("PATH", f"{az_on_path(tmp_path)}{os.pathsep}{os.environ['PATH']}")
+        for name in CLEAN_ENV:
+            monkeypatch.delenv(name, raising=False)
+        yield server
+
+
+def emu_env(emu: Any) -> dict[str, str]:
+    return {"AMLGEN_EMULATOR": emu.url, "AMLGEN_EMULATOR_SECRET": emu.secret}
+
+
+def change(emu: Any, **body: Any) -> Any:
+    """Edit a resource out of band, as someone in the portal would (no ARM request)."""
+    req = urllib.request.Request(
+        emu.url + "_emulator/change",
+        json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "Authorization": "Bearer " + make_token(emu.url, emu.secret),
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read())
+
+
+def plan_json(proj: Path, emu: Any, backend: str, *args: str) -> tuple[int, dict[str, Any]]:
+    result = amlgen(
+        proj,
+        "plan",
+        "--backend",
+        backend,
+        "--format",
+        "json",
+        "--detailed-exitcode",
+        *args,
+        env=emu_env(emu),
+    )
+    assert result.exit_code in (0, 2), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def actions(data: dict[str, Any]) -> dict[str, str]:
+    return {f"{r['kind']} {r['name']}": r["action"] for r in data["resources"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sdk", "cli"])
+def test_fresh_workspace_plans_everything_as_create(emu: Any, tmp_path: Path, backend: str) -> None:
+    proj = make_project(tmp_path / "p")
+    before = len(emu.snapshot()["requests"])
+    result = amlgen(proj, "plan", "--backend", backend, "--detailed-exitcode", env=emu_env(emu))
+    assert result.exit_code == 2, result.output
+    assert result.stdout == (
+        f"amlgen plan: env dev, backend {backend}\n"
+        "  + compute gpu-a100: create\n"
+        "  + model Phi-4-ultrachat-200k:1: create\n"
+        "      path: set at registration from the pipeline job `run` submits\n"
+        f"  + online endpoint {ENDPOINT}: create\n"
+        f"  + online deployment {ENDPOINT}/demo: create\n"
+        f"  + traffic {ENDPOINT}: create\n"
+        "  = registry component azureml/chat_completion_pipeline:0.0.82: exists\n"
+        "  = registry model azureml/Phi-4:8: exists\n"
+        "Plan: 5 to create, 0 to update, 0 unchanged.\n"
+    )
+    assert result.stderr == ""
+    assert len(emu.snapshot()["requests"]) == before  # a plan changes nothing
+    # Without --detailed-exitcode a plan with changes still succeeds.
+    assert amlgen(proj, "plan", "--backend", backend, env=emu_env(emu)).exit_code == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sdk", "cli"])
+def test_after_a_kept_run_no_changes_then_set_plans_the_update(
+    emu: Any, tmp_path: Path, backend: str
+) -> None:
+    proj = make_project(tmp_path / "p")
+    workflow.run(project_dir=proj, backend=backend, keep_endpoint=True)
+    # No false diffs, whichever backend ran and whichever reads.
+    for reader in ("sdk", "cli"):
+        result = amlgen(proj, "plan", "--backend", reader, "--detailed-exitcode", env=emu_env(emu))
+        assert result.exit_code == 0, result.output
+        assert result.stdout.endswith("No changes: the workspace matches the committed files.\n")
+    code, data = plan_json(proj, emu, "sdk")
+    assert code == 0 and data["changes"] is False
+    assert set(actions(data).values()) == {"no-change", "read"}
+
+    result = amlgen(
+        proj,
+        "plan",
+        "--backend",
+        backend,
+        "--detailed-exitcode",
+        "--set",
+        "deployment.instance_count=2",
+        env=emu_env(emu),
+    )
+    assert result.exit_code == 2, result.output
+    assert f"  ~ online deployment {ENDPOINT}/demo: update\n      instance_count: 1 → 2\n" in (
+        result.stdout
+    )
+    assert "drift" not in result.stdout  # a params change, not a change made outside amlgen
+
+
+@pytest.mark.slow
+def test_out_of_band_changes_show_as_drift_in_every_format(emu: Any, tmp_path: Path) -> None:
+    proj = make_project(tmp_path / "p")
+    workflow.run(project_dir=proj, backend="sdk", keep_endpoint=True)
+    change(emu, resource="endpoint", name=ENDPOINT, traffic={"demo": 0}, tags={"owner": "portal"})
+    change(emu, resource="deployment", name="demo", endpoint=ENDPOINT, instance_count=3)
+    with pytest.raises(urllib.error.HTTPError) as err:
+        change(emu, resource="endpoint", name="nope", traffic={})
+    assert err.value.code == 404
+
+    for backend in ("sdk", "cli"):
+        code, data = plan_json(proj, emu, backend)
+        assert code == 2
+        assert list(data) == ["format_version", "env", "backend", "changes", "summary", "resources"]
+        assert data["format_version"] == planning.FORMAT_VERSION and data["backend"] == backend
+        assert data["summary"] == {
+            "create": 0,
+            "update": 3,
+            "cannot_update": 0,
+            "no_change": 2,
+            "drift": 3,
+            "missing": 0,
+        }
+        by_kind = {r["kind"]: r for r in data["resources"]}
+        assert by_kind["traffic"]["changes"] == [{"path": "traffic[demo]", "old": 0, "new": 100}]
+        assert by_kind["traffic"]["drift"] is True
+        assert by_kind["online_deployment"]["changes"] == [
+            {"path": "instance_count", "old": 3, "new": 1}
+        ]
+        assert by_kind["online_endpoint"]["changes"] == [
+            {"path": "tags[owner]", "old": "portal", "new": None}
+        ]
+
+    md = amlgen(proj, "plan", "--backend", "sdk", "--format", "markdown", env=emu_env(emu))
+    assert md.exit_code == 0
+    assert md.stdout.startswith(
+        "### amlgen plan: `dev`\n\n**Plan: 0 to create, 3 to update (3 drift), 2 unchanged.**\n"
+    )
+    assert f"| ~ | `traffic {ENDPOINT}` | update (drift: changed outside amlgen) |" in md.stdout
+    assert "```diff\n- traffic[demo]: 0\n+ traffic[demo]: 100\n```" in md.stdout
+
+    # Applying puts it back: deploy, then the plan is clean again.
+    workflow.deploy(project_dir=proj, backend="sdk", keep_endpoint=True)
+    assert plan_json(proj, emu, "sdk")[0] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sdk", "cli"])
+def test_forbidden_is_one_line_and_throttling_is_retried(
+    emu: Any, tmp_path: Path, backend: str
+) -> None:
+    proj = make_project(tmp_path / "p")
+    emu.add_fault({"fault": "forbidden", "match": "/onlineEndpoints/", "method": "GET"})
+    result = amlgen(proj, "plan", "--backend", backend, "--detailed-exitcode", env=emu_env(emu))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: online endpoint {ENDPOINT}: not allowed to read it (403): ask for a role that "
+        "can read it on the workspace or registry (e.g. AzureML Data Scientist), or sign in as "
+        "another identity\n"
+    )
+
+    busy = {"fault": "throttle", "retry_after": 0}
+    emu.add_fault({**busy, "status": 429, "times": 2, "match": "/computes/"})
+    emu.add_fault({**busy, "status": 503, "times": 1, "match": "/onlineEndpoints/"})
+    code, data = plan_json(proj, emu, backend)
+    assert code == 2 and data["summary"]["create"] == 5
+    fired = [f[0] for f in emu.snapshot()["faults_fired"]]
+    assert fired.count("throttle 429") == 2 and fired.count("throttle 503") == 1
+
+
+@pytest.mark.slow
+def test_a_restart_mid_plan_is_retried(emu: Any, tmp_path: Path) -> None:
+    proj = make_project(tmp_path / "p")
+    emu.add_fault({"fault": "restart", "after_requests": 2, "down_seconds": 0.3})
+    code, data = plan_json(proj, emu, "sdk")
+    assert code == 2 and data["summary"]["create"] == 5
+    assert emu.restarts == 1
+
+
+@pytest.mark.slow
+def test_a_service_that_stays_busy_is_one_line(
+    emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proj = make_project(tmp_path / "p")
+    monkeypatch.setattr(planning, "READ_RETRIES", 1)
+    emu.add_fault({"fault": "throttle", "times": 1000, "retry_after": 0, "match": "/computes/"})
+    result = amlgen(proj, "plan", "--backend", "sdk", env=emu_env(emu))
+    assert result.exit_code == 1
+    assert result.output.startswith("error: the service did not answer after 1 retries (compute")
+    assert result.output.endswith("try again later\n") and result.output.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_no_workspace_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    proj = make_project(tmp_path / "p")
+    monkeypatch.delenv("AMLGEN_EMULATOR", raising=False)
+    result = amlgen(proj, "plan", "--backend", "sdk", env={"AMLGEN_EMULATOR": ""})
+    assert result.exit_code == 1
+    assert result.output.startswith("error: no workspace: pass --subscription, --resource-group")
+    assert result.output.count("\n") == 1
