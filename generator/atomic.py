@@ -349,15 +349,16 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _lock(folder: Path) -> int:
+def _lock(folder: Path) -> int | None:
+    """An exclusive flock on the folder itself; None where folders cannot be locked (Windows:
+    one writer at a time is then the user's care)."""
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder, os.O_RDONLY)
     try:
         import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    except ImportError:  # pragma: no cover (Windows: one writer at a time is the user's care)
-        pass
+    except ImportError:  # pragma: no cover
+        return None
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
 
 
@@ -410,4 +411,5 @@ def recover(project_dir: Path) -> list[Path]:
     try:
         return _recover(journal_folder)
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)

@@ -474,6 +474,9 @@ def sync(
             atomic.sweep(outputs / env)
     for path, text in singles:  # params/params.schema.json: one file, from the code alone
         write_atomic(path, text)
+    for rel in files:
+        if (root / rel).parent.parent != outputs:
+            atomic.sweep((root / rel).parent, (root / rel).name)  # a killed write's temp file
     return results
 
 

@@ -55,7 +55,13 @@ def _strays(project: Path) -> list[str]:
     return found
 
 
-def _kill_during(cmd: list[str], watch: Path, pattern: str, rng: random.Random) -> str:
+def _kill_during(
+    cmd: list[str],
+    watch: Path,
+    pattern: str,
+    rng: random.Random,
+    after: tuple[float, float] = (0, 0.004),
+) -> str:
     """Run `cmd` and SIGKILL it: at a random moment, or just after `pattern` shows in `watch`.
     Returns how it ended: killed, or done (it finished first)."""
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -65,8 +71,9 @@ def _kill_during(cmd: list[str], watch: Path, pattern: str, rng: random.Random) 
         deadline = time.monotonic() + 30
         while proc.poll() is None and time.monotonic() < deadline:
             if watch.is_dir() and any(pattern in name for name in os.listdir(watch)):
-                time.sleep(rng.uniform(0, 0.004))
+                time.sleep(rng.uniform(*after))
                 break
+            time.sleep(0.0005)
     ended = "done" if proc.poll() is not None else "killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -162,20 +169,28 @@ def _job_tag(project: Path) -> str | None:
 def test_sigkill_during_data_leaves_old_or_new_data_and_job(tmp_path: Path) -> None:
     project = _data_project(tmp_path)
     args = ["data", "--env", "dev", "--source", str(SAMPLE)]
-    first = subprocess.run(
-        _amlgen(project, *args), env=_env(), capture_output=True, text=True, timeout=120
+    # A whole run first, timing its write (staging to exit), so kills can be spread over it.
+    proc = subprocess.Popen(
+        _amlgen(project, *args), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    assert first.returncode == 0, first.stderr
+    staged = None
+    while proc.poll() is None:
+        if staged is None and any(".amlgen-stage-" in n for n in os.listdir(project / "data")):
+            staged = time.monotonic()
+        time.sleep(0.001)
+    window = time.monotonic() - (staged or time.monotonic())
+    assert proc.wait() == 0, proc.stderr.read() if proc.stderr else ""
     rng = random.Random(7)
-    for i in range(10):
+    for i in range(12):
         pct = ("50", "100")[i % 2]
         _kill_during(
             _amlgen(project, *args, "--split-percent", pct),
             project / "data",
             ".ultrachat_200k.amlgen-stage-",
             rng,
+            after=(0.5 * window, 1.3 * window),
         )
-        _consistent_data(project)  # each folder whole right after the kill
+        _consistent_data(project)  # whole right after the kill: every file as its manifest says
         atomic.recover(project)  # what the next run does first
         assert _job_tag(project) == data_fingerprint(project / "data" / "ultrachat_200k")
     again = subprocess.run(
