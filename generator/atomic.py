@@ -265,6 +265,10 @@ class FolderTransaction:
             return staged.stage
         if os.path.lexists(target) and not target.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(target))
+        for other in self._staged:
+            if target.is_relative_to(other) or other.is_relative_to(target):
+                # the outer folder's swap would bring the inner one's old content back
+                raise ValueError(f"{target} and {other}: nested folders in one transaction")
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep(target.parent, target.name)
         if target.is_dir():

@@ -244,3 +244,11 @@ def test_sigkill_at_each_step_is_rolled_back_or_forward(
         txn.folder(b)
     assert _tree(a) == _tree(b) == outcome
     assert not _strays(a.parent, b.parent, a, b)
+
+
+def test_nested_folders_in_one_transaction_are_refused(tmp_path: Path) -> None:
+    with atomic.FolderTransaction(tmp_path) as txn:
+        txn.write(tmp_path / "out" / "a.yml", "x")
+        with pytest.raises(ValueError, match="nested folders"):
+            txn.write(tmp_path / "out" / "sub" / "b.yml", "y")
+    assert not (tmp_path / "out").exists()

@@ -489,7 +489,12 @@ def test_data_leaves_a_job_file_that_does_not_match_its_params(project: Path, ca
 
 def test_out_that_is_a_file_or_holds_the_project_is_one_line(project: Path, cache: Path) -> None:
     (project / "README.md").write_text("mine\n")
-    for out, expect in (("README.md", "is a file"), (".", "holds the project")):
+    cases = (
+        ("README.md", "is a file"),
+        (".", "holds the project"),
+        ("azureml/dev", "inside azureml/, which render owns"),
+    )
+    for out, expect in cases:
         result = _cli(project, "--source", str(SAMPLE), "--out", out)
         assert result.exit_code == 1, result.output
         (line,) = result.stderr.splitlines()

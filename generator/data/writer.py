@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import atomic
+from .. import atomic, names
 from ..errors import DataError
 from .checks import (
     REASONS,
@@ -408,6 +408,11 @@ def _prepare(
         raise DataError(
             f"--out: {display(out_dir, settings.project_dir)} holds the project: give the data a "
             "folder of its own (e.g. data/mine)"
+        )
+    if out_dir.resolve().is_relative_to((project / names.OUTPUT_DIR).resolve()):
+        raise DataError(
+            f"--out: {display(out_dir, settings.project_dir)} is inside {names.OUTPUT_DIR}/, "
+            "which render owns: give the data a folder of its own (e.g. data/mine)"
         )
     src = open_source(settings.source, settings.project_dir, cache_dir)
     check_splits(settings.splits, src.files, settings.source)
