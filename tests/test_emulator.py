@@ -342,8 +342,10 @@ def test_endpoint_deployment_traffic_invoke_and_delete(
     scoring_uri = ml.online_endpoints.get(ep.name).scoring_uri
     key = ml.online_endpoints.get_keys(ep.name).primary_key
     assert scoring_uri.startswith("http://127.0.0.1:") and scoring_uri.endswith("/score")
-    health = urllib.request.urlopen(scoring_uri.removesuffix("score"), timeout=5)
-    assert health.status == 200
+    health = urllib.request.Request(
+        scoring_uri.removesuffix("score"), headers={"Authorization": f"Bearer {key}"}
+    )
+    assert urllib.request.urlopen(health, timeout=5).status == 200  # every route wants the key
     assert _score(scoring_uri, "wrong-key", {"input_data": {}})[0] == 401
     status, body = _score(scoring_uri, key, {"input_data": {"input_string": "hi"}})
     assert status == 400 and "input_string" in body["error"]["message"]

@@ -2,16 +2,14 @@
 
 It honours the chat-completion contract of an MLflow chat model deployment
 (`{"input_data": {"input_string": [messages], "parameters": {...}}}` in, `{"output": str}` out)
-but is NOT a model: the answer says so and echoes the last user turn. It also plays the
-endpoint's front door: key auth (sha256 hashes of the endpoint keys, never the keys) and routing
-by `azureml-model-deployment` header or traffic, read per request from routes.json in
-AZUREML_MODEL_DIR, which the emulator rewrites when deployments or traffic change.
+but is NOT a model: the answer says so and echoes the last user turn. Behind the key check of
+score_gate.py (every route), it also routes by `azureml-model-deployment` header or traffic,
+read per request from routes.json in AZUREML_MODEL_DIR, which the emulator rewrites when
+deployments or traffic change.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -64,13 +62,6 @@ def _watch_owner(pid: int) -> None:
 
 def _error(status: int, code: str, message: str) -> AMLResponse:
     return AMLResponse({"error": {"code": code, "message": message}}, status, json_str=True)
-
-
-def _authorized(header: str, hashes: list[str]) -> bool:
-    if not header.startswith("Bearer "):
-        return False
-    digest = hashlib.sha256(header[len("Bearer ") :].encode()).hexdigest()
-    return any(hmac.compare_digest(digest, h) for h in hashes)
 
 
 def _pick(routes: dict[str, Any], wanted: str | None) -> str | AMLResponse:
@@ -130,14 +121,7 @@ def _check_body(body: Any) -> tuple[list[dict[str, str]], dict[str, Any]] | str:
 
 @rawhttp
 def run(request: Any) -> AMLResponse:
-    routes = json.loads(_routes_file.read_text(encoding="utf-8"))
-    if not _authorized(request.headers.get("Authorization", ""), routes.get("key_hashes", [])):
-        return _error(
-            401,
-            "Unauthorized",
-            "Authentication failed: a valid endpoint key is required "
-            "in the Authorization header (Bearer <key>).",
-        )
+    routes = json.loads(_routes_file.read_text(encoding="utf-8"))  # the key passed score_gate.py
     if request.method != "POST":
         return _error(405, "MethodNotAllowed", "Use POST to score.")
     picked = _pick(routes, request.headers.get("azureml-model-deployment"))

@@ -1,8 +1,9 @@
 """Real scoring servers for emulated endpoints: one azureml-inference-server-http per endpoint.
 
 The server is the package's own WSGI app under gunicorn bound to 127.0.0.1 (facts §3: its
-`azmlinfsrv` command binds 0.0.0.0), running score_standin.py. The port is reserved when the
-endpoint is created, so the endpoint's scoringUri is stable before any deployment exists.
+`azmlinfsrv` command binds 0.0.0.0), running score_standin.py behind score_gate.py (the key).
+The port is reserved when the endpoint is created, so the endpoint's scoringUri is stable
+before any deployment exists.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,17 @@ def free_port() -> int:
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _answers(port: int) -> bool:
+    """The server is up when its front door answers; without a key that is a 401."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
+    except OSError:
+        return False
 
 
 class ScoringServer:
@@ -78,7 +91,9 @@ class ScoringServer:
             "300",
             "--error-logfile",
             "-",
-            "azureml_inference_server_http.server.entry:app",
+            "--pythonpath",
+            str(Path(__file__).resolve().parents[2]),  # the folder holding `generator`
+            "generator.emulator.score_gate:app",  # the key check in front of the real server
         ]
         log = open(self.dir / "server.log", "ab")  # noqa: SIM115  (owned by the child)
         try:
@@ -98,12 +113,8 @@ class ScoringServer:
             if self.proc.poll() is not None:
                 tail = (self.dir / "server.log").read_text(errors="replace").splitlines()[-5:]
                 raise RuntimeError("the inference server exited: " + " | ".join(tail))
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
+            if _answers(self.port):
+                return
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"the inference server did not answer within {START_TIMEOUT:.0f} s")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import secrets
 import shutil
 import signal
 import socket
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -28,8 +28,10 @@ from ..workspace import UPLOAD_ROUTE
 from . import EmulatorError
 from .api import Api, sections
 from .arm import ApiError, Request, Response
+from .auth import body_length, check_token
 from .faults import Faults, load
 from .state import Store
+from .workdir import make_workdir
 
 LOOPBACK = "127.0.0.1"
 LOGGED_METHODS = ("PUT", "POST", "PATCH", "DELETE")
@@ -83,14 +85,14 @@ class _Handler(BaseHTTPRequestHandler):
         if resp.body is not None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if data and self.command != "HEAD":
             self.wfile.write(data)
 
     def _handle(self, method: str) -> None:
         emu = self.server.emulator
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         restart = emu.faults.count_request()
         if restart is not None:  # drop this connection mid-request, come back on the same port
             emu.fired("restart", method, self.path.split("?")[0])
@@ -105,13 +107,20 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, qs = self.path.partition("?")
         path = urllib.parse.unquote(path)
         status = 500
+        # A body is read only after the token and its length passed; until then a connection
+        # carrying one is marked for closing, so unread bytes never become the next request.
+        close_after = self.close_connection
+        if self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length", "0") != "0":
+            self.close_connection = True
         try:
-            if not emu._authorized(self.headers.get("Authorization", "")):
-                raise ApiError(
-                    401,
-                    "AuthenticationFailed",
-                    "A valid bearer token signed for this emulator is required.",
-                )
+            check_token(self.headers.get("Authorization", ""), emu.secret, emu.audiences())
+            length = body_length(
+                self.headers.get("Content-Length"),
+                self.headers.get("Transfer-Encoding"),
+                upload=path.startswith("/" + UPLOAD_ROUTE),
+            )
+            raw = self.rfile.read(length) if length else b""
+            self.close_connection = close_after
             throttle = emu.faults.throttle(method, path)
             if throttle is not None:
                 emu.fired(f"throttle {throttle['status']}", method, path)
@@ -158,6 +167,31 @@ class _Handler(BaseHTTPRequestHandler):
         emu._log(f"{method} {path} -> {status}")
 
 
+def check_options(
+    port: int, job_seconds: float, deploy_seconds: float | None, poll_seconds: int
+) -> None:
+    """Each bad value is one EmulatorError line naming the option (the CLI's flags)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise EmulatorError(f"--port {port}: must be 0 (any free port) to 65535")
+    for flag, value in (("--job-seconds", job_seconds), ("--deploy-seconds", deploy_seconds)):
+        if value is not None and not (isinstance(value, int | float) and 0 <= value < math.inf):
+            raise EmulatorError(f"{flag} {value}: must be a number of seconds, 0 or more")
+    if isinstance(poll_seconds, bool) or not isinstance(poll_seconds, int) or poll_seconds < 0:
+        raise EmulatorError(f"poll_seconds {poll_seconds}: must be a whole number, 0 or more")
+
+
+def check_state_file(path: Path) -> None:
+    """The state file's folder must exist: the emulator creates no folders for it."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise EmulatorError(
+            f"--state-file {path}: folder {folder} does not exist (the emulator creates no "
+            "folders; make it first)"
+        )
+    if path.is_dir():
+        raise EmulatorError(f"--state-file {path}: is a folder, not a file")
+
+
 def rule_seconds(rule: dict[str, Any]) -> float:
     return float(rule.get("down_seconds", 0.5))
 
@@ -188,18 +222,26 @@ class Emulator:
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.host = check_host(host)
+        check_options(port, job_seconds, deploy_seconds, poll_seconds)
         self.port = port
         self.secret = secret or secrets.token_urlsafe(32)
         self.url = ""
         self.faults = Faults(load(faults))
         self.state_file = Path(state_file) if state_file else None
+        if self.state_file is not None:
+            check_state_file(self.state_file)
         self.store = Store(self.state_file, sections())
         if self.state_file is not None:
             self.workdir = self.state_file.with_name(self.state_file.name + ".d")
-            self.workdir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.workdir.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise EmulatorError(
+                    f"--state-file {self.state_file}: cannot make {self.workdir}: {exc.strerror}"
+                ) from None
             self._own_workdir = False
         else:
-            self.workdir = Path(tempfile.mkdtemp(prefix="amlgen-emulator-"))
+            self.workdir = make_workdir()
             self._own_workdir = True
             # removed even when stop() is never called (a crashed test or script)
             weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
@@ -222,10 +264,9 @@ class Emulator:
     def _bind(self) -> None:
         try:
             httpd = _HttpServer((self.host, self.port), _Handler)
-        except OSError as exc:
-            raise EmulatorError(
-                f"cannot listen on {self.host}:{self.port}: {exc.strerror}"
-            ) from None
+        except (OSError, OverflowError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise EmulatorError(f"cannot listen on {self.host}:{self.port}: {why}") from None
         httpd.emulator = self
         self.port = httpd.server_address[1]
         self._httpd = httpd
@@ -302,21 +343,9 @@ class Emulator:
             ep.pop("_port", None)
         return snap
 
-    def _authorized(self, header: str) -> bool:
-        import jwt
-
-        if not header.startswith("Bearer "):
-            return False
-        try:
-            jwt.decode(
-                header[len("Bearer ") :],
-                self.secret,
-                algorithms=["HS256"],
-                audience=[self.url, self.url.rstrip("/")],
-            )
-        except jwt.PyJWTError:
-            return False
-        return True
+    def audiences(self) -> list[str]:
+        """The `aud` values a token may carry (the SDK's aml_resource_id drops the slash)."""
+        return [self.url, self.url.rstrip("/")]
 
     def fired(self, fault: str, method: str, path: str) -> None:
         """Record a fault that fired (snapshot()["faults_fired"]), saved before any restart."""

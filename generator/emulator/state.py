@@ -52,7 +52,7 @@ class Store:
         data = empty(self.sections)
         for key in data:
             if key in raw:
-                data[key] = raw[key]
+                data[key] = _checked(self.path, key, raw[key], type(data[key]))
         with self.lock:
             self.data = data
 
@@ -61,7 +61,6 @@ class Store:
             return
         with self.lock:
             text = json.dumps(self.data, indent=1, sort_keys=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -72,3 +71,27 @@ class Store:
             snap = copy.deepcopy(self.data)
         snap["requests"] = [tuple(r) for r in snap["requests"]]
         return snap
+
+
+def _checked(path: Path, key: str, value: Any, kind: type) -> Any:
+    """A section read from the file must have its type (dict sections hold objects, logs hold
+    lists of lists), or the server would fail on the first request that touches it."""
+    from . import EmulatorError
+
+    def name(t: type) -> str:
+        return "an object" if t is dict else "a list"
+
+    if not isinstance(value, kind):
+        raise EmulatorError(
+            f"{path}: section '{key}': expected {name(kind)}, found {type(value).__name__} "
+            "(not an emulator state file)"
+        )
+    found: Any = value  # (isinstance with a `type` variable narrows to object)
+    entries = list(found.items()) if kind is dict else list(enumerate(found))
+    for item, entry in entries:
+        if not isinstance(entry, kind):
+            raise EmulatorError(
+                f"{path}: section '{key}': entry {item!r}: expected {name(kind)}, "
+                f"found {type(entry).__name__}"
+            )
+    return value

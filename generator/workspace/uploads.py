@@ -14,11 +14,14 @@ body) is the SDK's own code.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
+import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,26 +30,70 @@ from ..errors import WorkflowError
 from .loopback import check_loopback, make_token
 
 UPLOAD_ROUTE = "_emulator/uploads/"
+UPLOAD_RETRIES = 6  # 0.5 + 1 + 2 + 4 + 8 + 8 s: longer than a restart, as azure-core waits
+RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 _lock = threading.Lock()
 
 
-def upload_bytes(url: str, secret: str, container: str, remote_path: str, data: bytes) -> None:
-    """Send one file's bytes to the emulator's upload route (bearer-protected like ARM)."""
+def upload_bytes(
+    url: str,
+    secret: str,
+    container: str,
+    remote_path: str,
+    data: bytes,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Send one file's bytes to the emulator's upload route (bearer-protected like ARM).
+
+    Like the SDK's own calls (azure-core's retry policy), a lost connection, a restarting
+    server, 429/5xx answers (honouring Retry-After) are retried with backoff; the same bytes to
+    the same path, so a repeat is harmless. Other answers fail at once."""
     quoted = urllib.parse.quote(f"{container}/{remote_path}")
-    req = urllib.request.Request(
-        url + UPLOAD_ROUTE + quoted,
-        data=data,
-        method="POST",
-        headers={
-            "Authorization": f"Bearer {make_token(url, secret)}",
-            "Content-Type": "application/octet-stream",
-        },
-    )
+    delay = 0.5
+    for attempt in range(UPLOAD_RETRIES + 1):
+        req = urllib.request.Request(
+            url + UPLOAD_ROUTE + quoted,
+            data=data,
+            method="POST",
+            headers={  # a fresh token per try: it expires
+                "Authorization": f"Bearer {make_token(url, secret)}",
+                "Content-Type": "application/octet-stream",
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                resp.read()
+            return
+        except urllib.error.HTTPError as exc:
+            if exc.code not in RETRY_STATUSES or attempt == UPLOAD_RETRIES:
+                raise WorkflowError(
+                    f"upload of {remote_path} to the emulator failed: HTTP {exc.code} "
+                    f"{_service_message(exc)}"
+                ) from None
+            wait = _retry_after(exc.headers.get("Retry-After"), delay)
+        except OSError as exc:  # refused, reset, timed out: the server is restarting
+            if attempt == UPLOAD_RETRIES:
+                raise WorkflowError(
+                    f"upload of {remote_path} to the emulator failed after {UPLOAD_RETRIES} "
+                    f"retries: {exc}"
+                ) from None
+            wait = delay
+        sleep(wait)
+        delay = min(delay * 2, 8.0)
+
+
+def _retry_after(value: str | None, default: float) -> float:
     try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            resp.read()
-    except OSError as exc:
-        raise WorkflowError(f"upload of {remote_path} to the emulator failed: {exc}") from exc
+        return min(max(float(value or default), 0.0), 60.0)
+    except ValueError:
+        return default
+
+
+def _service_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(exc.read() or b"{}")["error"]["message"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return str(exc.reason)
 
 
 class _EmulatorStorageClient:

@@ -1,0 +1,99 @@
+"""The emulator's front door: the bearer token, then the body's size, before any body byte is read.
+
+Answers are ARM-style errors (`ApiError`): 401 for a missing, invalid, expiry-less or expired
+token (codes as ARM uses them: AuthenticationFailed, InvalidAuthenticationToken,
+ExpiredAuthenticationToken), 411 for a body without a Content-Length, 400 for a malformed one,
+413 for one over the limit. A refused request's body is never read (the connection is closed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .arm import ApiError
+
+# ARM JSON bodies are small (ARM itself refuses requests over a few MB); uploads carry data files.
+MAX_JSON_BYTES = 4 * 1024 * 1024
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_token(header: str, secret: str, audiences: list[str]) -> None:
+    """Raise a 401 ApiError unless `header` is `Bearer <HS256 JWT>` signed with `secret`, for
+    one of `audiences`, carrying an `exp` that has not passed."""
+    import jwt
+
+    if not header:
+        raise ApiError(
+            401,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+        )
+    if not header.startswith("Bearer "):
+        raise ApiError(
+            401,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is provided in an invalid format "
+            "(expected 'Bearer <token>').",
+        )
+    token = header[len("Bearer ") :]
+    try:
+        jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            audience=audiences,
+            options={"require": ["exp"]},
+        )
+    except jwt.ExpiredSignatureError:
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], audience=audiences, options={"verify_exp": False}
+        )
+        now = datetime.now(timezone.utc).timestamp()
+        raise ApiError(
+            401,
+            "ExpiredAuthenticationToken",
+            f"The access token expiry UTC time '{_utc(float(claims['exp']))}' is earlier than "
+            f"current UTC time '{_utc(now)}'.",
+        ) from None
+    except jwt.MissingRequiredClaimError:
+        raise ApiError(
+            401,
+            "InvalidAuthenticationToken",
+            "The access token has no expiry ('exp' claim); tokens must expire.",
+        ) from None
+    except jwt.PyJWTError:
+        raise ApiError(
+            401,
+            "InvalidAuthenticationToken",
+            "The access token is invalid (a bearer JWT signed for this emulator is required).",
+        ) from None
+
+
+def body_length(content_length: str | None, transfer_encoding: str | None, upload: bool) -> int:
+    """How many body bytes to read, checked against the limit before reading any of them."""
+    if content_length is None:
+        if transfer_encoding:
+            raise ApiError(
+                411,
+                "LengthRequired",
+                "A request body needs a Content-Length header (chunked bodies are not accepted).",
+            )
+        return 0
+    text = content_length.strip()
+    if not text.isdigit():
+        raise ApiError(
+            400, "InvalidContentLength", f"The Content-Length header '{text[:40]}' is not valid."
+        )
+    length = int(text)
+    limit = MAX_UPLOAD_BYTES if upload else MAX_JSON_BYTES
+    if length > limit:
+        raise ApiError(
+            413,
+            "RequestEntityTooLarge",
+            f"The request body ({length} bytes) exceeds the limit of {limit} bytes.",
+        )
+    return length
