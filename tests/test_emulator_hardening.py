@@ -336,6 +336,24 @@ def test_a_live_emulators_folder_is_kept(emu: Emulator) -> None:
     assert not other.workdir.exists()
 
 
+def test_a_killed_save_leaves_no_temp_file_after_the_next_start(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stray = tmp_path / f".state.json.{dead.pid}-0123abcd.amlgen-tmp"  # a save cut by SIGKILL
+    stray.write_text('{"jobs": {')
+    mine = tmp_path / f".state.json.{os.getpid()}-89abcdef.amlgen-tmp"  # a live writer's
+    mine.write_text("{}")
+    with Emulator(state_file=state) as emu:
+        emu.add_fault({"fault": "job_status", "status": "Failed"})
+        emu.fired("probe", "GET", "/")  # one save
+        assert not stray.exists() and mine.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [mine.name, "state.json", "state.json.d"]
+    )
+    assert json.loads(state.read_text())["faults_fired"] == [["probe", "GET", "/"]]
+
+
 # --- 6. the client never sends the token off loopback -------------------------------------------
 
 

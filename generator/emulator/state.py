@@ -9,10 +9,12 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
+import secrets
 import threading
 from pathlib import Path
 from typing import Any
+
+from ..atomic import TMP_SUFFIX, sweep
 
 # Lists every store keeps; the dict sections come from the route families (api.sections()).
 LOGS = ("requests", "faults_fired")
@@ -33,6 +35,8 @@ class Store:
         self.path = path
         self.sections = sections
         self.data = empty(sections)
+        if path is not None:
+            sweep(path.parent, path.name)  # temp files of a save that a SIGKILL cut short
         self.load()
 
     def load(self) -> None:
@@ -61,10 +65,16 @@ class Store:
             return
         with self.lock:
             text = json.dumps(self.data, indent=1, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, self.path)
+        # A unique temp name in atomic.py's pattern, so the next start sweeps one a kill left.
+        tmp = self.path.with_name(
+            f".{self.path.name}.{os.getpid()}-{secrets.token_hex(4)}{TMP_SUFFIX}"
+        )
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
