@@ -115,6 +115,9 @@ def test_body_limits_and_malformed_lengths_answer_like_the_service(emu: Emulator
         emu, _head("PUT", WS_PATH + "/jobs/x", token, "Content-Length: x\n")
     )
     assert status == 400 and body["error"]["code"] == "InvalidContentLength"
+    twice = "Content-Length: 2\nContent-Length: 40\n"
+    status, _, body = _exchange(emu, _head("PUT", WS_PATH + "/jobs/x", token, twice), b"{}")
+    assert status == 400 and "conflicting" in body["error"]["message"]
     chunked = "Transfer-Encoding: chunked\n"
     status, _, body = _exchange(
         emu, _head("PUT", WS_PATH + "/jobs/x", token, chunked), b"0\r\n\r\n"

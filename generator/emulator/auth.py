@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from .arm import ApiError
 
-# ARM JSON bodies are small (ARM itself refuses requests over a few MB); uploads carry data files.
+# ARM JSON bodies are small; uploads carry data files (a blob put of one file).
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 
@@ -73,8 +73,12 @@ def check_token(header: str, secret: str, audiences: list[str]) -> None:
         ) from None
 
 
-def body_length(content_length: str | None, transfer_encoding: str | None, upload: bool) -> int:
-    """How many body bytes to read, checked against the limit before reading any of them."""
+def body_length(content_lengths: list[str], transfer_encoding: str | None, upload: bool) -> int:
+    """How many body bytes to read, checked against the limit before reading any of them.
+    `content_lengths`: every Content-Length header of the request (two that differ: 400)."""
+    if len(set(content_lengths)) > 1:
+        raise ApiError(400, "InvalidContentLength", "The request has conflicting Content-Lengths.")
+    content_length = content_lengths[0] if content_lengths else None
     if content_length is None:
         if transfer_encoding:
             raise ApiError(

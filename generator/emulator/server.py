@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import secrets
 import shutil
 import signal
@@ -115,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             check_token(self.headers.get("Authorization", ""), emu.secret, emu.audiences())
             length = body_length(
-                self.headers.get("Content-Length"),
+                self.headers.get_all("Content-Length") or [],
                 self.headers.get("Transfer-Encoding"),
                 upload=path.startswith("/" + UPLOAD_ROUTE),
             )
@@ -190,6 +191,8 @@ def check_state_file(path: Path) -> None:
         )
     if path.is_dir():
         raise EmulatorError(f"--state-file {path}: is a folder, not a file")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise EmulatorError(f"--state-file {path}: folder {folder} is not writable")
 
 
 def rule_seconds(rule: dict[str, Any]) -> float:
