@@ -452,3 +452,32 @@ def test_an_upload_refused_for_good_fails_at_once_in_one_line(emu: Emulator) -> 
     assert time.monotonic() - start < 2  # a 401 is not retried
     message = str(info.value)
     assert len(message.splitlines()) == 1 and "HTTP 401" in message and "not-the" not in message
+
+
+@pytest.mark.slow
+def test_the_flow_submits_through_busy_answers_on_its_uploads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What made test_throttling_and_a_restart_mid_poll_are_survived flaky: a restart or a
+    busy answer that landed on a data upload failed the submission; now it is retried (the
+    restart on an upload: test_an_upload_survives_a_restart_and_a_throttle)."""
+    from _flowkit import make_project
+
+    from generator import workflow
+
+    proj = make_project(tmp_path / "p")
+    with Emulator(job_seconds=1.0) as emu:
+        monkeypatch.setenv("AMLGEN_EMULATOR", emu.url)
+        monkeypatch.setenv("AMLGEN_EMULATOR_SECRET", emu.secret)
+        for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
+            monkeypatch.delenv(name, raising=False)
+        emu.add_fault(
+            {"fault": "throttle", "status": 503, "times": 2, "retry_after": 0, "match": "/uploads/"}
+        )
+        first = workflow.submit(project_dir=proj, backend="sdk")
+        fired = emu.snapshot()["faults_fired"]
+        assert [f[0] for f in fired].count("throttle 503") == 2
+        assert all("/_emulator/uploads/" in f[2] for f in fired)
+        assert first.state["job"]["name"]
+        uploads = emu.snapshot()["uploads"]
+        assert any(k.endswith("train_sft.jsonl") for k in uploads), uploads
