@@ -425,8 +425,28 @@ def validate(
 # --- emulator ----------------------------------------------------------------------------------
 
 
+class _Number(click.ParamType):
+    """A number whose bad value is one `error:` line, as the emulator's range checks are."""
+
+    def __init__(self, kind: type[int] | type[float]) -> None:
+        self.kind = kind
+        self.name = "integer" if kind is int else "float"  # click's names: same --help
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, self.kind) and not isinstance(value, bool):
+            return value
+        try:
+            return self.kind(value)
+        except ValueError:
+            flag = param.opts[0] if param is not None else "value"
+            what = "a whole number" if self.kind is int else "a number"
+            raise AmlgenError(f"{flag} {value}: must be {what}") from None
+
+
 @cli.command()
-@click.option("--port", type=int, default=0, show_default=True, help="Port (0 picks a free one).")
+@click.option(
+    "--port", type=_Number(int), default=0, show_default=True, help="Port (0 picks a free one)."
+)
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -436,26 +456,26 @@ def validate(
 @click.option(
     "--faults",
     "faults_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # a folder is the emulator's one-line error
     default=None,
     help="YAML/JSON list of fault rules to inject.",
 )
 @click.option(
     "--job-seconds",
-    type=float,
+    type=_Number(float),
     default=2.0,
     show_default=True,
     help="How long an emulated job takes from NotStarted to Completed.",
 )
 @click.option(
     "--deploy-seconds",
-    type=float,
+    type=_Number(float),
     default=None,
     help="Minimum deployment provisioning time (default: --job-seconds).",
 )
 @click.option(
     "--state-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # a folder is the emulator's one-line error
     default=None,
     help="Keep the state in this JSON file (survives restarts).",
 )

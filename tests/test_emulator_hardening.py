@@ -246,10 +246,19 @@ def test_state_file_in_a_missing_folder_is_one_line_and_no_folder(tmp_path: Path
         (["--deploy-seconds", "-0.5"], "--deploy-seconds -0.5:"),
         (["--job-seconds", "nan"], "--job-seconds nan:"),
         (["--host", "10.0.0.1"], "--host 10.0.0.1: the emulator binds 127.0.0.1 only"),
+        (["--port", "abc"], "--port abc: must be a whole number"),
+        (["--port", "1.5"], "--port 1.5: must be a whole number"),
+        (["--job-seconds", "soon"], "--job-seconds soon: must be a number"),
+        (["--faults", "."], "cannot read the fault file"),
+        (["--faults", "no-such-faults.yml"], "no-such-faults.yml: cannot read the fault file"),
     ],
 )
 def test_bad_option_values_are_one_line(args: list[str], expected: str) -> None:
     assert expected in _one_error_line(args)
+
+
+def test_state_file_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
+    assert "is a folder, not a file" in _one_error_line(["--state-file", str(tmp_path)])
 
 
 @pytest.mark.parametrize(
