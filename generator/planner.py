@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import names
-from .backends import Assets, make_backend
+from .backends import Assets, Backend, make_backend
 from .errors import WorkflowError
 from .params import Resolved, load_params
 from .planning import Plan, make_plan
 from .rendering import render
-from .workspace import redact, resolve_workspace
+from .workspace import Workspace, redact, resolve_workspace
 
 
 def stale_files(resolved: Resolved, project_dir: Path) -> list[str]:
@@ -117,4 +119,49 @@ def plan(
         raise WorkflowError(redact(str(exc), ws.masks())) from None
 
 
-__all__ = ["plan", "recorded_job", "stale_files"]
+def show_before_acting(
+    env: str,
+    assets: Assets,
+    backend: Backend,
+    ws: Workspace,
+    project_dir: Path,
+    log: Callable[[str], None],
+    job: str | None = None,
+) -> Plan | None:
+    """`run` and `deploy` show the plan (on stderr, through `log`) before they act.
+
+    In a dry run the backend records each read's exact argv (or SDK call) with the rest of the
+    commands, and a second, live backend makes the reads (they change nothing), so the printed
+    plan is the real one; when the workspace cannot be read (no az, no workspace) one line says
+    so and the dry run goes on. A real run's read errors stop it, before anything is changed.
+    """
+    read = getattr(backend, "read", None)
+    if read is None:
+        return None
+    if not getattr(backend, "dry_run", False):
+        result = make_plan(env, assets, read, backend.name, job=job)
+    else:
+        live = getattr(make_backend(backend.name, ws, project_dir), "read", None)
+        failed: list[str] = []
+
+        def both(kind: str, name: str, **where: str | None) -> dict[str, Any] | None:
+            read(kind, name, **where)  # recorded with the dry run's commands
+            if failed or live is None:
+                return None
+            try:
+                found: dict[str, Any] | None = live(kind, name, **where)
+            except WorkflowError as exc:
+                failed.append(str(exc).splitlines()[0])
+                return None
+            return found
+
+        result = make_plan(env, assets, both, backend.name, job=job)
+        if failed:
+            log(redact(f"amlgen plan: cannot read the live state ({failed[0]})", ws.masks()))
+            return None
+    for line in result.render("text").splitlines():
+        log(redact(line, ws.masks()))
+    return result
+
+
+__all__ = ["plan", "recorded_job", "show_before_acting", "stale_files"]

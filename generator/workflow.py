@@ -318,6 +318,16 @@ class Flow:
         if live:
             self.backend.preflight(self.assets, self._warn)
 
+    def show_plan(self) -> None:
+        """What run/deploy will change, on stderr before they act (generator/planner.py)."""
+        from .planner import show_before_acting
+
+        self.check_fresh()
+        job = self.state.section("model").get("job")
+        show_before_acting(
+            self.opts.env, self.assets, self.backend, self.ws, self.project_dir, self.log, job
+        )
+
     def _warn(self, line: str) -> None:
         self.say(line)
 
@@ -550,6 +560,7 @@ class Flow:
             self.say(message)
             return self._outcome(message=message)
         if not invoke_done:
+            self.show_plan()
             self.preflight(request=True)
         response: str | None = None
         with self._endpoint_guard():
@@ -638,6 +649,7 @@ class Flow:
 
     def deploy(self) -> Outcome:
         self._fingerprint_guard()
+        self.show_plan()
         self.preflight(request=False, live=False)
         with self._endpoint_guard():
             self._deploy()

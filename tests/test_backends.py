@@ -80,9 +80,17 @@ def test_emulator_needs_its_key(tmp_path: Path) -> None:
 # --- exact dry-run plans: cli backend -----------------------------------------------------------
 
 POLL = "  # repeated with backoff until Completed, Failed or Canceled"
+LIVE = "  # amlgen plan: the live state"
 CLI_RUN_PLAN = "".join(
     line + "\n"
     for line in [
+        # `run` shows the plan first: its reads (amlgen plan), then the commands.
+        "az ml compute show -n gpu-a100 -o json" + LIVE,
+        "az ml model show -n Phi-4-ultrachat-200k -v 1 -o json" + LIVE,
+        "az ml online-endpoint show -n ultrachat-completion-dev -o json" + LIVE,
+        "az ml component show -n chat_completion_pipeline -v 0.0.82 --registry-name azureml"
+        " -o json" + LIVE,
+        "az ml model show -n Phi-4 -v 8 --registry-name azureml -o json" + LIVE,
         "az ml model show -n Phi-4 -v 8 --registry-name azureml -o json",
         "az ml compute show -n gpu-a100 -o json",
         "az ml compute create -f azureml/dev/compute.yml -o json"
@@ -185,8 +193,9 @@ def test_dry_run_resumes_from_the_recorded_state(proj: Path) -> None:
     result = amlgen(proj, "run", "--dry-run", "--keep-endpoint")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    # Pre-flight, then straight to the endpoint: no submit, no register, no delete (kept).
-    assert [ln.split("  #")[0] for ln in lines[4:]] == [
+    # The plan's reads, pre-flight, then straight to the endpoint: no submit, no register, no
+    # delete (kept).
+    assert [ln.split("  #")[0] for ln in lines[9:]] == [
         "az ml online-endpoint show -n ultrachat-completion-dev -o json",
         "az ml online-endpoint create -f azureml/dev/endpoint.yml -o json",
         "az ml online-endpoint update -f azureml/dev/endpoint.yml -o json",
@@ -294,6 +303,13 @@ def test_sdk_run_dry_run_plan_is_exact(proj: Path) -> None:
     d = proj / "azureml" / "dev"
     job_path = "azureml://jobs/<job-name>/outputs/trained_model"
     expected = [
+        'ml_client.compute.get("gpu-a100")' + LIVE,
+        'ml_client.models.get(name="Phi-4-ultrachat-200k", version="1")' + LIVE,
+        'ml_client.online_endpoints.get("ultrachat-completion-dev")' + LIVE,
+        'MLClient(credential, registry_name="azureml").components.get('
+        'name="chat_completion_pipeline", version="0.0.82")' + LIVE,
+        'MLClient(credential, registry_name="azureml").models.get(name="Phi-4", version="8")'
+        + LIVE,
         'MLClient(credential, registry_name="azureml").models.get(name="Phi-4", version="8")',
         'ml_client.compute.get("gpu-a100")',
         'compute = load_compute(source="azureml/dev/compute.yml")',

@@ -187,7 +187,7 @@ class AzBackend:
         when absent. Throttling, 5xx and lost connections raise TransientError (retried)."""
         args = self.read_args(kind, name, version=version, endpoint=endpoint, registry=registry)
         workspace = registry is None
-        proc = self._run(args, workspace=workspace, check=False)
+        proc = self._run(args, "amlgen plan: the live state", workspace=workspace, check=False)
         if proc is None:
             return None
         if proc.returncode != 0:

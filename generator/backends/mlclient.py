@@ -131,6 +131,19 @@ class SdkBackend:
         """One resource as the SDK's entity dict (`get()`, then `_to_dict()`); None when absent.
         A throttled or restarting service raises TransientError (the caller retries)."""
         what = read_title(kind, name, version, endpoint, registry)
+        if self.dry_run:
+            shown = f'MLClient(credential, registry_name="{registry}")' if registry else "ml_client"
+            calls = {
+                "compute": f'compute.get("{name}")',
+                "model": f'models.get(name="{name}", version="{version}")',
+                "registry_model": f'models.get(name="{name}", version="{version}")',
+                "component": f'components.get(name="{name}", version="{version}")',
+                "online_endpoint": f'online_endpoints.get("{name}")',
+                "online_deployment": f'online_deployments.get(name="{name}", '
+                f'endpoint_name="{endpoint}")',
+            }
+            self._say(f"{shown}.{calls.get(kind, kind)}  # amlgen plan: the live state")
+            return None
         with self._guard(what):
             try:
                 if registry:
