@@ -322,7 +322,6 @@ class Flow:
         """What run/deploy will change, on stderr before they act (generator/planner.py)."""
         from .planner import show_before_acting
 
-        self.check_fresh()
         job = self.state.section("model").get("job")
         show_before_acting(
             self.opts.env, self.assets, self.backend, self.ws, self.project_dir, self.log, job
@@ -560,8 +559,9 @@ class Flow:
             self.say(message)
             return self._outcome(message=message)
         if not invoke_done:
-            self.show_plan()
-            self.preflight(request=True)
+            self.preflight(request=True, live=False)
+            self.show_plan()  # after the offline refusals, before the live pre-flight acts
+            self.backend.preflight(self.assets, self._warn)
         response: str | None = None
         with self._endpoint_guard():
             if not invoke_done:
@@ -649,8 +649,8 @@ class Flow:
 
     def deploy(self) -> Outcome:
         self._fingerprint_guard()
-        self.show_plan()
         self.preflight(request=False, live=False)
+        self.show_plan()
         with self._endpoint_guard():
             self._deploy()
         return self._outcome()
