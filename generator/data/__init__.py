@@ -4,8 +4,10 @@ Why not the seed's `load_dataset(..., split="x[:5%]").to_json(...)`: that conver
 full into an Arrow cache before slicing, checks nothing, and its test request leaks the reference
 answer. Here the source is streamed batch by batch (`source`), rows are checked with Arrow
 compute kernels the way the service's preprocessing checks them (`checks`), the JSON lines are
-assembled by Arrow string kernels and written in one transaction (`writer`), and reading stops
-once the slice is taken. Memory stays flat whatever the dataset size. `settings` holds what
+assembled by Arrow string kernels and written in one transaction (`writer`, with
+generator.atomic) together with the job files that read the folder (re-rendered for the new
+`amlgen.data` tag, so `render --check` passes right after), and reading stops once the slice is
+taken. Memory stays flat whatever the dataset size. `settings` holds what
 decides the output.
 """
 
@@ -40,7 +42,8 @@ def prepare_data(
     Flags left as None take the environment's `data` parameters; relative paths (source, out)
     are relative to the project folder.
     """
-    from ..params import load_params
+    from ..params import files_fingerprint, load_params
+    from ..rendering import data_readers  # rendering sits beside data: a sibling, not a layer up
 
     resolved = load_params(env, project_dir, list(overrides))
     settings = settings_from_params(
@@ -52,9 +55,6 @@ def prepare_data(
         out=out,
         on_invalid=on_invalid,
     )
-    from ..params import files_fingerprint
-    from ..rendering import data_readers
-
     # The job files that read this folder carry the data's fingerprint: re-render them in the
     # same transaction (under its lock), so `render --check` and `run` agree with the data.
     notes: list[str] = []
