@@ -1,125 +1,71 @@
 """amlgen: fine-tune and serve chat models on Azure ML from one parameters file, GitOps style.
 
-Library first: every CLI command is one call to a public function here.
+Library first: every `amlgen` command is one call to a public function exported here, with the
+same options as keywords; each returns a result and raises the project's errors (generator.errors)
+and prints nothing. The functions live in their own modules and load on first use, so that
+`import generator` (and `amlgen render`) stays fast.
+
+Example:
+    import generator
+    generator.render_project(all_envs=True, check=True).clean
+    generator.run("dev", backend="sdk", emulator="http://127.0.0.1:8765", log=print)
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from .version import __version__
 
 if TYPE_CHECKING:
-    from azure.ai.ml.entities import PipelineJob
+    from .commands import deploy as deploy
+    from .commands import invoke as invoke
+    from .commands import register as register
+    from .commands import run as run
+    from .commands import status as status
+    from .commands import submit as submit
+    from .commands import teardown as teardown
+    from .data import prepare_data as prepare_data
+    from .interrupts import exit_code_of as exit_code_of
+    from .interrupts import install_sigterm as install_sigterm
+    from .locking import lock as lock
+    from .params import schema_text as schema_text
+    from .planner import plan as plan
+    from .project import render_project as render_project
+    from .project import write_schema as write_schema
+    from .validation import format_report as format_report
+    from .validation import validate_paths as validate_paths
 
-    from .locking import LockResult
-    from .params import Resolved
-    from .planning import Plan
-    from .workflow import Outcome
-
-
-def load_params(env: str = "dev", project_dir: Any = ".", overrides: Any = ()) -> Resolved:
-    """Load and resolve one environment's parameters (see generator.params.load_params)."""
-    from .params import load_params as _load
-
-    return _load(env, project_dir, overrides)
-
-
-def render(params: Resolved, out_root: str = "azureml") -> dict[str, str]:
-    """Render one environment's Azure ML YAML: {relative path: text}. Writes nothing."""
-    from .rendering import render as _render
-
-    return _render(params, out_root)
-
-
-# --- the Azure ML flow (generator.workflow); keywords as in generator.workflow.Options ---------
-
-
-def run(**options: Any) -> Outcome:
-    """Every step (submit, wait, register, deploy, invoke, teardown), resuming from the state."""
-    from .workflow import run as _run
-
-    return _run(**options)
-
-
-def submit(**options: Any) -> Outcome:
-    """Pre-flight checks, then submit the rendered pipeline job."""
-    from .workflow import submit as _submit
-
-    return _submit(**options)
-
-
-def status(**options: Any) -> Outcome:
-    """The recorded job's live status (wait=True waits for a terminal one)."""
-    from .workflow import status as _status
-
-    return _status(**options)
+# name -> the module that defines it (the one declaration of its signature)
+_EXPORTS = {
+    "deploy": "commands",
+    "exit_code_of": "interrupts",
+    "format_report": "validation",
+    "install_sigterm": "interrupts",
+    "invoke": "commands",
+    "lock": "locking",
+    "plan": "planner",
+    "prepare_data": "data",
+    "register": "commands",
+    "render_project": "project",
+    "run": "commands",
+    "schema_text": "params",
+    "status": "commands",
+    "submit": "commands",
+    "teardown": "commands",
+    "validate_paths": "validation",
+    "write_schema": "project",
+}
 
 
-def register(**options: Any) -> Outcome:
-    """Register the completed job's model."""
-    from .workflow import register as _register
-
-    return _register(**options)
-
-
-def deploy(**options: Any) -> Outcome:
-    """Create or update the endpoint and deployment, then route the traffic."""
-    from .workflow import deploy as _deploy
-
-    return _deploy(**options)
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'generator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 
-def invoke(**options: Any) -> Outcome:
-    """Send the prepared request to the deployment; the response is saved next to the state."""
-    from .workflow import invoke as _invoke
-
-    return _invoke(**options)
-
-
-def teardown(**options: Any) -> Outcome:
-    """Delete the endpoint the state records."""
-    from .workflow import teardown as _teardown
-
-    return _teardown(**options)
-
-
-def plan(**options: Any) -> Plan:
-    """What applying the rendered files would change in the workspace, and drift (amlgen plan;
-    keywords: env, project_dir, backend, emulator, overrides, subscription_id, resource_group,
-    workspace_name, job). `Plan.render(fmt)`, `.to_dict()`, `.exit_code` (0 / 2)."""
-    from .planner import plan as _plan
-
-    return _plan(**options)
-
-
-def lock(project_dir: Any = ".", **options: Any) -> LockResult:
-    """Write params/registry.lock, or with check=True compare it with the live registry
-    (see generator.locking.lock)."""
-    from .locking import lock as _lock
-
-    return _lock(project_dir, **options)
-
-
-def build_pipeline_job(resolved: Resolved) -> PipelineJob:
-    """The pipeline job from SDK entity classes (same REST body as the rendered YAML)."""
-    from .pipeline_job import build_pipeline_job as _build
-
-    return _build(resolved)
-
-
-__all__ = [
-    "__version__",
-    "build_pipeline_job",
-    "deploy",
-    "invoke",
-    "load_params",
-    "lock",
-    "plan",
-    "register",
-    "render",
-    "run",
-    "status",
-    "submit",
-    "teardown",
-]
+__all__ = ["__version__", *sorted(_EXPORTS)]

@@ -119,6 +119,9 @@ def plan(
         raise WorkflowError(redact(str(exc), ws.masks())) from None
 
 
+PLAN_NOTE = "amlgen plan: the live state"  # marks the plan's reads in a dry run
+
+
 def show_before_acting(
     env: str,
     assets: Assets,
@@ -145,7 +148,7 @@ def show_before_acting(
         failed: list[str] = []
 
         def both(kind: str, name: str, **where: str | None) -> dict[str, Any] | None:
-            read(kind, name, **where)  # recorded with the dry run's commands
+            read(kind, name, note=PLAN_NOTE, **where)  # recorded with the dry run's commands
             if failed or live is None:
                 return None
             try:

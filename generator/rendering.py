@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -518,20 +517,3 @@ def render_environments(
         return sync(files, root, envs, out_root, check=check, prune_all_envs=all_envs)
     except OSError as exc:
         raise RenderError(f"cannot write {exc.filename}: {exc.strerror}") from None
-
-
-def report(
-    results: list[FileStatus], check: bool, err: Callable[[str], None] | None = None
-) -> bool:
-    """Print per-file status (stderr) and, in check mode, the diffs (stdout). True if clean."""
-    err = err or (lambda s: print(s, file=sys.stderr))
-    changed = [r for r in results if r.status != "unchanged"]
-    for r in results:
-        status = r.status
-        if check and status != "unchanged":
-            status = {"created": "missing", "updated": "stale", "removed": "orphaned"}[status]
-        err(f"{status:>9}  {r.path}")
-    if check:
-        for r in changed:
-            sys.stdout.write(r.diff)
-    return not changed

@@ -11,11 +11,9 @@ endpoint (unless kept) before the error is reported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
-import sys
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -25,34 +23,25 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle, names
+from . import names, preflight
 from .backends import TERMINAL, Assets, Backend, JobInfo, TransientError, make_backend
-from .catalog import lockfile
 from .errors import AmlgenError, WorkflowError
+from .interrupts import Interrupted, exit_code_of, no_interrupts, sigterm_as_interrupt
 from .params import Resolved, environments, load_params
-from .rendering import OUTPUT_DIR, render
+from .progress import elapsed, heartbeat, heartbeat_seconds
+from .rendering import OUTPUT_DIR
+from .state import State, state_dir
 from .workspace import Workspace, redact, resolve_workspace
 from .yamlio import write_atomic
 
-STATE_DIR = names.STATE_DIR
-STATE_FILE = names.STATE_FILE
-RESPONSE_FILE = names.RESPONSE_FILE
-REQUEST_FILE = names.REQUEST_FILE
-ENV_POLL = names.ENV_POLL
 MAX_POLL_SECONDS = 30.0
 TRANSIENT_RETRIES = 8
 
 Log = Callable[[str], None]
 
 
-class Interrupted(WorkflowError):
-    """Ctrl-C or SIGTERM: the flow stopped (after tearing down what it had to)."""
-
-    exit_code = 130
-
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def _discard(line: str) -> None:
+    """The library does not print: without a `log` callback, progress lines go nowhere."""
 
 
 @dataclass
@@ -74,7 +63,9 @@ class Options:
     timeout_minutes: float | None = None
     poll_seconds: float | None = None
     job: str | None = None
-    log: Log = _stderr
+    log: Log = _discard
+    status: Log | None = None  # transient progress (a terminal's one updating line); else log
+    heartbeat_seconds: float | None = None  # default AMLGEN_HEARTBEAT_SECONDS, at most 30
 
 
 @dataclass
@@ -88,46 +79,6 @@ class Outcome:
     message: str | None = None
 
 
-# --- state -----------------------------------------------------------------------------------
-
-
-class State:
-    """`.amlgen/<env>/state.json`: what exists in Azure because of this tool, per environment."""
-
-    def __init__(self, path: Path, dry_run: bool = False) -> None:
-        self.path = path
-        self.dry_run = dry_run
-        self.data: dict[str, Any] = {}
-        if path.is_file():
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                raise WorkflowError(
-                    f"{path}: not valid JSON: delete it after checking what it records"
-                ) from None
-            if isinstance(loaded, dict):
-                self.data = loaded
-
-    def section(self, name: str) -> dict[str, Any]:
-        value = self.data.get(name)
-        return value if isinstance(value, dict) else {}
-
-    def update(self, section: str, /, **values: Any) -> None:
-        merged = {**self.section(section), **values}
-        self.data[section] = {k: v for k, v in merged.items() if v is not None}
-        self.save()
-
-    def drop(self, *names: str) -> None:
-        for name in names:
-            self.data.pop(name, None)
-        self.save()
-
-    def save(self) -> None:
-        if self.dry_run:
-            return
-        write_atomic(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
-
-
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -139,66 +90,6 @@ def studio_link(url: str | None) -> str | None:
     if "subscriptions" in parts.query.lower() or "subscriptions" in parts.path.lower():
         return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     return url
-
-
-def _elapsed(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def _validate_offline(folder: Path, project_dir: Path) -> None:
-    """The offline validation must pass before anything that costs money."""
-    from . import validation as validate
-
-    check = getattr(validate, "validate_paths", None)
-    if check is None:
-        files = {
-            os.path.relpath(p, project_dir): p.read_text(encoding="utf-8")
-            for p in sorted(folder.glob("*.yml"))
-        }
-        validate.validate_rendered(files, project_dir)
-        return
-    result = check([folder], project_dir=project_dir)
-    findings = getattr(result, "findings", result) or []
-    errors = [f for f in findings if getattr(f, "severity", "error") == "error"]
-    if errors:
-        lines = [f.text() if hasattr(f, "text") else str(f) for f in errors]
-        raise WorkflowError(
-            "offline validation failed, nothing was submitted:\n" + "\n".join(lines)
-        )
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (CI cancelling a job) gets the same teardown as Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-@contextmanager
-def _no_interrupts() -> Iterator[None]:
-    """Teardown itself must not be cut short by a second Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
 
 
 # --- the flow --------------------------------------------------------------------------------
@@ -224,16 +115,16 @@ class Flow:
         self.backend: Backend = backend or make_backend(
             opts.backend, self.ws, self.project_dir, dry_run=opts.dry_run
         )
-        state_dir = self.project_dir / STATE_DIR / opts.env
+        folder = state_dir(self.project_dir, opts.env)
         known = environments(self.project_dir)
-        if opts.env not in known and not (state_dir / STATE_FILE).is_file():
+        if opts.env not in known and not (folder / names.STATE_FILE).is_file():
             # A typo must not read as "nothing to tear down"; a removed env with state is fine.
             raise WorkflowError(
                 f"unknown environment {opts.env!r}: no params/{opts.env}.yaml and no recorded "
                 f"state; known: {', '.join(known) or 'none'}"
             )
-        self.state = State(state_dir / STATE_FILE, dry_run=opts.dry_run)
-        self.response_path = state_dir / RESPONSE_FILE
+        self.state = State.of(self.project_dir, opts.env, dry_run=opts.dry_run)
+        self.response_path = folder / names.RESPONSE_FILE
         self._assets: Assets | None = None
 
     # --- shared pieces ---------------------------------------------------------------------
@@ -257,7 +148,7 @@ class Flow:
             self._assets = Assets.load(
                 self.assets_dir,
                 self.project_dir,
-                request_file=(self.project_dir / p.data.dir / REQUEST_FILE).resolve(),
+                request_file=(self.project_dir / p.data.dir / names.REQUEST_FILE).resolve(),
                 traffic_percent=p.deployment.traffic_percent,
             )
         return self._assets
@@ -266,57 +157,29 @@ class Flow:
         if not self.opts.dry_run:
             self.log(redact(line, self.ws.masks()))
 
+    def waiting(self, what: Callable[[], str]) -> Any:
+        """Progress during a long wait: elapsed time and state at least every 30 s."""
+        if self.opts.dry_run:
+            return contextlib.nullcontext()
+        sink = self.opts.status or self.say
+        return heartbeat(what, sink, heartbeat_seconds(self.opts.heartbeat_seconds))
+
     def check_fresh(self) -> None:
-        """Refuse to act on rendered files that no longer match the params."""
-        if not self.default_assets:
-            return
-        stale = []
-        for rel, text in sorted(render(self.resolved).items()):
-            path = self.project_dir / rel
-            current = path.read_text(encoding="utf-8") if path.is_file() else None
-            if current != text:
-                stale.append(f"{rel} ({'missing' if current is None else 'stale'})")
-        if stale:
-            raise WorkflowError(
-                f"rendered files do not match the params: {', '.join(stale)}: run `make render` "
-                "(amlgen render --all), review and commit, then retry"
-            )
-
-    def check_lifecycle(self) -> None:
-        """A retired model is rejected by the service: refuse it before anything costs money.
-        The local emulator may still rehearse it (it rehearses the flow, not the catalogue)."""
-        p = self.resolved.params
-        registry = lockfile.source(self.project_dir)
-        meta = registry.model(p.model.name, p.model.version)
-        if meta is None:
-            return
-        verdict = lifecycle.judge(meta, candidates=registry.candidates())
-        why = verdict.refusal()
-        if why is None:
-            return
-        if self.ws.emulated:
-            self.say(f"warning: {verdict.message()}; rehearsing on the local emulator only")
-            return
-        raise WorkflowError(why)
-
-    def check_data(self, request: bool) -> None:
-        missing = [p for p in self.assets.data_files() if not p.is_file()]
-        if request and not self.assets.request_file.is_file():
-            missing.append(self.assets.request_file)
-        if missing:
-            names = ", ".join(self.assets.rel(p) for p in missing)
-            raise WorkflowError(
-                f"data file(s) missing: {names}: run `amlgen data --env {self.opts.env}` first"
-            )
+        if self.default_assets:
+            preflight.check_fresh(self.resolved, self.project_dir)
 
     def preflight(self, request: bool, live: bool = True) -> None:
-        """Fresh assets, offline validation, data files, then live checks (may create compute)."""
+        """Fresh assets, lifecycle, offline validation, data files, then the live checks."""
         self.check_fresh()
-        self.check_lifecycle()
-        _validate_offline(self.assets_dir, self.project_dir)
-        self.check_data(request)
+        preflight.check_lifecycle(self.resolved, self.project_dir, self.ws.emulated, self.say)
+        preflight.validate_offline(self.assets_dir, self.project_dir)
+        preflight.check_data(self.assets, self.opts.env, request)
         if live:
-            self.backend.preflight(self.assets, self._warn)
+            self.check_live()
+
+    def check_live(self) -> None:
+        with self.waiting(lambda: "pre-flight: checking the registry model and the cluster"):
+            preflight.check_live(self.backend, self.assets, self.say)
 
     def show_plan(self) -> None:
         """What run/deploy will change, on stderr before they act (generator/planner.py)."""
@@ -326,9 +189,6 @@ class Flow:
         show_before_acting(
             self.opts.env, self.assets, self.backend, self.ws, self.project_dir, self.log, job
         )
-
-    def _warn(self, line: str) -> None:
-        self.say(line)
 
     def _fingerprint_guard(self) -> None:
         """A recorded run for other params is history: keep only what still needs deleting."""
@@ -360,7 +220,10 @@ class Flow:
     def _poll_seconds(self) -> float:
         if self.opts.poll_seconds is not None:
             return max(self.opts.poll_seconds, 0.01)
-        return max(float(os.environ.get(ENV_POLL, "2")), 0.01)
+        try:
+            return max(float(os.environ.get(names.ENV_POLL, "2")), 0.01)
+        except ValueError:
+            return 2.0
 
     def _timeout(self) -> float:
         minutes = self.opts.timeout_minutes or self.resolved.params.job.timeout_minutes
@@ -372,7 +235,14 @@ class Flow:
             self.backend.job_status(job)
             return "Completed"
         if self.opts.stream:
-            self.backend.stream(job)
+            note = self.backend.stream(job)
+            if note:
+                self.say(note)
+        current = ["waiting for its status"]
+        with self.waiting(lambda: f"job {job}: {current[0]}"):
+            return self._poll(job, current)
+
+    def _poll(self, job: str, current: list[str]) -> str:
         start = time.monotonic()
         interval = self._poll_seconds()
         ceiling = max(interval, min(MAX_POLL_SECONDS, interval * 15))
@@ -390,17 +260,16 @@ class Flow:
                         "running: `amlgen status` resumes watching it"
                     ) from None
                 self.say(
-                    f"[{_elapsed(time.monotonic() - start)}] job {job}: status unavailable, "
-                    "retrying"
+                    f"[{elapsed(time.monotonic() - start)}] job {job}: status unavailable, retrying"
                 )
                 time.sleep(min(interval * failures, ceiling))
                 continue
-            elapsed = time.monotonic() - start
+            spent = time.monotonic() - start
+            current[0] = info.status
             if info.status != last:
                 link = studio_link(info.studio_url)
                 self.say(
-                    f"[{_elapsed(elapsed)}] job {job}: {info.status}"
-                    + (f"  {link}" if link else "")
+                    f"[{elapsed(spent)}] job {job}: {info.status}" + (f"  {link}" if link else "")
                 )
                 last = info.status
                 self.state.update("job", status=info.status, studio_url=link)
@@ -412,12 +281,12 @@ class Flow:
                         "`amlgen run` submits a new job"
                     )
                 return info.status
-            if elapsed > self._timeout():
+            if spent > self._timeout():
                 raise WorkflowError(
-                    f"job {job} still {info.status} after {_elapsed(elapsed)} "
+                    f"job {job} still {info.status} after {elapsed(spent)} "
                     f"(job.timeout_minutes); it keeps running: `amlgen status --wait` resumes"
                 )
-            time.sleep(min(interval, max(self._timeout() - elapsed, 0.01)))
+            time.sleep(min(interval, max(self._timeout() - spent, 0.01)))
             interval = min(interval * 1.5, ceiling)
 
     def _ensure_job(self) -> str:
@@ -474,13 +343,16 @@ class Flow:
         # Recorded BEFORE the call: an interrupt mid-create must still tear it down.
         self.state.update("endpoint", name=a.endpoint_name, status="creating")
         self.say(f"creating endpoint {a.endpoint_name}")
-        self.backend.create_endpoint(a)
+        with self.waiting(lambda: f"endpoint {a.endpoint_name}: creating"):
+            self.backend.create_endpoint(a)
         self.state.update("endpoint", status="created")
         self.state.update("deployment", name=a.deployment_name, status="creating")
         self.say(f"creating deployment {a.deployment_name} (this takes a while on Azure)")
-        self.backend.create_deployment(a)
+        with self.waiting(lambda: f"deployment {a.deployment_name}: creating"):
+            self.backend.create_deployment(a)
         self.state.update("deployment", status="created")
-        self.backend.set_traffic(a)
+        with self.waiting(lambda: f"endpoint {a.endpoint_name}: updating the traffic"):
+            self.backend.set_traffic(a)
         self.state.update("deployment", status="ready", traffic=a.traffic_percent)
         self.say(
             f"endpoint {a.endpoint_name}: {a.traffic_percent}% of traffic to {a.deployment_name}"
@@ -512,9 +384,10 @@ class Flow:
         name = rec.get("name")
         if not name or rec.get("status") == "deleted":
             return False
-        with _no_interrupts():
+        with no_interrupts():
             self.say(f"deleting endpoint {name} ({reason}; Ctrl-C waits until it is gone)")
-            found = self.backend.delete_endpoint(str(name))
+            with self.waiting(lambda: f"endpoint {name}: deleting"):
+                found = self.backend.delete_endpoint(str(name))
             self.state.update("endpoint", status="deleted")
             self.state.drop("deployment")
         self.say(f"deleted endpoint {name}" if found else f"endpoint {name} was already gone")
@@ -524,14 +397,16 @@ class Flow:
     def _endpoint_guard(self) -> Iterator[None]:
         """On failure or interrupt after the endpoint creation started, delete it (unless kept)."""
         try:
-            with _sigterm_as_interrupt():
+            with sigterm_as_interrupt():
                 yield
         except (Exception, KeyboardInterrupt) as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
             status = self.state.section("endpoint").get("status")
             if self.opts.dry_run or status not in ("creating", "created"):
                 if interrupted:
-                    raise Interrupted("interrupted; `amlgen run` resumes") from exc
+                    raise Interrupted(
+                        "interrupted; `amlgen run` resumes", exit_code_of(exc)
+                    ) from exc
                 raise
             name = self.state.section("endpoint").get("name")
             if self.opts.keep_endpoint:
@@ -543,7 +418,7 @@ class Flow:
                     self.say(f"error: could not delete endpoint {name}: {cleanup}")
                     self.say("run `amlgen teardown` to retry: it keeps billing until deleted")
             if interrupted:
-                raise Interrupted("interrupted; `amlgen run` resumes") from exc
+                raise Interrupted("interrupted; `amlgen run` resumes", exit_code_of(exc)) from exc
             raise
 
     # --- commands --------------------------------------------------------------------------
@@ -561,7 +436,7 @@ class Flow:
         if not invoke_done:
             self.preflight(request=True, live=False)
             self.show_plan()  # after the offline refusals, before the live pre-flight acts
-            self.backend.preflight(self.assets, self._warn)
+            self.check_live()
         response: str | None = None
         with self._endpoint_guard():
             if not invoke_done:
@@ -585,7 +460,7 @@ class Flow:
             self.state.drop("model", "invoke")
         job = self._submit()
         status = None
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             if self.opts.wait:
                 status = self.wait(job)
         return self._outcome(job_status=status)
@@ -596,6 +471,11 @@ class Flow:
         if not job:
             if self.opts.dry_run:
                 job = "<job-name>"
+            elif self.opts.wait:
+                raise WorkflowError(
+                    "no job recorded to wait for: `amlgen submit` or `amlgen run` first, or pass "
+                    "--job NAME"
+                )
             else:
                 message = "no job recorded: `amlgen submit` or `amlgen run` first"
                 self.say(message)
@@ -656,7 +536,7 @@ class Flow:
         return self._outcome()
 
     def invoke(self) -> Outcome:
-        self.check_data(request=True)
+        preflight.check_data(self.assets, self.opts.env, request=True)
         rec = self.state.section("endpoint")
         if not self.opts.dry_run and rec.get("status") not in ("created", "creating", None):
             raise WorkflowError(
@@ -675,66 +555,3 @@ class Flow:
             self.say(message)
             return self._outcome(message=message)
         return self._outcome()
-
-
-# --- the Python API (one function per command) -------------------------------------------------
-
-
-def _flow(kwargs: dict[str, Any]) -> Flow:
-    return Flow(Options(**kwargs))
-
-
-def run(**options: Any) -> Outcome:
-    """`amlgen run`: every step, resumable; see Options for the keywords."""
-    return _flow(options).run()
-
-
-def submit(**options: Any) -> Outcome:
-    """`amlgen submit`: pre-flight checks, then submit the pipeline job (wait=True waits)."""
-    return _flow(options).submit()
-
-
-def status(**options: Any) -> Outcome:
-    """`amlgen status`: the recorded job's live status (wait=True waits for a terminal one)."""
-    return _flow(options).status()
-
-
-def register(**options: Any) -> Outcome:
-    """`amlgen register`: register the completed job's model (model.yml + the job's output)."""
-    return _flow(options).register()
-
-
-def deploy(**options: Any) -> Outcome:
-    """`amlgen deploy`: endpoint and deployment (create or update), then the traffic split."""
-    return _flow(options).deploy()
-
-
-def invoke(**options: Any) -> Outcome:
-    """`amlgen invoke`: send the prepared request; the response is saved next to the state."""
-    return _flow(options).invoke()
-
-
-def teardown(**options: Any) -> Outcome:
-    """`amlgen teardown`: delete the endpoint the state records."""
-    return _flow(options).teardown()
-
-
-def read_state(env: str = "dev", project_dir: Path | str = ".") -> dict[str, Any]:
-    """The recorded state of one environment ({} when nothing ran yet)."""
-    return State(Path(project_dir) / STATE_DIR / env / STATE_FILE).data
-
-
-__all__ = [
-    "Flow",
-    "Interrupted",
-    "Options",
-    "Outcome",
-    "deploy",
-    "invoke",
-    "read_state",
-    "register",
-    "run",
-    "status",
-    "submit",
-    "teardown",
-]

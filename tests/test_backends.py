@@ -376,8 +376,8 @@ def _normalised_rest_body(job: Any, base: Path) -> dict[str, Any]:
 def test_build_pipeline_job_equals_the_rendered_yaml(proj: Path, env: str) -> None:
     from azure.ai.ml import load_job
 
-    from generator import build_pipeline_job
     from generator.params import load_params
+    from generator.pipeline_job import build_pipeline_job
 
     resolved = load_params(env, proj)
     folder = proj / "azureml" / env
@@ -397,8 +397,8 @@ def test_build_pipeline_job_equals_the_rendered_yaml(proj: Path, env: str) -> No
 def test_build_pipeline_job_serverless(tmp_path: Path) -> None:
     from azure.ai.ml import load_job
 
-    from generator import build_pipeline_job
     from generator.params import load_params
+    from generator.pipeline_job import build_pipeline_job
 
     proj = make_project(tmp_path / "p", overrides=("compute.kind=serverless",))
     folder = proj / "azureml" / "dev"

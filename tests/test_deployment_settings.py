@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from _flowkit import ROOT, az_on_path, chat_rows, write_data
 
-from generator import workflow
+import generator as workflow
 from generator.rendering import render_environments
 
 # What a large-model user writes in params/dev.yaml.

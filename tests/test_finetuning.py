@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import load_params, render
 from generator.errors import ParamsError
 from generator.finetuning import spec
+from generator.params import load_params
+from generator.rendering import render
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -197,8 +198,8 @@ def test_managed_variants_load_with_the_sdk(project: Path) -> None:
 
 
 def test_the_flow_says_plainly_it_does_not_drive_the_job_yet(project: Path) -> None:
+    from generator import run
     from generator.errors import WorkflowError
-    from generator.workflow import run
 
     for rel, text in render(load_params("serverless", project)).items():
         (project / rel).parent.mkdir(parents=True, exist_ok=True)

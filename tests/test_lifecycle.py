@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import catalog, lifecycle, load_params, render
+from generator import catalog, lifecycle
 from generator.catalog import metadata
 from generator.errors import AmlgenError
+from generator.params import load_params
+from generator.rendering import render
 from generator.validation.runner import validate_rendered
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import load_params
 from generator.catalog.lockfile import LOCK_FILE, LockError, read_lock
 from generator.errors import AmlgenError
 from generator.locking import lock
+from generator.params import load_params
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = dt.date(2026, 12, 2)

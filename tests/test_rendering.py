@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import __version__, load_params, render
+from generator import __version__
 from generator.errors import ParamsError
-from generator.params import environments
-from generator.rendering import FILE_NAMES, render_environments
+from generator.params import environments, load_params
+from generator.rendering import FILE_NAMES, render, render_environments
 from generator.yamlio import dump
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -294,10 +294,19 @@ def test_python_api(project3: Path) -> None:
     import generator
     import generator.rendering  # importing the module must not shadow the API function
 
-    assert generator.render is render and callable(generator.render)
-    files = generator.render(load_params("dev", project3, ["finetune.seed=7"]))
-    assert set(files) == {f"azureml/dev/{n}" for n in FILE_NAMES}
-    assert "finetune.seed=7" in files["azureml/dev/pipeline-job.yml"].splitlines()[0]
+    stale = generator.render_project(
+        project_dir=project3, overrides=["finetune.seed=7"], check=True
+    )
+    assert not stale.clean and stale.check
+    assert "   stale  azureml/dev/pipeline-job.yml" in stale.status_lines()
+    assert "finetune.seed=7" in stale.diffs()
+    before = (project3 / "azureml/dev/pipeline-job.yml").read_text()
+    assert before == render(load_params("dev", project3))["azureml/dev/pipeline-job.yml"]
+    written = generator.render_project(project_dir=project3, overrides=["finetune.seed=7"])
+    assert {f.path: f.status for f in written.files}["azureml/dev/pipeline-job.yml"] == "updated"
+    after = (project3 / "azureml/dev/pipeline-job.yml").read_text()
+    assert "finetune.seed=7" in after.splitlines()[0]
+    assert set(render(load_params("dev", project3))) == {f"azureml/dev/{n}" for n in FILE_NAMES}
     with pytest.raises(ParamsError):
         load_params("nope", project3)
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import load_params, render
+from generator.params import load_params
+from generator.rendering import render
 from generator.validation import validate_paths
 from generator.yamlio import dump
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from _flowkit import az_on_path, child_env, make_project
 
-from generator import workflow
+import generator as workflow
 from generator.errors import AmlgenError, WorkflowError
 from generator.params import load_params
 
@@ -99,7 +99,9 @@ def test_both_backends_run_end_to_end_and_send_the_same_job(
     # cli: the dry-run plan is exactly what then runs (minus the branches not taken).
     plan = workflow.run(project_dir=cli_proj, backend="cli", dry_run=True).plan
     (tmp_path / "az.log").unlink()  # the dry run's own live reads (it shows the real plan)
-    cli = workflow.run(project_dir=cli_proj, backend="cli")
+    lines: list[str] = []
+    cli = workflow.run(project_dir=cli_proj, backend="cli", log=lines.append)
+    assert f"deleted endpoint {ENDPOINT}" in lines
     cli_job = cli.state["job"]["name"]
     expected = [
         [tok.replace("<job-name>", cli_job) for tok in shlex.split(line.split("  # ")[0])]
@@ -146,7 +148,7 @@ def test_both_backends_run_end_to_end_and_send_the_same_job(
             tags = (body.get("tags") or {}) | (body.get("properties", {}).get("tags") or {})
             assert tags.get("amlgen.params") == fingerprint, (kind, body)
     out = capsys.readouterr()
-    assert emu.secret not in out.out + out.err
+    assert emu.secret not in out.out + out.err + "\n".join(lines)
 
 
 # --- failures: clear error, nothing left behind, consistent state, resume ---------------------
@@ -182,10 +184,12 @@ def test_failed_deployment_deletes_the_endpoint_and_rerun_resumes(
 ) -> None:
     proj = make_project(tmp_path / "p")
     emu.add_fault({"fault": "deployment_fails"})
+    lines: list[str] = []
     with pytest.raises(AmlgenError) as info:
-        workflow.run(project_dir=proj, backend=backend, stream=True)
+        workflow.run(project_dir=proj, backend=backend, stream=True, log=lines.append)
     assert "demo" in str(info.value) or "deployment" in str(info.value)
-    assert f"deleted endpoint {ENDPOINT}" in capsys.readouterr().err
+    assert f"deleted endpoint {ENDPOINT}" in lines
+    assert capsys.readouterr().out == ""  # the library prints nothing (streamed logs: stderr)
     assert live_endpoints(emu) == []
     state = state_of(proj)
     assert state["endpoint"]["status"] == "deleted" and "deployment" not in state
@@ -244,9 +248,18 @@ def test_cli_polling_survives_a_restart_and_status_resumes_after_a_timeout(
     assert registered.state["model"]["job"] == job
 
 
-@pytest.mark.parametrize("backend", ["sdk", "cli"])
-def test_sigint_during_deployment_tears_down_and_rerun_finishes(
-    emu: Any, tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("backend", "signum", "code"),
+    [("sdk", signal.SIGINT, 130), ("cli", signal.SIGINT, 130), ("sdk", signal.SIGTERM, 143)],
+    ids=["sdk-SIGINT", "cli-SIGINT", "sdk-SIGTERM"],
+)
+def test_a_signal_during_deployment_tears_down_and_rerun_finishes(
+    emu: Any,
+    tmp_path: Path,
+    backend: str,
+    signum: int,
+    code: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     proj = make_project(tmp_path / "p")
     emu.api.deploy_seconds = 30.0  # long enough to be interrupted mid-provisioning
@@ -279,9 +292,9 @@ def test_sigint_during_deployment_tears_down_and_rerun_finishes(
     else:
         proc.kill()
         pytest.fail("the deployment never started")
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, signum)  # SIGTERM: what CI sends when it cancels a job
     _out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert f"deleted endpoint {ENDPOINT}" in err and "interrupted" in err
     assert "Traceback" not in err and emu.secret not in err
     assert live_endpoints(emu) == []

@@ -28,8 +28,6 @@ from .base import (
     JobInfo,
     ModelInfo,
     TransientError,
-    check_cluster,
-    check_model_tags,
     forbidden,
     not_allowed,
     not_found,
@@ -182,12 +180,13 @@ class AzBackend:
         version: str | None = None,
         endpoint: str | None = None,
         registry: str | None = None,
+        note: str | None = None,
     ) -> dict[str, Any] | None:
         """One resource as `az ml ... show -o json` prints it (the SDK's entity dict); None
         when absent. Throttling, 5xx and lost connections raise TransientError (retried)."""
         args = self.read_args(kind, name, version=version, endpoint=endpoint, registry=registry)
         workspace = registry is None
-        proc = self._run(args, "amlgen plan: the live state", workspace=workspace, check=False)
+        proc = self._run(args, note, workspace=workspace, check=False)
         if proc is None:
             return None
         if proc.returncode != 0:
@@ -214,59 +213,16 @@ class AzBackend:
 
     # --- operations ------------------------------------------------------------------------
 
-    def preflight(self, assets: Assets, warn: Any) -> None:
-        base = assets.base_model
-        if base:
-            registry, name, version = base
-            info = self._show(
-                [
-                    "ml",
-                    "model",
-                    "show",
-                    "-n",
-                    name,
-                    "-v",
-                    version,
-                    "--registry-name",
-                    registry,
-                    "-o",
-                    "json",
-                ],
-                workspace=False,
-            )
-            if not self.dry_run:
-                if info is None:
-                    raise WorkflowError(f"model {name}:{version} not found in registry {registry}")
-                check_model_tags(info.get("tags") or {}, f"{name}:{version}", assets, warn)
-        cluster = assets.compute_name
-        if cluster is None:
-            return
-        info = self._show(["ml", "compute", "show", "-n", cluster, "-o", "json"])
-        if info is None:
-            if not assets.compute or assets.compute.get("name") != cluster:
-                if not self.dry_run:
-                    raise WorkflowError(
-                        f"compute {cluster}: not found, and compute.yml does not define it"
-                    )
-            else:
-                info = self._json(
-                    ["ml", "compute", "create", "-f", assets.rel(names.COMPUTE_FILE), "-o", "json"],
-                    note="only when the cluster is missing",
-                )
-        sizes = self._json(["ml", "compute", "list-sizes", "-o", "json"])
-        if self.dry_run:
-            return
-        info = info or {}
-        size = str(info.get("size") or assets.finetune_size or "")
-        gpus = next(
-            (
-                int(s.get("gpus") or 0)
-                for s in sizes or []
-                if str(s.get("name", "")).lower() == size.lower()
-            ),
-            None,
+    def create_compute(self, assets: Assets) -> dict[str, Any] | None:
+        data = self._json(
+            ["ml", "compute", "create", "-f", assets.rel(names.COMPUTE_FILE), "-o", "json"],
+            note="only when the cluster is missing",
         )
-        check_cluster(cluster, info.get("provisioning_state"), size, gpus, assets)
+        return data if isinstance(data, dict) else None
+
+    def vm_sizes(self) -> dict[str, int]:
+        sizes = self._json(["ml", "compute", "list-sizes", "-o", "json"]) or []
+        return {str(s.get("name", "")): int(s.get("gpus") or 0) for s in sizes}
 
     def submit(self, assets: Assets) -> str:
         out = self._tsv(
@@ -319,7 +275,7 @@ class AzBackend:
             raise TransientError(str(exc)) from None
         return JobInfo(status=status or "Unknown", studio_url=self._studio.get(job))
 
-    def stream(self, job: str) -> None:
+    def stream(self, job: str) -> str | None:
         # Logs go straight to the terminal; the exit code says nothing about the job (facts §1).
         self._run(
             ["ml", "job", "stream", "-n", job],
@@ -327,6 +283,7 @@ class AzBackend:
             capture=False,
             note="logs only; its exit code is ignored",
         )
+        return None
 
     def model_info(self, name: str, version: str) -> ModelInfo | None:
         info = self._show(["ml", "model", "show", "-n", name, "-v", version, "-o", "json"])

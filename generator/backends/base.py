@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import names
-from ..catalog.allow_lists import finetune_refusal, inference_warning
-from ..catalog.metadata import version_entry
 from ..catalog.uri import MODELS, parse_registry_uri
 from ..errors import WorkflowError
 from ..rendering import FILE_NAMES
@@ -237,43 +235,6 @@ class ModelInfo:
         return self.job_name == job or f"/jobs/{job}/" in self.path
 
 
-def check_model_tags(tags: dict[str, Any], model: str, assets: Assets, warn: Any) -> None:
-    """The live registry's allow lists, by the validator's rule: refuse a fine-tuning size the
-    model does not allow, warn about an inference size off its list."""
-    entry = version_entry(tags)
-    size = assets.finetune_size
-    if size:
-        why = finetune_refusal(size, entry.get("finetune_allow_list", ()), model)
-        if why:
-            raise WorkflowError(f"{model}: {why}")
-    instance = str(assets.deployment.get("instance_type", ""))
-    if instance:
-        note = inference_warning(instance, entry.get("inference_allow_list", ()), model)
-        if note:
-            warn(f"warning: {model}: {note}")
-
-
-def check_cluster(
-    name: str, state: str | None, size: str, gpus: int | None, assets: Assets
-) -> None:
-    """Refuse a failed cluster, a size that is not the rendered one, or too few GPUs."""
-    if state and state.lower() == "failed":
-        raise WorkflowError(f"compute {name}: provisioning state is Failed: fix or delete it")
-    wanted = assets.finetune_size
-    if wanted and size and size.lower() != wanted.lower():
-        raise WorkflowError(
-            f"compute {name}: exists with size {size}, but compute.yml asks for {wanted}"
-        )
-    requested = assets.gpus_requested
-    if gpus is None:
-        raise WorkflowError(f"compute {name}: VM size {size} not found in compute.list_sizes()")
-    if requested is not None and requested > gpus:
-        raise WorkflowError(
-            f"compute {name}: number_of_gpu_to_use_finetuning is {requested} but {size} "
-            f"has {gpus} GPU(s) per node"
-        )
-
-
 class Backend(Protocol):
     """The operations of the flow. Each records its plan instead of acting when dry_run is set."""
 
@@ -281,10 +242,21 @@ class Backend(Protocol):
     dry_run: bool
     plan: list[str]
 
-    def preflight(self, assets: Assets, warn: Any) -> None: ...
+    def read(
+        self,
+        kind: str,
+        name: str,
+        *,
+        version: str | None = None,
+        endpoint: str | None = None,
+        registry: str | None = None,
+        note: str | None = None,
+    ) -> dict[str, Any] | None: ...
+    def create_compute(self, assets: Assets) -> dict[str, Any] | None: ...
+    def vm_sizes(self) -> dict[str, int]: ...
     def submit(self, assets: Assets) -> str: ...
     def job_status(self, job: str) -> JobInfo: ...
-    def stream(self, job: str) -> None: ...
+    def stream(self, job: str) -> str | None: ...  # a note when streaming stopped early
     def model_info(self, name: str, version: str) -> ModelInfo | None: ...
     def register(self, assets: Assets, job: str) -> None: ...
     def create_endpoint(self, assets: Assets) -> None: ...

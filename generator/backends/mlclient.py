@@ -26,8 +26,6 @@ from .base import (
     JobInfo,
     ModelInfo,
     TransientError,
-    check_cluster,
-    check_model_tags,
     not_allowed,
     read_title,
 )
@@ -38,6 +36,25 @@ def _entity_text(entity: Any) -> list[str]:
     data = json.loads(json.dumps(entity._to_dict(), default=str))  # OrderedDicts, enums
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
     return ["    " + line for line in text.rstrip("\n").splitlines()]
+
+
+def _read_call(
+    kind: str, name: str, version: str | None, endpoint: str | None, registry: str | None
+) -> str:
+    """The SDK call `read` makes, as the dry-run plan shows it."""
+    if registry:
+        ops = "components" if kind == "component" else "models"
+        return (
+            f'MLClient(credential, registry_name="{registry}").{ops}.get('
+            f'name="{name}", version="{version}")'
+        )
+    if kind == "compute":
+        return f'ml_client.compute.get("{name}")'
+    if kind == "model":
+        return f'ml_client.models.get(name="{name}", version="{version}")'
+    if kind == "online_endpoint":
+        return f'ml_client.online_endpoints.get("{name}")'
+    return f'ml_client.online_deployments.get(name="{name}", endpoint_name="{endpoint}")'
 
 
 class SdkBackend:
@@ -127,23 +144,17 @@ class SdkBackend:
         version: str | None = None,
         endpoint: str | None = None,
         registry: str | None = None,
+        note: str | None = None,
     ) -> dict[str, Any] | None:
         """One resource as the SDK's entity dict (`get()`, then `_to_dict()`); None when absent.
         A throttled or restarting service raises TransientError (the caller retries)."""
         what = read_title(kind, name, version, endpoint, registry)
         if self.dry_run:
-            shown = f'MLClient(credential, registry_name="{registry}")' if registry else "ml_client"
-            calls = {
-                "compute": f'compute.get("{name}")',
-                "model": f'models.get(name="{name}", version="{version}")',
-                "registry_model": f'models.get(name="{name}", version="{version}")',
-                "component": f'components.get(name="{name}", version="{version}")',
-                "online_endpoint": f'online_endpoints.get("{name}")',
-                "online_deployment": f'online_deployments.get(name="{name}", '
-                f'endpoint_name="{endpoint}")',
-            }
-            self._say(f"{shown}.{calls.get(kind, kind)}  # amlgen plan: the live state")
+            call = _read_call(kind, name, version, endpoint, registry)
+            self._say(f"{call}  # {note}" if note else call)
             return None
+        if registry:
+            _ = self.client  # no workspace configured: say so before any registry call
         with self._guard(what):
             try:
                 if registry:
@@ -167,65 +178,26 @@ class SdkBackend:
 
     # --- operations ------------------------------------------------------------------------
 
-    def preflight(self, assets: Assets, warn: Any) -> None:
-        if not self.dry_run:
-            _ = self.client  # no workspace configured: say so before any registry call
-        base = assets.base_model
-        if base:
-            registry, name, version = base
-            self._say(
-                f'MLClient(credential, registry_name="{registry}").models.get('
-                f'name="{name}", version="{version}")'
-            )
-            if not self.dry_run:
-                with self._guard(f"model {name}:{version}"), sdk_quiet():
-                    try:
-                        model = ml_client(self.ws, registry_name=registry).models.get(
-                            name=name, version=version
-                        )
-                    except self._not_found():
-                        raise WorkflowError(
-                            f"model {name}:{version} not found in registry {registry}"
-                        ) from None
-                check_model_tags(model.tags or {}, f"{name}:{version}", assets, warn)
-        cluster = assets.compute_name
-        if cluster is None:
-            return
-        self._say(f'ml_client.compute.get("{cluster}")')
-        compute: Any = None
-        if not self.dry_run:
-            with self._guard(f"compute {cluster}"):
-                try:
-                    compute = self.client.compute.get(cluster)
-                except self._not_found():
-                    compute = None
-        if compute is None:
-            if assets.compute and assets.compute.get("name") == cluster:
-                entity = self._load("compute", assets, names.COMPUTE_FILE)
-                self._say(
-                    f'compute = load_compute(source="{assets.rel(names.COMPUTE_FILE)}")', entity
-                )
-                self._say(
-                    "ml_client.compute.begin_create_or_update(compute).result()"
-                    "  # only when the cluster is missing"
-                )
-                if not self.dry_run:
-                    with self._guard(f"creating compute {cluster}"):
-                        compute = self.client.compute.begin_create_or_update(entity).result()
-            elif not self.dry_run:
-                raise WorkflowError(
-                    f"compute {cluster}: not found, and compute.yml does not define it"
-                )
+    def create_compute(self, assets: Assets) -> dict[str, Any] | None:
+        entity = self._load("compute", assets, names.COMPUTE_FILE)
+        self._say(f'compute = load_compute(source="{assets.rel(names.COMPUTE_FILE)}")', entity)
+        self._say(
+            "ml_client.compute.begin_create_or_update(compute).result()"
+            "  # only when the cluster is missing"
+        )
+        if self.dry_run:
+            return None
+        with self._guard(f"creating compute {entity.name}"):
+            created = self.client.compute.begin_create_or_update(entity).result()
+            data: dict[str, Any] = json.loads(json.dumps(created._to_dict(), default=str))
+        return data
+
+    def vm_sizes(self) -> dict[str, int]:
         self._say("ml_client.compute.list_sizes()")
         if self.dry_run:
-            return
+            return {}
         with self._guard("compute.list_sizes"):
-            sizes = list(self.client.compute.list_sizes())
-        size = str(getattr(compute, "size", None) or assets.finetune_size or "")
-        gpus = next(
-            (int(s.gpus or 0) for s in sizes if str(s.name or "").lower() == size.lower()), None
-        )
-        check_cluster(cluster, getattr(compute, "provisioning_state", None), size, gpus, assets)
+            return {str(s.name or ""): int(s.gpus or 0) for s in self.client.compute.list_sizes()}
 
     def submit(self, assets: Assets) -> str:
         job = self._load("job", assets, names.PIPELINE_JOB_FILE)
@@ -262,15 +234,16 @@ class SdkBackend:
         status = getattr(found.status, "value", found.status)  # a str enum in some versions
         return JobInfo(status=str(status), studio_url=found.studio_url, error=error)
 
-    def stream(self, job: str) -> None:
+    def stream(self, job: str) -> str | None:
         self._say(f'ml_client.jobs.stream("{job}")  # logs only; the status decides')
         if self.dry_run:
-            return
+            return None
         try:
             with sdk_quiet(stdout=sys.stderr):
                 self.client.jobs.stream(job)
         except Exception as exc:  # streaming is best effort; the status poll decides
-            print(f"note: log streaming stopped: {type(exc).__name__}")
+            return f"note: log streaming stopped: {type(exc).__name__}"
+        return None
 
     def model_info(self, name: str, version: str) -> ModelInfo | None:
         self._say(f'ml_client.models.get(name="{name}", version="{version}")')

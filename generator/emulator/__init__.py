@@ -14,18 +14,12 @@ A job that fails carries the service-like reason in its user properties:
 
 from __future__ import annotations
 
-from ..errors import AmlgenError
 from ..workspace import EMULATOR_SUBSCRIPTION, EmulatorCredential, emulator_uploads, make_token
 from ..workspace import ENV_EMULATOR as ENV_URL
 from ..workspace import ENV_EMULATOR_SECRET as ENV_SECRET
 from ..workspace import emulator_client as ml_client
-
-
-class EmulatorError(AmlgenError):
-    """The emulator cannot start or serve as asked (e.g. a non-loopback address)."""
-
-
-from .server import Emulator, run_foreground  # noqa: E402  (server imports EmulatorError)
+from .errors import EmulatorError
+from .server import Emulator, run_foreground
 
 __all__ = [
     "EMULATOR_SUBSCRIPTION",

@@ -46,7 +46,7 @@ LIFECYCLE_KEYS = (
 
 
 def _problem(source: str, index: int, msg: str) -> Exception:
-    from . import EmulatorError
+    from .errors import EmulatorError
 
     return EmulatorError(f"{source}: rule {index + 1}: {msg}")
 
@@ -118,7 +118,7 @@ def load(source: str | Path | dict[str, Any] | list[Any] | None) -> list[dict[st
     if isinstance(source, list):
         return [normalise(r, "faults", i) for i, r in enumerate(source)]
     path = Path(source)
-    from . import EmulatorError
+    from .errors import EmulatorError
 
     try:
         text = path.read_text(encoding="utf-8")

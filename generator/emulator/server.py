@@ -26,10 +26,10 @@ from typing import Any
 
 from ..errors import AmlgenError
 from ..workspace import UPLOAD_ROUTE
-from . import EmulatorError
 from .api import Api, sections
 from .arm import ApiError, Request, Response
 from .auth import body_length, check_token
+from .errors import EmulatorError
 from .faults import Faults, load
 from .state import Store
 from .workdir import make_workdir
@@ -375,7 +375,8 @@ def run_foreground(
     log: Callable[[str], None] | None = None,
 ) -> None:
     """`amlgen emulator`: serve until Ctrl-C or SIGTERM, then stop the scoring servers too."""
-    from . import ENV_SECRET, ENV_URL
+    from ..workspace import ENV_EMULATOR as ENV_URL
+    from ..workspace import ENV_EMULATOR_SECRET as ENV_SECRET
 
     emu = Emulator(
         port,

@@ -46,11 +46,11 @@ class Store:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError) as exc:
-            from . import EmulatorError
+            from .errors import EmulatorError
 
             raise EmulatorError(f"{self.path}: not a readable emulator state file: {exc}") from None
         if not isinstance(raw, dict):
-            from . import EmulatorError
+            from .errors import EmulatorError
 
             raise EmulatorError(f"{self.path}: not an emulator state file (expected an object)")
         data = empty(self.sections)
@@ -86,7 +86,7 @@ class Store:
 def _checked(path: Path, key: str, value: Any, kind: type) -> Any:
     """A section read from the file must have its type (dict sections hold objects, logs hold
     lists of lists), or the server would fail on the first request that touches it."""
-    from . import EmulatorError
+    from .errors import EmulatorError
 
     def name(t: type) -> str:
         return "an object" if t is dict else "a list"

@@ -6,7 +6,7 @@ way to make, cap and print findings), assets (kinds + layer 1 YAML hygiene on th
 online (layer 7).
 """
 
-from .findings import Finding, Report, format_json, format_text
+from .findings import Finding, Report, format_json, format_report, format_text
 from .runner import check_set, validate_paths, validate_rendered
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Report",
     "check_set",
     "format_json",
+    "format_report",
     "format_text",
     "validate_paths",
     "validate_rendered",

@@ -165,3 +165,10 @@ def format_text(report: Report) -> str:
 
 def format_json(report: Report) -> str:
     return json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def format_report(report: Report, fmt: str = "text") -> str:
+    """The report as `amlgen validate` prints it: `text` (one line per finding) or `json`."""
+    if fmt not in ("text", "json"):
+        raise ValueError(f"format {fmt!r}: allowed: text, json")
+    return format_json(report) if fmt == "json" else format_text(report)

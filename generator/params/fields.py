@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from . import limits
+from .. import limits
 
 
 def _version_str(value: Any) -> Any:

@@ -1,20 +1,46 @@
-"""The `amlgen` command line: parse options, call one library function, map errors.
+"""The `amlgen` command line: parse options, call one library function, print what it returns.
 
-Nothing else imports this module. Heavy libraries (azure.ai.ml, datasets) are imported inside
-the library functions that need them, so `amlgen render` stays fast.
+Every command calls one public function of the package (`generator.<name>`); the project's
+errors become one `error:` line each in `_Group.invoke`, the one place that maps them. Exit
+codes: 0 ok, 1 error, 2 usage error, 130 Ctrl-C, 143 SIGTERM. Each option is declared once
+below and shared by the commands that take it. Nothing imports this module.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from . import names
-from .errors import AmlgenError
-from .version import __version__
+import generator
+
+from ..errors import AmlgenError
+from ..version import __version__
+from .options import (
+    EMULATOR,
+    ENV,
+    JOB,
+    KEEP_ENDPOINT,
+    RESOURCE_GROUP,
+    SET,
+    STREAM,
+    SUBSCRIPTION,
+    TARGET,
+    TARGET_KEYS,
+    TIMEOUT,
+    WAIT,
+    WORKSPACE,
+    Number,
+    console,
+    options,
+)
+
+_console = console
+_err = console.line
 
 
 class _Fail(click.ClickException):
@@ -34,14 +60,16 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except AmlgenError as exc:  # the one place project errors become CLI errors
+            _console.done()
             raise _Fail(exc) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            _console.done()
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(generator.exit_code_of(exc))
 
 
-def _err(msg: str) -> None:
-    click.echo(msg, err=True)
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,76 +92,50 @@ def cli(ctx: click.Context, project_dir: Path) -> None:
 
 
 def _project(ctx: click.Context) -> Path:
-    return Path(ctx.obj["project_dir"])
-
-
-set_option = click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="Override a parameter, e.g. --set finetune.num_train_epochs=1 (repeatable).",
-)
-env_option = click.option("--env", default="dev", show_default=True, help="Environment overlay.")
+    return Path(ctx.find_root().obj["project_dir"])
 
 
 # --- render / schema ---------------------------------------------------------------------------
 
 
 @cli.command()
-@click.option("--env", "env", default=None, help="Render one environment (default: dev).")
+@ENV
 @click.option("--all", "all_envs", is_flag=True, help="Render every params/<env>.yaml.")
 @click.option("--check", is_flag=True, help="Write nothing; show a diff and exit 1 if stale.")
 @click.option(
-    "--out",
-    "out_root",
-    default=names.OUTPUT_DIR,
-    show_default=True,
-    help="Output folder, relative to the project.",
+    "--out", "out_root", default="azureml", show_default=True, help="Output folder (relative)."
 )
 @click.option("--no-validate", is_flag=True, help="Skip the offline validation of the output.")
-@set_option
+@SET
 @click.pass_context
 def render(
     ctx: click.Context,
-    env: str | None,
+    env: str,
     all_envs: bool,
     check: bool,
     out_root: str,
     no_validate: bool,
     overrides: tuple[str, ...],
 ) -> None:
-    """Render Azure ML CLI v2 YAML into azureml/<env>/.
+    """Render Azure ML CLI v2 YAML into azureml/<env>/ (one environment, or --all).
 
     Example: amlgen render --all --check
     """
-    from .params import environments
-    from .rendering import render_environments, report
-
-    root = _project(ctx)
-    if all_envs and env is not None:
+    if all_envs and _given(ctx, "env"):
         raise click.UsageError("use --env or --all, not both")
-    envs = environments(root) if all_envs else ["dev" if env is None else env]
-    validator = None
-    if not no_validate:
-        from .validation import validate_rendered
-
-        def validator(files: dict[str, str], root: Path) -> None:
-            for warning in validate_rendered(files, root):
-                _err(warning.text())
-
-    results = render_environments(
-        envs,
-        root,
-        overrides,
-        out_root,
-        check=check,
+    outcome = generator.render_project(
+        env,
         all_envs=all_envs,
-        log=_err,
-        validate=validator,
+        project_dir=_project(ctx),
+        overrides=overrides,
+        out_root=out_root,
+        check=check,
+        validate=not no_validate,
     )
-    clean = report(results, check, _err)
-    if check and not clean:
+    for line in [*outcome.notes, *outcome.status_lines()]:
+        _err(line)
+    if check and not outcome.clean:
+        click.echo(outcome.diffs(), nl=False)
         _err("error: rendered files are stale: run `make render` (amlgen render --all) and commit")
         sys.exit(1)
 
@@ -146,174 +148,110 @@ def schema(ctx: click.Context, write: bool) -> None:
 
     Example: amlgen schema > params/params.schema.json
     """
-    from .params import schema_text
-    from .yamlio import write_atomic
-
-    text = schema_text()
     if write:
-        write_atomic(_project(ctx) / "params" / "params.schema.json", text)
+        _err(f"wrote {generator.write_schema(_project(ctx))}")
     else:
-        click.echo(text, nl=False)
+        click.echo(generator.schema_text(), nl=False)
 
 
 # --- the Azure ML flow: submit / status / register / deploy / invoke / teardown / run ----------
 
 
-def _flow_options(func: Any) -> Any:
-    """Options every flow command shares (workspace, backend, emulator, dry run)."""
-    options = [
-        click.option("--env", default="dev", show_default=True, help="Environment overlay."),
-        click.option(
-            "--backend",
-            type=click.Choice(["cli", "sdk"]),
-            default="cli",
-            show_default=True,
-            help="`az ml` (your az login) or the azure-ai-ml SDK (DefaultAzureCredential).",
-        ),
-        click.option("--dry-run", is_flag=True, help="Print the exact plan; change nothing."),
-        click.option(
-            "--assets",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help="Folder of rendered YAML (default: azureml/<env>).",
-        ),
-        click.option(
-            "--emulator",
-            metavar="URL",
-            default=None,
-            help="Use the local emulator at URL (or set AMLGEN_EMULATOR).",
-        ),
-        click.option(
-            "--subscription",
-            "subscription_id",
-            default=None,
-            metavar="ID",
-            help="Subscription (else AZURE_SUBSCRIPTION_ID, config.json, az defaults).",
-        ),
-        click.option("-g", "--resource-group", default=None, help="Resource group."),
-        click.option("-w", "--workspace", "workspace_name", default=None, help="Workspace name."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _flow_call(ctx: click.Context, command: str, **options: Any) -> Any:
-    from . import workflow
-
-    outcome = getattr(workflow, command)(project_dir=_project(ctx), log=_err, **options)
-    for line in outcome.plan if options.get("dry_run") else []:
-        click.echo(line)
-    if outcome.response is not None and not options.get("dry_run"):
+def _flow(ctx: click.Context, command: Callable[..., Any], options: dict[str, Any]) -> None:
+    """Call one flow command with the shared target options, then print its plan or response."""
+    target = {key: options.pop(key) for key in TARGET_KEYS}
+    env = options.pop("env")
+    outcome = command(env, project_dir=_project(ctx), **target, **_console.target(), **options)
+    _console.done()
+    if target["dry_run"]:
+        for line in outcome.plan:
+            click.echo(line)
+    elif outcome.response is not None:
         click.echo(outcome.response)
-    return outcome
 
 
 @cli.command()
-@_flow_options
-@click.option("--wait", is_flag=True, help="Wait until the job ends (only Completed succeeds).")
-@click.option("--stream", is_flag=True, help="With --wait: show the job's logs first.")
+@options(*TARGET, WAIT, STREAM, TIMEOUT)
 @click.pass_context
 def submit(ctx: click.Context, **options: Any) -> None:
     """Pre-flight checks, then submit azureml/<env>/pipeline-job.yml.
 
     Example: amlgen submit --env dev --backend cli --dry-run
     """
-    _flow_call(ctx, "submit", **options)
+    _flow(ctx, generator.submit, options)
 
 
 @cli.command()
-@_flow_options
-@click.option("--job", default=None, help="Job name (default: the recorded one).")
-@click.option("--wait", is_flag=True, help="Poll until the job ends.")
-@click.option("--stream", is_flag=True, help="With --wait: show the job's logs first.")
-@click.option(
-    "--timeout",
-    "timeout_minutes",
-    type=float,
-    default=None,
-    help="Minutes to wait (default: job.timeout_minutes).",
-)
+@options(*TARGET, JOB, WAIT, STREAM, TIMEOUT)
 @click.pass_context
 def status(ctx: click.Context, **options: Any) -> None:
-    """Show the job's live status (and wait for it with --wait).
+    """Show the job's live status (and wait for it with --wait; no job to wait for is an error).
 
     Example: amlgen status --env dev --wait
     """
-    _flow_call(ctx, "status", **options)
+    _flow(ctx, generator.status, options)
 
 
 @cli.command()
-@_flow_options
-@click.option("--job", default=None, help="Completed job to register from (default: recorded).")
+@options(*TARGET, JOB)
 @click.pass_context
 def register(ctx: click.Context, **options: Any) -> None:
     """Register the fine-tuned model from the completed job (model.yml).
 
     Example: amlgen register --env dev --backend sdk
     """
-    _flow_call(ctx, "register", **options)
+    _flow(ctx, generator.register, options)
 
 
 @cli.command()
-@_flow_options
-@click.option("--keep-endpoint", is_flag=True, help="Do not delete the endpoint if this fails.")
+@options(*TARGET, KEEP_ENDPOINT)
 @click.pass_context
 def deploy(ctx: click.Context, **options: Any) -> None:
     """Create or update the endpoint and deployment, then route the traffic.
 
     Example: amlgen deploy --env dev --dry-run
     """
-    _flow_call(ctx, "deploy", **options)
+    _flow(ctx, generator.deploy, options)
 
 
 @cli.command()
-@_flow_options
+@options(*TARGET)
 @click.pass_context
 def invoke(ctx: click.Context, **options: Any) -> None:
     """Send data/<...>/sample_score.json to the deployment; print and save the response.
 
     Example: amlgen invoke --env dev
     """
-    _flow_call(ctx, "invoke", **options)
+    _flow(ctx, generator.invoke, options)
 
 
 @cli.command()
-@_flow_options
+@options(*TARGET)
 @click.pass_context
 def teardown(ctx: click.Context, **options: Any) -> None:
     """Delete the online endpoint the state records (it bills until deleted).
 
     Example: amlgen teardown --env dev
     """
-    _flow_call(ctx, "teardown", **options)
+    _flow(ctx, generator.teardown, options)
 
 
 @cli.command()
-@_flow_options
-@click.option("--keep-endpoint", is_flag=True, help="Leave the endpoint running at the end.")
-@click.option("--stream", is_flag=True, help="Show the job's logs while it runs.")
-@click.option(
-    "--timeout",
-    "timeout_minutes",
-    type=float,
-    default=None,
-    help="Minutes to wait for the job (default: job.timeout_minutes).",
-)
+@options(*TARGET, KEEP_ENDPOINT, STREAM, TIMEOUT)
 @click.pass_context
 def run(ctx: click.Context, **options: Any) -> None:
     """Every step in order, resuming from .amlgen/<env>/state.json; teardown at the end.
 
     Example: amlgen run --env dev --backend sdk
     """
-    _flow_call(ctx, "run", **options)
+    _flow(ctx, generator.run, options)
 
 
 # --- plan (issue #12): what applying would change, and drift -----------------------------------
 
 
 @cli.command("plan")
-@click.option("--env", default="dev", show_default=True, help="Environment overlay.")
+@options(ENV)
 @click.option(
     "--backend",
     type=click.Choice(["cli", "sdk"]),
@@ -334,22 +272,7 @@ def run(ctx: click.Context, **options: Any) -> None:
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when something would, 1 on errors.",
 )
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="Plan the params rendered with this override (repeatable), as `render --set` would.",
-)
-@click.option(
-    "--emulator",
-    metavar="URL",
-    default=None,
-    help="Use the local emulator at URL (or set AMLGEN_EMULATOR).",
-)
-@click.option("--subscription", "subscription_id", default=None, metavar="ID", help="Subscription.")
-@click.option("-g", "--resource-group", default=None, help="Resource group.")
-@click.option("-w", "--workspace", "workspace_name", default=None, help="Workspace name.")
+@options(SET, EMULATOR, SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE)
 @click.pass_context
 def plan_command(
     ctx: click.Context, fmt: str, detailed_exitcode: bool, overrides: tuple[str, ...], **opts: Any
@@ -357,13 +280,12 @@ def plan_command(
     """Show what applying azureml/<env>/ would change in the workspace, and drift.
 
     Per resource: create, update (old -> new, marked drift when changed outside amlgen),
-    no change, or cannot update (and what to do instead). Changes nothing.
+    no change, or cannot update (and what to do instead). Changes nothing. With --set, the
+    params rendered with the override are planned, as `render --set` would write them.
 
     Example: amlgen plan --env dev --detailed-exitcode --format markdown
     """
-    from . import plan
-
-    result = plan(project_dir=_project(ctx), overrides=overrides, **opts)
+    result = generator.plan(project_dir=_project(ctx), overrides=overrides, **opts)
     click.echo(result.render(fmt), nl=False)
     if detailed_exitcode:
         sys.exit(result.exit_code)
@@ -388,12 +310,7 @@ def plan_command(
     is_flag=True,
     help="Also check against the live `azureml` registry (needs credentials, or the emulator).",
 )
-@click.option(
-    "--emulator",
-    metavar="URL",
-    default=None,
-    help="With --online: ask the local emulator at URL (or set AMLGEN_EMULATOR).",
-)
+@EMULATOR
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -410,42 +327,22 @@ def validate(
 
     Example: amlgen validate azureml/dev --strict
     """
-    from .errors import ValidationFailed
-    from .validation import format_json, format_text, validate_paths
-
-    report = validate_paths(
+    report = generator.validate_paths(
         list(paths), project_dir=_project(ctx), online=online, emulator=emulator
     )
-    click.echo(format_json(report) if fmt == "json" else format_text(report), nl=False)
+    click.echo(generator.format_report(report, fmt), nl=False)
     if report.failed(strict):
         why = "warnings (--strict)" if not report.errors else "errors"
-        raise ValidationFailed(f"validation failed with {why}: {report.summary()}")
+        _err(f"error: validation failed with {why}: {report.summary()}")
+        sys.exit(1)
 
 
 # --- emulator ----------------------------------------------------------------------------------
 
 
-class _Number(click.ParamType):
-    """A number whose bad value is one `error:` line, as the emulator's range checks are."""
-
-    def __init__(self, kind: type[int] | type[float]) -> None:
-        self.kind = kind
-        self.name = "integer" if kind is int else "float"  # click's names: same --help
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, self.kind) and not isinstance(value, bool):
-            return value
-        try:
-            return self.kind(value)
-        except ValueError:
-            flag = param.opts[0] if param is not None else "value"
-            what = "a whole number" if self.kind is int else "a number"
-            raise AmlgenError(f"{flag} {value}: must be {what}") from None
-
-
 @cli.command()
 @click.option(
-    "--port", type=_Number(int), default=0, show_default=True, help="Port (0 picks a free one)."
+    "--port", type=Number(int), default=0, show_default=True, help="Port (0 picks a free one)."
 )
 @click.option(
     "--host",
@@ -462,14 +359,14 @@ class _Number(click.ParamType):
 )
 @click.option(
     "--job-seconds",
-    type=_Number(float),
+    type=Number(float),
     default=2.0,
     show_default=True,
     help="How long an emulated job takes from NotStarted to Completed.",
 )
 @click.option(
     "--deploy-seconds",
-    type=_Number(float),
+    type=Number(float),
     default=None,
     help="Minimum deployment provisioning time (default: --job-seconds).",
 )
@@ -491,13 +388,12 @@ def emulator(
 ) -> None:
     """Run the local Azure ML emulator in the foreground (Ctrl-C stops).
 
-    Prints the two `export` lines that make every command (and both backends) use it.
+    Prints the two `export` lines that make every command (and both backends) use it. The
+    emulator is a separate room: this command is the one door to it.
 
     Example: amlgen emulator --port 8765 --job-seconds 5
     """
-    import os
-
-    from .emulator import ENV_SECRET, run_foreground
+    from ..emulator import ENV_SECRET, run_foreground
 
     run_foreground(
         port,
@@ -517,7 +413,7 @@ def emulator(
 
 
 @cli.command("data")
-@env_option
+@ENV
 @click.option(
     "--source",
     default=None,
@@ -552,7 +448,7 @@ def emulator(
     default=None,
     help="Progress bars on stderr (default: when stderr is a terminal).",
 )
-@set_option
+@SET
 @click.pass_context
 def data(
     ctx: click.Context,
@@ -569,14 +465,11 @@ def data(
     """Prepare the JSONL splits, sample_score.json and manifest.json from a chat dataset.
 
     Streams every split, drops (or fails on) rows the fine-tuning service would reject, and
-    writes all files atomically, together with the job files that read them (their amlgen.data
-    tag); the same inputs always give byte-identical files.
+    writes all files atomically; the same inputs always give byte-identical files.
 
     Example: amlgen data --source samples/ultrachat_200k_sample --split-percent 50
     """
-    from .data import prepare_data
-
-    report = prepare_data(
+    report = generator.prepare_data(
         env,
         _project(ctx),
         overrides,
@@ -586,7 +479,7 @@ def data(
         seed=seed,
         out=out,
         on_invalid=on_invalid,
-        progress=sys.stderr.isatty() if progress is None else progress,
+        progress=_console.live if progress is None else progress,
     )
     for line in report.summary():
         _err(line)
@@ -599,29 +492,29 @@ def data(
     help="Write nothing: ask the live registry what changed since the lock; exit 1 if a change "
     "breaks a job.",
 )
-@click.option("--env", default=None, help="With --check: only this environment's pins.")
-@click.option(
-    "--emulator",
-    metavar="URL",
-    default=None,
-    help="Ask the local emulator's registry at URL (or set AMLGEN_EMULATOR).",
-)
+@ENV
+@EMULATOR
 @click.option(
     "--seed", is_flag=True, help="Write the lock from the bundled catalog (no registry access)."
 )
 @click.pass_context
 def lock_command(
-    ctx: click.Context, check: bool, env: str | None, emulator: str | None, seed: bool
+    ctx: click.Context, check: bool, env: str, emulator: str | None, seed: bool
 ) -> None:
     """Pin what the registry says about the pinned component and models in params/registry.lock.
 
-    Offline commands (render, validate) read the lock; commit it and review its diffs.
+    Offline commands (render, validate) read the lock; commit it and review its diffs. With
+    --check, --env limits the check to that environment's pins (default: all).
 
     Example: amlgen lock --check --env dev
     """
-    from . import lock
-
-    result = lock(_project(ctx), check=check, env=env, emulator=emulator, seed=seed)
+    result = generator.lock(
+        _project(ctx),
+        check=check,
+        env=env if _given(ctx, "env") else None,
+        emulator=emulator,
+        seed=seed,
+    )
     for change in result.changes:
         click.echo(change.text())
     _err(result.summary())
@@ -630,6 +523,7 @@ def lock_command(
 
 
 def main() -> None:
+    generator.install_sigterm()
     cli(prog_name="amlgen")
 
 

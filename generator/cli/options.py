@@ -1,0 +1,158 @@
+"""The command line's shared parts: every option declared once, and the console that shows
+progress (one updating line on a terminal, plain lines in CI logs)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import AmlgenError
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+class Console:
+    """Progress on stderr: on a terminal one updating status line; elsewhere (CI logs) plain
+    lines. Lines may come from the heartbeat thread, so writes are serialised."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.showing = False
+
+    @property
+    def live(self) -> bool:
+        return sys.stderr.isatty() and not os.environ.get("CI")
+
+    def line(self, text: str) -> None:
+        with self.lock:
+            if self.showing:
+                sys.stderr.write("\r\x1b[K")
+                self.showing = False
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
+    def status(self, text: str) -> None:
+        with self.lock:
+            width = max(os.get_terminal_size(sys.stderr.fileno()).columns - 1, 20)
+            sys.stderr.write("\r\x1b[K" + text[:width])
+            sys.stderr.flush()
+            self.showing = True
+
+    def done(self) -> None:
+        with self.lock:
+            if self.showing:
+                sys.stderr.write("\r\x1b[K")
+                sys.stderr.flush()
+                self.showing = False
+
+    def target(self) -> dict[str, Any]:
+        """The progress keywords of a flow command."""
+        if self.live:
+            return {"log": self.line, "status": self.status, "heartbeat_seconds": 1.0}
+        return {"log": self.line}
+
+
+console = Console()
+
+
+# --- options, each declared once ---------------------------------------------------------------
+
+ENV = click.option(
+    "--env", default="dev", show_default=True, help="Environment: params/<env>.yaml over base."
+)
+SET = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a parameter, e.g. --set finetune.num_train_epochs=1 (repeatable).",
+)
+EMULATOR = click.option(
+    "--emulator",
+    metavar="URL",
+    default=None,
+    help="Use the local emulator at URL (or set AMLGEN_EMULATOR).",
+)
+BACKEND = click.option(
+    "--backend",
+    type=click.Choice(["cli", "sdk"]),
+    default="cli",
+    show_default=True,
+    help="`az ml` (your az login) or the azure-ai-ml SDK (DefaultAzureCredential).",
+)
+DRY_RUN = click.option("--dry-run", is_flag=True, help="Print the exact plan; change nothing.")
+ASSETS = click.option(
+    "--assets",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of rendered YAML (default: azureml/<env>).",
+)
+SUBSCRIPTION = click.option(
+    "--subscription",
+    "subscription_id",
+    default=None,
+    metavar="ID",
+    help="Subscription (else AZURE_SUBSCRIPTION_ID, config.json, az defaults).",
+)
+RESOURCE_GROUP = click.option("-g", "--resource-group", default=None, help="Resource group.")
+WORKSPACE = click.option(
+    "-w", "--workspace", "workspace_name", default=None, help="Workspace name."
+)
+KEEP_ENDPOINT = click.option(
+    "--keep-endpoint", is_flag=True, help="Leave the endpoint running (on success or failure)."
+)
+STREAM = click.option("--stream", is_flag=True, help="Show the job's logs while waiting.")
+WAIT = click.option(
+    "--wait", is_flag=True, help="Wait until the job ends (only Completed succeeds)."
+)
+TIMEOUT = click.option(
+    "--timeout",
+    "timeout_minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Minutes to wait for the job (default: job.timeout_minutes).",
+)
+JOB = click.option("--job", default=None, help="Job name (default: the recorded one).")
+TARGET = (ENV, BACKEND, DRY_RUN, ASSETS, EMULATOR, SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE)
+TARGET_KEYS = (
+    "backend",
+    "dry_run",
+    "assets",
+    "emulator",
+    "subscription_id",
+    "resource_group",
+    "workspace_name",
+)
+
+
+def options(*decorators: Decorator) -> Decorator:
+    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+class Number(click.ParamType):
+    """A number whose bad value is one `error:` line, as the emulator's range checks are."""
+
+    def __init__(self, kind: type[int] | type[float]) -> None:
+        self.kind = kind
+        self.name = "integer" if kind is int else "float"  # click's names: same --help
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, self.kind) and not isinstance(value, bool):
+            return value
+        try:
+            return self.kind(value)
+        except ValueError:
+            flag = param.opts[0] if param is not None else "value"
+            what = "a whole number" if self.kind is int else "a number"
+            raise AmlgenError(f"{flag} {value}: must be {what}") from None

@@ -1,0 +1,101 @@
+"""The flow commands as typed functions, one per `amlgen` command (exported by the package).
+
+Each takes the environment, what its command takes, and the connection keywords of `Target`;
+each returns an `Outcome` and raises the project's errors. Progress goes to the `log` and
+`status` callbacks the caller passes: the library itself prints nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypedDict
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover
+    from typing_extensions import Unpack
+
+from .workflow import Flow, Options, Outcome
+
+
+class Target(TypedDict, total=False):
+    """Where and how a command acts; every flow command takes these keywords."""
+
+    project_dir: Path | str  # the project folder (params/, azureml/, data/); default "."
+    backend: str  # "cli" (`az ml`) or "sdk" (azure-ai-ml MLClient); default "cli"
+    dry_run: bool  # record the exact plan (argv or SDK calls) in Outcome.plan; change nothing
+    assets: Path | str | None  # folder of rendered YAML; default azureml/<env>
+    emulator: str | None  # the local emulator's URL (else AMLGEN_EMULATOR)
+    subscription_id: str | None
+    resource_group: str | None
+    workspace_name: str | None
+    log: Callable[[str], None]  # progress lines
+    status: Callable[[str], None] | None  # transient progress (one updating terminal line)
+    heartbeat_seconds: float | None  # progress interval during long waits (at most 30 s)
+    poll_seconds: float | None  # first job poll interval
+
+
+def _flow(env: str, target: Target, **command: object) -> Flow:
+    return Flow(Options(env=env, **target, **command))  # type: ignore[arg-type]
+
+
+def run(
+    env: str = "dev",
+    *,
+    keep_endpoint: bool = False,
+    stream: bool = False,
+    timeout_minutes: float | None = None,
+    **target: Unpack[Target],
+) -> Outcome:
+    """Every step (submit, wait, register, deploy, invoke, teardown), resuming from the state."""
+    opts = {"keep_endpoint": keep_endpoint, "stream": stream, "timeout_minutes": timeout_minutes}
+    return _flow(env, target, **opts).run()
+
+
+def submit(
+    env: str = "dev",
+    *,
+    wait: bool = False,
+    stream: bool = False,
+    timeout_minutes: float | None = None,
+    **target: Unpack[Target],
+) -> Outcome:
+    """Pre-flight checks, then submit the rendered pipeline job (and wait for it, if asked)."""
+    opts = {"wait": wait, "stream": stream, "timeout_minutes": timeout_minutes}
+    return _flow(env, target, **opts).submit()
+
+
+def status(
+    env: str = "dev",
+    *,
+    job: str | None = None,
+    wait: bool = False,
+    stream: bool = False,
+    timeout_minutes: float | None = None,
+    **target: Unpack[Target],
+) -> Outcome:
+    """The recorded (or named) job's live status; `wait` waits for a terminal one."""
+    opts = {"job": job, "wait": wait, "stream": stream, "timeout_minutes": timeout_minutes}
+    return _flow(env, target, **opts).status()
+
+
+def register(env: str = "dev", *, job: str | None = None, **target: Unpack[Target]) -> Outcome:
+    """Register the completed job's model (model.yml + the job's output)."""
+    return _flow(env, target, job=job).register()
+
+
+def deploy(env: str = "dev", *, keep_endpoint: bool = False, **target: Unpack[Target]) -> Outcome:
+    """Create or update the endpoint and deployment, then route the traffic."""
+    return _flow(env, target, keep_endpoint=keep_endpoint).deploy()
+
+
+def invoke(env: str = "dev", **target: Unpack[Target]) -> Outcome:
+    """Send the prepared request to the deployment; the response is saved next to the state."""
+    return _flow(env, target).invoke()
+
+
+def teardown(env: str = "dev", **target: Unpack[Target]) -> Outcome:
+    """Delete the endpoint the state records (it bills until deleted)."""
+    return _flow(env, target).teardown()

@@ -1,0 +1,157 @@
+"""Pre-flight: everything checked before a command spends money, in this one place.
+
+In order: the rendered files match the params, the model is not retired, the offline validation
+passes, the data files exist; then, live through the backend's small read/create primitives (the
+same for `az ml` and the SDK): the base model exists in its registry and allows the fine-tuning
+size, and the cluster exists (created from compute.yml when missing), is not Failed, has the
+rendered size and enough GPUs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import lifecycle
+from .backends import Assets, Backend
+from .catalog import lockfile
+from .catalog.allow_lists import finetune_refusal, inference_warning
+from .catalog.metadata import version_entry
+from .errors import WorkflowError
+from .params import Resolved
+from .rendering import render
+
+Warn = Callable[[str], None]
+
+
+def stale_files(resolved: Resolved, project_dir: Path) -> list[str]:
+    """Rendered files that differ from what the params render now (`missing` or `stale`)."""
+    stale = []
+    for rel, text in sorted(render(resolved).items()):
+        path = project_dir / rel
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != text:
+            stale.append(f"{rel} ({'missing' if current is None else 'stale'})")
+    return stale
+
+
+def check_fresh(resolved: Resolved, project_dir: Path) -> None:
+    """Refuse to act on rendered files that no longer match the params."""
+    stale = stale_files(resolved, project_dir)
+    if stale:
+        raise WorkflowError(
+            f"rendered files do not match the params: {', '.join(stale)}: run `make render` "
+            "(amlgen render --all), review and commit, then retry"
+        )
+
+
+def check_lifecycle(resolved: Resolved, project_dir: Path, emulated: bool, warn: Warn) -> None:
+    """A retired model is rejected by the service: refuse it before anything costs money.
+    The local emulator may still rehearse it (it rehearses the flow, not the catalogue)."""
+    p = resolved.params
+    registry = lockfile.source(project_dir)
+    meta = registry.model(p.model.name, p.model.version)
+    if meta is None:
+        return
+    verdict = lifecycle.judge(meta, candidates=registry.candidates())
+    why = verdict.refusal()
+    if why is None:
+        return
+    if emulated:
+        warn(f"warning: {verdict.message()}; rehearsing on the local emulator only")
+        return
+    raise WorkflowError(why)
+
+
+def validate_offline(folder: Path, project_dir: Path) -> None:
+    """The offline validation must pass before anything that costs money."""
+    from .validation import validate_paths
+
+    report = validate_paths([folder], project_dir=project_dir)
+    errors = [f for f in report.findings if f.severity == "error"]
+    if errors:
+        lines = [f.text() for f in errors]
+        raise WorkflowError(
+            "offline validation failed, nothing was submitted:\n" + "\n".join(lines)
+        )
+
+
+def check_data(assets: Assets, env: str, request: bool) -> None:
+    """The files the job uploads (and the test request) exist."""
+    missing = [p for p in assets.data_files() if not p.is_file()]
+    if request and not assets.request_file.is_file():
+        missing.append(assets.request_file)
+    if missing:
+        names = ", ".join(assets.rel(p) for p in missing)
+        raise WorkflowError(f"data file(s) missing: {names}: run `amlgen data --env {env}` first")
+
+
+# --- live ------------------------------------------------------------------------------------
+
+
+def check_model_tags(tags: dict[str, Any], model: str, assets: Assets, warn: Warn) -> None:
+    """The live registry's allow lists, by the validator's rule: refuse a fine-tuning size the
+    model does not allow, warn about an inference size off its list."""
+    entry = version_entry(tags)
+    size = assets.finetune_size
+    if size:
+        why = finetune_refusal(size, entry.get("finetune_allow_list", ()), model)
+        if why:
+            raise WorkflowError(f"{model}: {why}")
+    instance = str(assets.deployment.get("instance_type", ""))
+    if instance:
+        note = inference_warning(instance, entry.get("inference_allow_list", ()), model)
+        if note:
+            warn(f"warning: {model}: {note}")
+
+
+def check_cluster(
+    name: str, state: str | None, size: str, gpus: int | None, assets: Assets
+) -> None:
+    """Refuse a failed cluster, a size that is not the rendered one, or too few GPUs."""
+    if state and state.lower() == "failed":
+        raise WorkflowError(f"compute {name}: provisioning state is Failed: fix or delete it")
+    wanted = assets.finetune_size
+    if wanted and size and size.lower() != wanted.lower():
+        raise WorkflowError(
+            f"compute {name}: exists with size {size}, but compute.yml asks for {wanted}"
+        )
+    requested = assets.gpus_requested
+    if gpus is None:
+        raise WorkflowError(f"compute {name}: VM size {size} not found in compute.list_sizes()")
+    if requested is not None and requested > gpus:
+        raise WorkflowError(
+            f"compute {name}: number_of_gpu_to_use_finetuning is {requested} but {size} "
+            f"has {gpus} GPU(s) per node"
+        )
+
+
+def check_live(backend: Backend, assets: Assets, warn: Warn) -> None:
+    """The registry model and the cluster, through the backend's primitives (may create the
+    cluster from compute.yml). In a dry run the primitives record their calls and return None."""
+    dry = backend.dry_run
+    base = assets.base_model
+    if base:
+        registry, name, version = base
+        info = backend.read("registry_model", name, version=version, registry=registry)
+        if not dry:
+            if info is None:
+                raise WorkflowError(f"model {name}:{version} not found in registry {registry}")
+            check_model_tags(info.get("tags") or {}, f"{name}:{version}", assets, warn)
+    cluster = assets.compute_name
+    if cluster is None:
+        return
+    compute = backend.read("compute", cluster)
+    if compute is None:
+        if assets.compute and assets.compute.get("name") == cluster:
+            compute = backend.create_compute(assets)
+        elif not dry:
+            raise WorkflowError(f"compute {cluster}: not found, and compute.yml does not define it")
+    sizes = backend.vm_sizes()
+    if dry:
+        return
+    compute = compute or {}
+    size = str(compute.get("size") or assets.finetune_size or "")
+    gpus = next((g for n, g in sizes.items() if n.lower() == size.lower()), None)
+    check_cluster(cluster, compute.get("provisioning_state"), size, gpus, assets)
