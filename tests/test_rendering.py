@@ -294,11 +294,12 @@ def test_python_api(project3: Path) -> None:
     import generator
     import generator.rendering  # importing the module must not shadow the API function
 
-    stale = generator.render_project(
-        project_dir=project3, overrides=["finetune.seed=7"], check=True
-    )
+    first = generator.render_project(project_dir=project3)
+    assert "  created  azureml/dev/pipeline-job.yml" in first.status_lines()
+    seed = ["finetune.seed=7"]
+    stale = generator.render_project(project_dir=project3, overrides=seed, check=True)
     assert not stale.clean and stale.check
-    assert "   stale  azureml/dev/pipeline-job.yml" in stale.status_lines()
+    assert "    stale  azureml/dev/pipeline-job.yml" in stale.status_lines()
     assert "finetune.seed=7" in stale.diffs()
     before = (project3 / "azureml/dev/pipeline-job.yml").read_text()
     assert before == render(load_params("dev", project3))["azureml/dev/pipeline-job.yml"]
