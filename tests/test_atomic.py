@@ -92,7 +92,7 @@ def test_concurrent_writers_of_one_file_do_not_clash(tmp_path: Path) -> None:
 
 
 def test_state_and_lock_files_are_written_through_it(tmp_path: Path) -> None:
-    from generator.workflow import State
+    from generator.state import State
 
     path = tmp_path / ".amlgen" / "dev" / "state.json"
     path.parent.mkdir(parents=True)

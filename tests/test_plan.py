@@ -16,7 +16,8 @@ import pytest
 from _flowkit import az_on_path, make_project
 from click.testing import CliRunner
 
-from generator import planning, workflow
+import generator as workflow
+from generator import planning
 from generator.backends.az import AzBackend
 from generator.backends.base import forbidden, not_found, transient
 from generator.cli import cli
