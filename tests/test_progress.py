@@ -151,9 +151,8 @@ def test_status_wait_without_a_recorded_job_is_an_error(tmp_path: Path) -> None:
         ["run", "--backend", "nope"],
         ["render", "--all", "--env", "prod"],
         ["status", "--timeout", "0"],
-        ["emulator", "--port", "99999"],
     ],
-    ids=["unknown-option", "bad-choice", "conflicting", "zero-timeout", "port-range"],
+    ids=["unknown-option", "bad-choice", "conflicting", "zero-timeout"],
 )
 def test_usage_errors_exit_2_in_one_message(tmp_path: Path, argv: list[str]) -> None:
     proc = subprocess.run([*AMLGEN, *argv], capture_output=True, text=True, cwd=tmp_path)
