@@ -472,7 +472,7 @@ def test_the_flow_submits_through_busy_answers_on_its_uploads(
     restart on an upload: test_an_upload_survives_a_restart_and_a_throttle)."""
     from _flowkit import make_project
 
-    from generator import workflow
+    import generator as workflow
 
     proj = make_project(tmp_path / "p")
     with Emulator(job_seconds=1.0) as emu:
