@@ -71,9 +71,69 @@ def test_stale_rendered_files_are_one_line(tmp_path: Path) -> None:
     )
 
 
+def test_dry_run_lists_the_plans_reads_and_says_when_it_cannot_read(
+    tmp_path: Path,
+) -> None:
+    proj = make_project(tmp_path / "p")
+    result = amlgen(proj, "deploy", "--dry-run", env={"PATH": str(tmp_path), "AMLGEN_AZ": ""})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        "az ml compute show -n gpu-a100 -o json  # amlgen plan: the live state"
+    )
+    assert result.stderr == (
+        "amlgen plan: cannot read the live state (`az` not found on PATH: install the Azure CLI "
+        "and `az extension add -n ml`, or use --backend sdk)\n"
+    )
+
+
 # --- against the emulator -----------------------------------------------------------------------
 
 emulator_mod = pytest.importorskip("generator.emulator")
+
+
+def test_out_of_band_change_edits_the_stored_resource_only(tmp_path: Path) -> None:
+    from generator.emulator.arm import ApiError, Request
+
+    emu = emulator_mod.Emulator()  # not started: the route table alone
+    ep = {"name": "e1", "tags": {"a": "1"}, "properties": {"traffic": {"d": 100}}}
+    emu.store.data["endpoints"]["e1"] = ep
+    emu.store.data["deployments"]["e1"] = {"d": {"name": "d", "properties": {}}}
+
+    def post(**body: Any) -> Any:
+        return emu.api.handle(Request("POST", "/_emulator/change", {}, body, b""))
+
+    view = post(resource="endpoint", name="e1", traffic={"d": 0}, tags={"a": None, "b": 2})
+    assert view.status == 200 and view.body["properties"]["traffic"] == {"d": 0}
+    assert ep["tags"] == {"b": "2"} and "lastModifiedAt" in ep["systemData"]
+    post(resource="deployment", name="d", endpoint="e1", instance_count=3, set={"properties.x": 1})
+    dep = emu.store.data["deployments"]["e1"]["d"]
+    assert dep["sku"] == {"name": "Default", "capacity": 3} and dep["properties"]["x"] == 1
+    assert emu.store.data["requests"] == []  # not an ARM request: nothing in the request log
+    assert [f[0] for f in emu.store.data["faults_fired"]] == ["out_of_band", "out_of_band"]
+    for body, status in (
+        ({"resource": "endpoint", "name": "nope"}, 404),
+        ({"resource": "workspace", "name": "e1"}, 400),
+        ({"resource": "endpoint", "name": "e1", "colour": "red"}, 400),
+        ({"resource": "endpoint", "name": "e1", "instance_count": 2}, 400),
+    ):
+        with pytest.raises(ApiError) as err:
+            post(**body)
+        assert err.value.status == status, body
+    emu.stop()
+
+
+def test_forbidden_fault_rule_is_checked_and_bounded() -> None:
+    from generator.emulator import EmulatorError
+    from generator.emulator.faults import Faults, normalise
+
+    assert normalise({"fault": "forbidden", "match": "/computes/"})["times"] == 1
+    with pytest.raises(EmulatorError, match="status: unknown key"):
+        normalise({"fault": "forbidden", "status": 401})
+    faults = Faults([{"fault": "forbidden", "match": "/computes/", "method": "get", "times": 2}])
+    assert faults.throttle("PUT", "/x/computes/c", kind="forbidden") is None
+    assert faults.throttle("GET", "/x/computes/c", kind="forbidden") is not None
+    assert faults.throttle("GET", "/x/computes/c", kind="forbidden") is not None
+    assert faults.throttle("GET", "/x/computes/c", kind="forbidden") is None
 
 
 @pytest.fixture
