@@ -345,3 +345,34 @@ def test_no_workspace_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 1
     assert result.output.startswith("error: no workspace: pass --subscription, --resource-group")
     assert result.output.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_large_model_deployment_settings_round_trip_without_false_diffs(
+    emu: Any, tmp_path: Path
+) -> None:
+    """Environment variables, request settings and probes (ISO durations on the wire) compare
+    equal after a run: the normalise rules cover what the SDK sends and the service returns."""
+    from test_deployment_settings import make_project as settings_project
+
+    proj = settings_project(tmp_path / "p")
+    workflow.run(project_dir=proj, backend="sdk", keep_endpoint=True)
+    for backend in ("sdk", "cli"):
+        code, data = plan_json(proj, emu, backend)
+        assert code == 0, data
+    # One of them changed out of band is a drift the plan names by its YAML path.
+    change(
+        emu,
+        resource="deployment",
+        name="demo",
+        endpoint=ENDPOINT,
+        set={"properties.livenessProbe.timeout": "PT1M", "properties.environmentVariables": {}},
+    )
+    code, data = plan_json(proj, emu, "sdk")
+    by_kind = {r["kind"]: r for r in data["resources"]}
+    assert code == 2 and by_kind["online_deployment"]["drift"] is True
+    assert by_kind["online_deployment"]["changes"] == [
+        {"path": "environment_variables[MODEL_LOAD_TIMEOUT]", "old": None, "new": "900"},
+        {"path": "environment_variables[WORKER_COUNT]", "old": None, "new": "2"},
+        {"path": "liveness_probe.timeout", "old": 60, "new": 299},
+    ]
