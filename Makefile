@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.amlgen-installed
 
-.PHONY: install render check lint format types test test-fast demo bench catalog clean
+.PHONY: install render check readme readme-check lint format types test test-fast demo bench catalog clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ render: $(STAMP)  ## regenerate azureml/ from params/
 check: $(STAMP)  ## fail if the committed azureml/ is stale
 	$(BIN)/amlgen render --all --check
 
+readme: $(STAMP)  ## rewrite README.md's output blocks from the tool (review the diff, commit)
+	$(BIN)/python scripts/readme_blocks.py --write
+
+readme-check: $(STAMP)  ## fail if a README output block no longer matches the tool
+	$(BIN)/python scripts/readme_blocks.py --check
+
 lint: $(STAMP)
 	$(BIN)/ruff check generator tests bench scripts
 	$(BIN)/ruff format --check generator tests bench scripts
@@ -31,7 +37,7 @@ format: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-test: lint types check  ## lint + types + check + the whole test suite
+test: lint types check readme-check  ## lint + types + render check + README blocks + the tests
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)  ## skip the slow end-to-end tests
