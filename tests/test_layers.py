@@ -5,6 +5,7 @@ exactly what the CLI calls, and the library does not print."""
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,3 +271,20 @@ def test_the_library_does_not_print() -> None:
                 ):
                     talk.append(f"{m.name}:{node.lineno}: sys.{f.value.attr}.write()")
     assert not talk, "library code that prints:\n" + "\n".join(talk)
+
+
+def test_the_readme_module_table_matches_the_tree() -> None:
+    readme = (PKG.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| module | concern |", 1)[1].split("\n\n", 1)[0]
+    named = set(re.findall(r"`(generator/[^`]+)`", table))
+    missing = sorted(p for p in named if not (PKG.parent / p).exists())
+    assert not missing, f"README's module table names what is not in the tree: {missing}"
+    entries = {
+        f"generator/{p.name}" + ("/" if p.is_dir() else "")
+        for p in PKG.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists())
+        or (p.suffix == ".py" and p.name != "__main__.py")
+    }
+    listed = {p if p.endswith((".py", "/")) else p + "/" for p in named}
+    unlisted = sorted(entries - listed)
+    assert not unlisted, f"README's module table leaves out {unlisted}"

@@ -21,6 +21,7 @@ import generator
 from ..errors import AmlgenError
 from ..version import __version__
 from .options import (
+    BACKEND,
     EMULATOR,
     ENV,
     JOB,
@@ -251,14 +252,7 @@ def run(ctx: click.Context, **options: Any) -> None:
 
 
 @cli.command("plan")
-@options(ENV)
-@click.option(
-    "--backend",
-    type=click.Choice(["cli", "sdk"]),
-    default="cli",
-    show_default=True,
-    help="Read with `az ml ... show` or the azure-ai-ml SDK's get().",
-)
+@options(ENV, BACKEND)
 @click.option(
     "--format",
     "fmt",
