@@ -81,7 +81,7 @@ def check_pipeline_job(
     top_inputs: dict[str, Any] = props.get("inputs") or {}
     top_outputs: dict[str, Any] = props.get("outputs") or {}
     for name, inp in top_inputs.items():
-        _check_data(f"pipeline input '{name}'", inp, uploads)
+        check_data(f"pipeline input '{name}'", inp, uploads)
     for step, node in (props.get("jobs") or {}).items():
         comp_id = str(node.get("componentId") or "")
         m = _COMPONENT.match(comp_id)
@@ -125,7 +125,7 @@ def check_pipeline_job(
                 )
 
 
-def _check_data(where: str, inp: dict[str, Any], uploads: dict[str, Any]) -> None:
+def check_data(where: str, inp: dict[str, Any], uploads: dict[str, Any]) -> None:
     uri = str(inp.get("uri") or "")
     kind = inp.get("jobInputType")
     if kind in ("uri_file", "uri_folder"):

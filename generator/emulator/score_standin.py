@@ -119,9 +119,90 @@ def _check_body(body: Any) -> tuple[list[dict[str, str]], dict[str, Any]] | str:
     return messages, params
 
 
+# The Azure AI Model Inference API's chat-completions body (serverless endpoints, facts §12).
+CHAT_PARAMETERS: dict[str, tuple[type, ...]] = {
+    "temperature": (int, float),
+    "top_p": (int, float),
+    "max_tokens": (int,),
+    "presence_penalty": (int, float),
+    "frequency_penalty": (int, float),
+    "seed": (int,),
+    "stop": (list,),
+    "stream": (bool,),
+    "model": (str,),
+}
+
+
+def _check_chat(body: Any) -> list[dict[str, str]] | str:
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return "The request body must be a JSON object with a 'messages' list."
+    messages = body["messages"]
+    if not messages:
+        return "messages must be a non-empty list of chat messages."
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict) or msg.get("role") not in ROLES:
+            return f"messages[{i}].role must be one of {', '.join(ROLES)}."
+        if not isinstance(msg.get("content"), str):
+            return f"messages[{i}].content must be a string."
+    for key, value in body.items():
+        if key == "messages":
+            continue
+        types = CHAT_PARAMETERS.get(key)
+        if types is None:
+            return f"'{key}' is not a parameter of chat completions (input_data is the " + (
+                "managed endpoint's shape)" if key == "input_data" else "API's body)"
+            )
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            return f"'{key}' has the wrong type ({type(value).__name__})."
+    if body.get("stream"):
+        return "stream: the amlgen emulator answers whole responses only."
+    return messages
+
+
+def _chat(routes: dict[str, Any], request: Any) -> AMLResponse:
+    if request.method != "POST":
+        return _error(405, "MethodNotAllowed", "Use POST for chat completions.")
+    if routes.get("api") != "chat-completions":
+        return _error(404, "NotFound", "This endpoint does not serve /chat/completions.")
+    try:
+        body = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError:
+        return _error(400, "BadRequest", "The request body is not valid JSON.")
+    checked = _check_chat(body)
+    if isinstance(checked, str):
+        return _error(422, "UnprocessableEntity", checked)
+    last_user = next((m["content"] for m in reversed(checked) if m["role"] == "user"), "")
+    model = next(iter(routes["deployments"].values()), {}).get("model", "?")
+    answer = f"[amlgen emulator stand-in, not a model: {model}] You said: {last_user}"
+    prompt_tokens = sum(len(m["content"].split()) for m in checked)
+    out = {
+        "id": f"chatcmpl-{random.getrandbits(64):016x}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(answer.split()),
+            "total_tokens": prompt_tokens + len(answer.split()),
+        },
+    }
+    return AMLResponse(out, 200, {}, json_str=True)
+
+
 @rawhttp
 def run(request: Any) -> AMLResponse:
     routes = json.loads(_routes_file.read_text(encoding="utf-8"))  # the key passed score_gate.py
+    if request.headers.get("x-amlgen-api") == "chat-completions":
+        return _chat(routes, request)
+    if routes.get("api") == "chat-completions":
+        return _error(404, "NotFound", "A serverless endpoint serves POST /chat/completions.")
     if request.method != "POST":
         return _error(405, "MethodNotAllowed", "Use POST to score.")
     picked = _pick(routes, request.headers.get("azureml-model-deployment"))

@@ -58,8 +58,16 @@ class ScoringServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/score"
 
-    def write_routes(self, key_hashes: list[str], deployments: dict[str, Any]) -> None:
-        routes = {"endpoint": self.endpoint, "key_hashes": key_hashes, "deployments": deployments}
+    def write_routes(
+        self, key_hashes: list[str], deployments: dict[str, Any], api: str = "score"
+    ) -> None:
+        """`api`: "score" (managed online endpoint) or "chat-completions" (serverless)."""
+        routes = {
+            "endpoint": self.endpoint,
+            "key_hashes": key_hashes,
+            "deployments": deployments,
+            "api": api,
+        }
         tmp = self.dir / ".routes.json.tmp"
         tmp.write_text(json.dumps(routes), encoding="utf-8")
         os.replace(tmp, self.dir / "routes.json")

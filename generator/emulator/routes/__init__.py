@@ -15,7 +15,18 @@ and add it to FAMILIES. To add a route to a family: one `Route(...)` line in its
 from __future__ import annotations
 
 from ..arm import Family
-from . import computes, data, debug, endpoints, jobs, models, outofband, registry, workspace
+from . import (
+    computes,
+    data,
+    debug,
+    endpoints,
+    jobs,
+    models,
+    outofband,
+    registry,
+    serverless,
+    workspace,
+)
 
 FAMILIES: tuple[Family, ...] = (
     workspace.FAMILY,  # workspace, datastores, VM sizes, long-running operation status
@@ -23,6 +34,7 @@ FAMILIES: tuple[Family, ...] = (
     models.FAMILY,
     computes.FAMILY,
     endpoints.FAMILY,  # online endpoints, deployments, their real scoring servers
+    serverless.FAMILY,  # serverless endpoints (chat completions on the same scoring stand-in)
     registry.FAMILY,  # the `azureml` registry: components and models from the bundled catalog
     debug.FAMILY,  # /_emulator/state, /_emulator/faults
     data.FAMILY,  # /_emulator/uploads: the server side of the client's upload seam

@@ -20,12 +20,14 @@ from ..arm import (
     system_data,
     ws_id,
 )
+from ..ftcheck import check_finetuning_job
 from ..jobcheck import JobProblem, check_pipeline_job
 
 if TYPE_CHECKING:
     from ..api import Api
 
 TERMINAL = ("Completed", "Failed", "Canceled")
+FINETUNING = "FineTuning"
 
 
 def _view(job: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +62,10 @@ def put_job(api: Api, req: Request) -> Response:
             return Response(200, _view(existing))
         meta: dict[str, Any] = {"created": time.time(), "final": "Completed"}
         try:
-            check_pipeline_job(props, api.data["uploads"], api.data["computes"])
+            if props.get("jobType") == FINETUNING:
+                check_finetuning_job(props, api.data["uploads"], api.data["computes"])
+            else:
+                check_pipeline_job(props, api.data["uploads"], api.data["computes"])
         except JobProblem as problem:
             meta.update(final="Failed", error=problem.message, code=problem.code)
         fault = api.faults.take_job_status()
@@ -114,13 +119,73 @@ def _advance_job(api: Api, job: dict[str, Any], now: float) -> bool:
             new = meta["final"]
     if new == old:
         return False
+    if new == "Completed" and props.get("jobType") == FINETUNING:
+        taken = _registered_model_taken(api, props)
+        if taken:
+            new = "Failed"
+            meta.update(error=taken, code="UserError")
     props["status"] = new
     if new == "Failed":
         props["properties"]["error"] = meta.get("error", "Failed")
         props["properties"]["error.code"] = meta.get("code", "SystemError")
     elif new == "Completed":
         _job_outputs(api, job)
+        if props.get("jobType") == FINETUNING:
+            _register_output_model(api, job)
     return True
+
+
+def _registered(props: dict[str, Any]) -> tuple[str, str] | None:
+    out = (props.get("outputs") or {}).get("registered_model")
+    if not isinstance(out, dict) or not out.get("assetName"):
+        return None
+    return str(out["assetName"]), str(out.get("assetVersion") or "1")
+
+
+def _registered_model_taken(api: Api, props: dict[str, Any]) -> str | None:
+    """The service registers the model at the end: an existing version fails the job."""
+    reg = _registered(props)
+    if reg and reg[1] in api.data["models"].get(reg[0], {}):
+        return (
+            f"UserError: registering the fine-tuned model failed: model {reg[0]} version "
+            f"{reg[1]} already exists (model versions are immutable)"
+        )
+    return None
+
+
+def _register_output_model(api: Api, job: dict[str, Any]) -> None:
+    """The `type: finetuning` job registers its model itself (outputs.registered_model)."""
+    res = job["resource"]
+    props = res["properties"]
+    reg = _registered(props)
+    if reg is None:
+        return
+    name, version = reg
+    out = props["outputs"]["registered_model"]
+    out["assetVersion"] = version
+    arm_ws = res["id"].rsplit("/jobs/", 1)[0]
+    api.data["models"].setdefault(name, {})[version] = {
+        "id": f"{arm_ws}/models/{name}/versions/{version}",
+        "name": version,
+        "type": f"{PROVIDER}/workspaces/models/versions",
+        "systemData": system_data(),
+        "properties": {
+            "modelUri": f"azureml://jobs/{res['name']}/outputs/registered_model",
+            "modelType": "mlflow_model",
+            "jobName": res["name"],
+            "description": f"Registered by fine-tuning job {res['name']}",
+            "tags": dict(props.get("tags") or {}),
+            "properties": {"azureml.finetuning.base_model": _base_model(props)},
+            "flavors": {"python_function": {"data": {"loader_module": "mlflow.transformers"}}},
+            "provisioningState": "Succeeded",
+            "isArchived": False,
+        },
+    }
+
+
+def _base_model(props: dict[str, Any]) -> str:
+    model = (props.get("fineTuningDetails") or {}).get("model") or {}
+    return str(model.get("uri") or "") if isinstance(model, dict) else ""
 
 
 def advance(api: Api, now: float) -> bool:
