@@ -93,7 +93,9 @@ def test_finetuning_job_completes_and_registers_its_output_model(
         ({"hyperparameters__warmup_steps": "10"}, "'warmup_steps' is not a supported"),
         ({"hyperparameters__num_train_epochs": "one"}, "'num_train_epochs': expected integer"),
         (
-            {"model__path": "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/15"},
+            {
+                "model__path": "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/15"
+            },
             "not supported for this job",
         ),
         (
@@ -125,7 +127,9 @@ def test_serverless_endpoint_keys_chat_completions_and_delete(
     ml = ml_client(emu.url, emu.secret)
     _finish(ml, _submit(emu, ml, _load_job(proj)).name)
     ws = ml.workspaces.get(ml.workspace_name)
-    wrong = f"azureml://locations/{ws.location}/workspaces/{ws._workspace_id}/models/nope/versions/1"
+    wrong = (
+        f"azureml://locations/{ws.location}/workspaces/{ws._workspace_id}/models/nope/versions/1"
+    )
     with pytest.raises(HttpResponseError, match="nope:1 was not found"):
         ml.serverless_endpoints.begin_create_or_update(
             ServerlessEndpoint(name=ENDPOINT, model_id=wrong)

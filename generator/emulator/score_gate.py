@@ -4,8 +4,9 @@ gunicorn serves this WSGI app, which wraps the real azureml-inference-server-htt
 score_standin.py). Azure answers no route of a key-auth endpoint's scoring URI without the key,
 so neither does this: not `POST /score`, not a serverless endpoint's
 `POST /chat/completions` (which also takes the key as an `api-key` header), not `GET /score`,
-not the health route `GET /`, not `/swagger.json`. Liveness/readiness probes are run by the platform against the container, not
-through the scoring URI; the emulator tells that its server is up by the 401 it answers.
+not the health route `GET /`, not `/swagger.json`. Liveness/readiness probes are run by the
+platform against the container, not through the scoring URI; the emulator tells that its
+server is up by the 401 it answers.
 
 Keys are compared as sha256 hashes read per request from routes.json in AZUREML_MODEL_DIR (the
 emulator rewrites it when keys, deployments or traffic change); the keys themselves are never
