@@ -172,7 +172,8 @@ def _chat(routes: dict[str, Any], request: Any) -> AMLResponse:
     if isinstance(checked, str):
         return _error(422, "UnprocessableEntity", checked)
     last_user = next((m["content"] for m in reversed(checked) if m["role"] == "user"), "")
-    model = next(iter(routes["deployments"].values()), {}).get("model", "?")
+    served: dict[str, Any] = next(iter(routes["deployments"].values()), {})
+    model = served.get("model", "?")
     answer = f"[amlgen emulator stand-in, not a model: {model}] You said: {last_user}"
     prompt_tokens = sum(len(m["content"].split()) for m in checked)
     out = {

@@ -102,7 +102,8 @@ def put_endpoint(api: Api, req: Request) -> Response:
             "letter, letters, digits and hyphens, ending alphanumeric.",
         )
     body = body_dict(req)
-    props = body.get("properties") if isinstance(body.get("properties"), dict) else {}
+    raw = body.get("properties")
+    props: dict[str, Any] = raw if isinstance(raw, dict) else {}
     settings = props.get("modelSettings") or {}
     model_id = str(settings.get("modelId") or "") if isinstance(settings, dict) else ""
     with api.store.lock:
