@@ -23,8 +23,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import names, preflight
-from .backends import TERMINAL, Assets, Backend, JobInfo, TransientError, make_backend
+from . import finetune_flow, names, preflight
+from .backends import (
+    TERMINAL,
+    Assets,
+    Backend,
+    FinetuneAssets,
+    JobInfo,
+    TransientError,
+    make_backend,
+)
 from .errors import AmlgenError, WorkflowError
 from .interrupts import Interrupted, exit_code_of, no_interrupts, sigterm_as_interrupt
 from .params import Resolved, environments, load_params
@@ -138,14 +146,9 @@ class Flow:
     def assets(self) -> Assets:
         if self._assets is None:
             p = self.resolved.params
-            if p.method == "finetuning_job":
-                job = self.assets_dir / names.FINETUNING_JOB_FILE
-                raise WorkflowError(
-                    f"method finetuning_job: the flow commands do not drive the fine-tuning job "
-                    f"yet; submit it with `az ml job create -f {job.as_posix()} "
-                    "--query name -o tsv`"
-                )
-            self._assets = Assets.load(
+            # The fine-tuning job path (finetune_flow.py) reads its own files into Assets.
+            load = FinetuneAssets.load_job if p.method == "finetuning_job" else Assets.load
+            self._assets = load(
                 self.assets_dir,
                 self.project_dir,
                 request_file=(self.project_dir / p.data.dir / names.REQUEST_FILE).resolve(),
@@ -185,6 +188,8 @@ class Flow:
         """What run/deploy will change, on stderr before they act (generator/planner.py)."""
         from .planner import show_before_acting
 
+        if isinstance(self.assets, FinetuneAssets):
+            return finetune_flow.show_plan(self, self.assets)
         job = self.state.section("model").get("job")
         show_before_acting(
             self.opts.env, self.assets, self.backend, self.ws, self.project_dir, self.log, job
@@ -212,7 +217,8 @@ class Flow:
     # --- job -------------------------------------------------------------------------------
 
     def _submit(self) -> str:
-        job = self.backend.submit(self.assets)
+        a, b = self.assets, self.backend
+        job = b.submit_finetuning(a) if isinstance(a, FinetuneAssets) else b.submit(a)
         self.state.update("job", name=job, status="Submitted", studio_url=None)
         self.say(f"submitted job {job}")
         return job
@@ -308,6 +314,8 @@ class Flow:
 
     def _ensure_model(self, job: str) -> None:
         a = self.assets
+        if isinstance(a, FinetuneAssets):  # the job registered it: find and record it
+            return finetune_flow.record_model(self, job)
         rec = self.state.section("model")
         if (
             rec.get("version") == a.model_version
@@ -340,6 +348,8 @@ class Flow:
 
     def _deploy(self) -> None:
         a = self.assets
+        if finetune_flow.serverless(self):
+            return finetune_flow.deploy_serverless(self)
         # Recorded BEFORE the call: an interrupt mid-create must still tear it down.
         self.state.update("endpoint", name=a.endpoint_name, status="creating")
         self.say(f"creating endpoint {a.endpoint_name}")
@@ -360,7 +370,9 @@ class Flow:
 
     def _invoke(self) -> str:
         a = self.assets
-        raw = self.backend.invoke(a)
+        b = self.backend
+        served = isinstance(a, FinetuneAssets) and a.serverless
+        raw = b.invoke_serverless(a) if isinstance(a, FinetuneAssets) and served else b.invoke(a)
         if self.opts.dry_run:
             return raw
         try:
@@ -387,11 +399,16 @@ class Flow:
         with no_interrupts():
             self.say(f"deleting endpoint {name} ({reason}; Ctrl-C waits until it is gone)")
             with self.waiting(lambda: f"endpoint {name}: deleting"):
-                found = self.backend.delete_endpoint(str(name))
+                found = self._delete_call(rec.get("kind"))(str(name))
             self.state.update("endpoint", status="deleted")
             self.state.drop("deployment")
         self.say(f"deleted endpoint {name}" if found else f"endpoint {name} was already gone")
         return True
+
+    def _delete_call(self, kind: Any) -> Callable[[str], bool]:
+        b = self.backend
+        serverless = kind == finetune_flow.SERVERLESS
+        return b.delete_serverless_endpoint if serverless else b.delete_endpoint
 
     @contextmanager
     def _endpoint_guard(self) -> Iterator[None]:
@@ -548,7 +565,8 @@ class Flow:
     def teardown(self) -> Outcome:
         rec = self.state.section("endpoint")
         if self.opts.dry_run:
-            self.backend.delete_endpoint(str(rec.get("name") or self.assets.endpoint_name))
+            kind = rec.get("kind") or (finetune_flow.serverless(self) and finetune_flow.SERVERLESS)
+            self._delete_call(kind)(str(rec.get("name") or self.assets.endpoint_name))
             return self._outcome()
         if not self._delete_endpoint("teardown"):
             message = "nothing to tear down: no endpoint recorded as existing"

@@ -197,12 +197,17 @@ def test_managed_variants_load_with_the_sdk(project: Path) -> None:
                     assert body["resources"] == {"instanceTypes": ["Standard_NC24ads_A100_v4"]}
 
 
-def test_the_flow_says_plainly_it_does_not_drive_the_job_yet(project: Path) -> None:
+def test_the_flow_drives_the_job_in_a_dry_run(project: Path) -> None:
+    from _flowkit import write_data
+
     from generator import run
-    from generator.errors import WorkflowError
+
+    write_data(project, "dev")  # serverless reads the dev data folder
 
     for rel, text in render(load_params("serverless", project)).items():
         (project / rel).parent.mkdir(parents=True, exist_ok=True)
         (project / rel).write_text(text, encoding="utf-8")
-    with pytest.raises(WorkflowError, match="method finetuning_job: the flow commands do not"):
-        run(env="serverless", project_dir=project, dry_run=True, log=lambda line: None)
+    plan = run(env="serverless", project_dir=project, dry_run=True, log=lambda line: None).plan
+    job = "az ml job create -f azureml/serverless/finetuning-job.yml"
+    assert any(line.startswith(job) for line in plan)
+    assert any(line.startswith("az ml serverless-endpoint create") for line in plan)

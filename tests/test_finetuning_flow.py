@@ -5,6 +5,12 @@ serverless endpoint calls over real HTTP on 127.0.0.1, the stand-in `az`, and `a
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -13,15 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _flowkit import make_project
+from _flowkit import az_on_path, child_env, make_project
 
+import generator as workflow
 from generator.emulator import Emulator, emulator_uploads, ml_client
+from generator.errors import AmlgenError, WorkflowError
 from generator.rendering import render_environments
 
 ENV = "serverless"
 ENDPOINT = "ultrachat-phi4-serverless"
 MODEL = "Phi-4-ultrachat-200k"
 TERMINAL = ("Completed", "Failed", "Canceled")
+KEY_LIKE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 
 
 def serverless_project(tmp: Path, overrides: tuple[str, ...] = ()) -> Path:
@@ -168,3 +177,272 @@ def test_serverless_endpoint_keys_chat_completions_and_delete(
         ml.serverless_endpoints.get(ENDPOINT)
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(urllib.request.Request(url, b"{}"), timeout=5)
+
+
+# --- `amlgen run --env serverless`: both backends -----------------------------------------------
+
+
+@pytest.fixture
+def flow_emu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """A fresh emulator the flow finds through the environment, and the stand-in az on PATH."""
+    with Emulator(job_seconds=1.0, deploy_seconds=0.5) as server:
+        monkeypatch.setenv("AMLGEN_EMULATOR", server.url)
+        monkeypatch.setenv("AMLGEN_EMULATOR_SECRET", server.secret)
+        monkeypatch.setenv("AMLGEN_POLL_SECONDS", "0.1")
+        monkeypatch.setenv("PATH", f"{az_on_path(tmp_path)}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("AMLGEN_FAKE_AZ_LOG", str(tmp_path / "az.log"))
+        for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
+            monkeypatch.delenv(name, raising=False)
+        yield server
+
+
+def state_of(proj: Path) -> dict[str, Any]:
+    return json.loads((proj / ".amlgen" / ENV / "state.json").read_text())
+
+
+def serverless_left(emu: Emulator) -> list[str]:
+    return sorted(emu.snapshot()["serverless_endpoints"])
+
+
+def job_puts(emu: Emulator) -> list[str]:
+    return [
+        p.rsplit("/", 1)[-1]
+        for m, p, _ in emu.snapshot()["requests"]
+        if m == "PUT" and re.search(r"/jobs/[^/]+$", p)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sdk", "cli"])
+def test_run_serverless_end_to_end_leaves_no_endpoint(
+    flow_emu: Emulator, tmp_path: Path, backend: str
+) -> None:
+    proj = serverless_project(tmp_path / "p")
+    lines: list[str] = []
+    out = workflow.run(env=ENV, project_dir=proj, backend=backend, log=lines.append)
+    text = "\n".join(lines)
+    job = out.state["job"]["name"]
+    assert out.state["job"]["status"] == "Completed"
+    assert out.state["model"] == {"name": MODEL, "version": "1", "job": job}
+    assert out.state["endpoint"]["status"] == "deleted"
+    assert f"model {MODEL}:1: registered by job {job}" in text
+    assert f"deleted endpoint {ENDPOINT}" in text
+    answer = json.loads(out.response or "{}")
+    assert answer["object"] == "chat.completion"
+    assert "What is the capital of France?" in answer["choices"][0]["message"]["content"]
+    saved = json.loads((proj / ".amlgen" / ENV / "response.json").read_text())
+    assert saved["choices"] == answer["choices"]
+    assert serverless_left(flow_emu) == []
+    # The endpoint served the model the job registered, by its workspace model id.
+    body = next(
+        b
+        for m, p, b in flow_emu.snapshot()["requests"]
+        if m == "PUT" and "/serverlessEndpoints/" in p
+    )
+    model_id = body["properties"]["modelSettings"]["modelId"]
+    assert model_id.startswith("azureml://locations/eastus/workspaces/")
+    assert model_id.endswith(f"/models/{MODEL}/versions/1")
+    # No key (43 url-safe characters, as the emulator makes them) in what was said or stored.
+    stored = "".join(p.read_text() for p in (proj / ".amlgen").rglob("*") if p.is_file())
+    assert not KEY_LIKE.search(text + stored + (out.response or ""))
+    again = workflow.run(env=ENV, project_dir=proj, backend=backend, log=lines.append)
+    assert again.message and "nothing to do" in again.message
+
+
+def executed_az(log: Path) -> list[list[str]]:
+    out: list[list[str]] = []
+    for line in log.read_text().splitlines():
+        argv = json.loads(line)
+        if not out or out[-1] != argv:
+            out.append(argv)
+    return out
+
+
+@pytest.mark.slow
+def test_cli_dry_run_plan_is_what_runs(flow_emu: Emulator, tmp_path: Path) -> None:
+    proj = serverless_project(tmp_path / "p")
+    plan = workflow.run(env=ENV, project_dir=proj, backend="cli", dry_run=True).plan
+    assert not (proj / ".amlgen" / ENV / "state.json").exists()
+    assert serverless_left(flow_emu) == [] and job_puts(flow_emu) == []
+    log = tmp_path / "az.log"
+    log.unlink(missing_ok=True)
+    done = workflow.run(env=ENV, project_dir=proj, backend="cli")
+    job = done.state["job"]["name"]
+    ran = executed_az(log)
+    arm_id = next(a for a in ran if a[:3] == ["az", "resource", "show"])[4]
+    model_id = next(a for a in ran if a[2:4] == ["serverless-endpoint", "create"])[7]
+    expected = []
+    for line in plan:
+        if line.startswith("POST "):
+            continue  # the chat call is HTTP, not az
+        cmd = line.split("  # ")[0]
+        cmd = cmd.replace("<job-name>", job).replace("<workspace-arm-id>", arm_id)
+        argv = shlex.split(cmd)
+        expected.append([model_id if a.startswith("model_id=") else a for a in argv])
+    expected = [argv for i, argv in enumerate(expected) if i == 0 or expected[i - 1] != argv]
+    model_id = model_id.removeprefix("model_id=")
+    assert model_id.endswith(f"/models/{MODEL}/versions/1")
+    assert ran == expected
+
+
+def test_dry_run_plans_name_every_step_for_both_backends(tmp_path: Path) -> None:
+    proj = serverless_project(tmp_path / "p")
+    cli = "\n".join(workflow.run(env=ENV, project_dir=proj, backend="cli", dry_run=True).plan)
+    sdk = "\n".join(workflow.run(env=ENV, project_dir=proj, backend="sdk", dry_run=True).plan)
+    assert not (proj / ".amlgen" / ENV / "state.json").exists()
+    for needle in (
+        "az ml job create -f azureml/serverless/finetuning-job.yml --set "
+        "training_data.path=data/ultrachat_200k/train_sft.jsonl",
+        "--query outputs.registered_model -o json",
+        "az ml serverless-endpoint create -f azureml/serverless/serverless-endpoint.yml --set "
+        "'model_id=azureml://locations/<location>/workspaces/<workspace-id>/models/"
+        f"{MODEL}/versions/1'",
+        f"az ml serverless-endpoint get-credentials -n {ENDPOINT} -o json",
+        "POST <scoring_uri>/chat/completions?api-version=2024-05-01-preview",
+        f"az ml serverless-endpoint delete -n {ENDPOINT} --yes",
+    ):
+        assert needle in cli
+    for needle in (
+        'job = load_job(source="azureml/serverless/finetuning-job.yml", params_override=',
+        "ml_client.jobs.create_or_update(job).name",
+        'ml_client.jobs.get("<job-name>").outputs["registered_model"]',
+        "ml_client.serverless_endpoints.begin_create_or_update(endpoint).result()",
+        f'ml_client.serverless_endpoints.get_keys("{ENDPOINT}").primary_key',
+        f'ml_client.serverless_endpoints.begin_delete("{ENDPOINT}").result()',
+    ):
+        assert needle in sdk
+    chat = '{"messages": [{"role": "user", "content": "What is the capital of France?"}]'
+    assert chat in cli and chat in sdk and "input_data" not in cli + sdk
+    # A Microsoft model needs no marketplace subscription: no such step.
+    assert "marketplace" not in cli + sdk
+
+
+def test_a_model_that_needs_a_marketplace_subscription_shows_the_step(tmp_path: Path) -> None:
+    from generator.backends import FinetuneAssets, make_backend
+    from generator.workspace import resolve_workspace
+
+    proj = serverless_project(tmp_path / "p")
+    folder = proj / "azureml" / ENV
+    assets = FinetuneAssets.load_job(folder, proj, proj / "data" / "sample_score.json")
+    llama = "azureml://registries/azureml-meta/models/Meta-Llama-3.1-8B-Instruct"
+    assets.job["model"]["path"] = f"{llama}/versions/4"
+    assert assets.marketplace_needed
+    ws = resolve_workspace(proj)
+    for kind, needle in (
+        ("cli", "az ml marketplace-subscription create -f .amlgen/marketplace-subscription.yml"),
+        ("sdk", 'MarketplaceSubscription(name="Meta-Llama-3-1-8B-Instruct", model_id='),
+    ):
+        backend = make_backend(kind, ws, proj, dry_run=True)
+        backend.create_marketplace_subscription(assets)
+        assert needle in backend.plan[0]
+        assert llama in backend.plan[0]
+
+
+# --- faults: the same guarantees as the pipeline path -------------------------------------------
+
+
+@pytest.mark.slow
+def test_job_failing_with_a_service_message_stops_then_rerun_submits_anew(
+    flow_emu: Emulator, tmp_path: Path
+) -> None:
+    proj = serverless_project(tmp_path / "p")
+    message = "UserError: the training data has 3 rows; at least 10 are needed"
+    flow_emu.add_fault({"fault": "job_status", "status": "Failed", "message": message})
+    with pytest.raises(WorkflowError) as info:
+        workflow.run(env=ENV, project_dir=proj, backend="sdk")
+    text = str(info.value)
+    assert "ended Failed" in text and message in text and "`amlgen run` submits a new job" in text
+    assert "\n" not in text
+    state = state_of(proj)
+    assert state["job"]["status"] == "Failed"
+    assert "model" not in state and "endpoint" not in state
+    assert serverless_left(flow_emu) == []
+    first = state["job"]["name"]
+
+    done = workflow.run(env=ENV, project_dir=proj, backend="cli")
+    assert done.state["job"]["name"] != first and done.state["job"]["status"] == "Completed"
+    assert done.state["model"]["job"] == done.state["job"]["name"]
+    assert job_puts(flow_emu) == [first, done.state["job"]["name"]]
+    assert serverless_left(flow_emu) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sdk", "cli"])
+def test_failure_after_the_endpoint_is_created_deletes_it_and_rerun_resumes(
+    flow_emu: Emulator, tmp_path: Path, backend: str
+) -> None:
+    proj = serverless_project(tmp_path / "p")
+    flow_emu.add_fault({"fault": "forbidden", "match": "/listKeys", "times": 1})
+    lines: list[str] = []
+    with pytest.raises(AmlgenError):
+        workflow.run(env=ENV, project_dir=proj, backend=backend, log=lines.append)
+    assert f"deleted endpoint {ENDPOINT}" in lines
+    assert serverless_left(flow_emu) == []
+    state = state_of(proj)
+    assert state["endpoint"] == {"name": ENDPOINT, "status": "deleted", "kind": "serverless"}
+    assert state["job"]["status"] == "Completed" and state["model"]["name"] == MODEL
+
+    before = job_puts(flow_emu)
+    done = workflow.run(env=ENV, project_dir=proj, backend=backend)
+    assert json.loads(done.response or "{}")["object"] == "chat.completion"
+    assert job_puts(flow_emu) == before  # resumed: no new job (and the model is the job's)
+    assert serverless_left(flow_emu) == []
+
+
+@pytest.mark.slow
+def test_an_interrupt_while_the_endpoint_is_created_tears_down_and_rerun_finishes(
+    flow_emu: Emulator, tmp_path: Path
+) -> None:
+    proj = serverless_project(tmp_path / "p")
+    env = child_env()
+    cmd = ["-C", str(proj), "run", "--env", ENV, "--backend", "sdk"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "generator", *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    state_file = proj / ".amlgen" / ENV / "state.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"amlgen run ended early: {proc.communicate()[1]}")
+        creating = state_file.exists() and '"creating"' in state_file.read_text()
+        if creating and serverless_left(flow_emu):
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the endpoint creation never started")
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"deleted endpoint {ENDPOINT}" in err and "interrupted" in err
+    assert "Traceback" not in err and flow_emu.secret not in err
+    assert serverless_left(flow_emu) == []
+    assert state_of(proj)["job"]["status"] == "Completed"
+
+    done = workflow.run(env=ENV, project_dir=proj, backend="sdk")
+    assert json.loads(done.response or "{}")["object"] == "chat.completion"
+    assert len(job_puts(flow_emu)) == 1
+    assert serverless_left(flow_emu) == []
+
+
+@pytest.mark.slow
+def test_keep_endpoint_then_invoke_and_teardown_with_the_other_backend(
+    flow_emu: Emulator, tmp_path: Path
+) -> None:
+    proj = serverless_project(tmp_path / "p")
+    workflow.run(env=ENV, project_dir=proj, backend="sdk", keep_endpoint=True)
+    assert serverless_left(flow_emu) == [ENDPOINT]
+    again = workflow.invoke(env=ENV, project_dir=proj, backend="cli")
+    assert json.loads(again.response or "{}")["object"] == "chat.completion"
+    plan = workflow.teardown(env=ENV, project_dir=proj, backend="cli", dry_run=True).plan
+    assert plan == [f"az ml serverless-endpoint delete -n {ENDPOINT} --yes"]
+    workflow.teardown(env=ENV, project_dir=proj, backend="cli")
+    assert serverless_left(flow_emu) == []
+    assert state_of(proj)["endpoint"]["status"] == "deleted"
+    nothing = workflow.teardown(env=ENV, project_dir=proj, backend="sdk")
+    assert nothing.message and "nothing to tear down" in nothing.message

@@ -19,7 +19,19 @@ MAX_LINES = 600
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (6, ("cli", "__main__")),
     (5, ("generator",)),
-    (4, ("commands", "workflow", "preflight", "planning", "planner", "locking", "project")),
+    (
+        4,
+        (
+            "commands",
+            "workflow",
+            "finetune_flow",
+            "preflight",
+            "planning",
+            "planner",
+            "locking",
+            "project",
+        ),
+    ),
     (3, ("backends",)),
     (2, ("rendering", "finetuning.render", "validation", "data", "pipeline_job")),
     (1, ("params",)),

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..errors import WorkflowError
 from ..workspace import Workspace
 from .base import TERMINAL, Assets, Backend, JobInfo, ModelInfo, TransientError
+from .finetune import FinetuneAssets
 
 
 def make_backend(kind: str, ws: Workspace, project_dir: Path, dry_run: bool = False) -> Backend:
@@ -29,6 +30,7 @@ __all__ = [
     "TERMINAL",
     "Assets",
     "Backend",
+    "FinetuneAssets",
     "JobInfo",
     "ModelInfo",
     "TransientError",

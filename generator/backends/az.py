@@ -22,6 +22,7 @@ from .. import names
 from ..errors import CommandError, WorkflowError
 from ..rendering import model_path
 from ..workspace import Workspace, redact
+from ..yamlio import write_atomic
 from .base import (
     DRY_JOB,
     Assets,
@@ -34,6 +35,7 @@ from .base import (
     read_title,
     transient,
 )
+from .finetune import FinetuneAssets, chat_url, post_chat
 
 ENV_AZ = names.ENV_AZ
 
@@ -137,8 +139,8 @@ class AzBackend:
             raise self._error(self._argv(args, workspace), proc)
         return self._parse(args, proc.stdout, workspace)
 
-    def _tsv(self, args: list[str], note: str | None = None) -> str | None:
-        proc = self._run(args, note)
+    def _tsv(self, args: list[str], note: str | None = None, workspace: bool = True) -> str | None:
+        proc = self._run(args, note, workspace)
         return None if proc is None else proc.stdout.strip()
 
     # --- reads (planning.Reader) -----------------------------------------------------------
@@ -380,4 +382,89 @@ class AzBackend:
             raise self._error(
                 self._argv(["ml", "online-endpoint", "delete", "-n", name, "--yes"]), proc
             )
+        return True
+
+    # --- the fine-tuning job path (method finetuning_job) ----------------------------------
+
+    def submit_finetuning(self, assets: FinetuneAssets) -> str:
+        # The SDK under az reads a fine-tuning job's local data from the working directory (the
+        # project folder here), not the YAML's folder: name the files from there.
+        args = ["ml", "job", "create", "-f", assets.rel(names.FINETUNING_JOB_FILE)]
+        for key, path in assets.data_overrides():
+            args += ["--set", f"{key}={path}"]
+        out = self._tsv([*args, "--query", "name", "-o", "tsv"])
+        if out is None:
+            return DRY_JOB
+        if not out:
+            raise WorkflowError("az ml job create printed no job name")
+        return out.splitlines()[-1].strip()
+
+    def job_model(self, job: str) -> tuple[str, str] | None:
+        """(name, version) of the model the job's `registered_model` output names."""
+        args = ["ml", "job", "show", "-n", job, "--query", "outputs.registered_model", "-o", "json"]
+        out = self._json(args)
+        if not isinstance(out, dict) or not out.get("name"):
+            return None
+        return str(out["name"]), str(out.get("version") or "1")
+
+    def workspace_ref(self) -> tuple[str, str]:
+        """(region, workspace id): the parts of a serverless endpoint's model id."""
+        ws = self._json(["ml", "workspace", "show", "-o", "json"])
+        arm_id = str(ws.get("id") or "") if isinstance(ws, dict) else "<workspace-arm-id>"
+        wid = self._tsv(
+            ["resource", "show", "--ids", arm_id, "--query", "properties.workspaceId", "-o", "tsv"],
+            workspace=False,
+        )
+        if not isinstance(ws, dict):
+            return "<location>", "<workspace-id>"
+        return str(ws.get("location") or ""), str(wid or "")
+
+    def create_marketplace_subscription(self, assets: FinetuneAssets) -> None:
+        # az takes it from a file only: the flow writes the two fields into its state folder.
+        path = self.project_dir / names.STATE_DIR / "marketplace-subscription.yml"
+        if not self.dry_run:
+            text = f"name: {assets.marketplace_name}\nmodel_id: {assets.marketplace_model_id}\n"
+            write_atomic(path, text)
+        self._json(
+            ["ml", "marketplace-subscription", "create", "-f", assets.rel(path), "-o", "json"],
+            note=f"name {assets.marketplace_name}, model_id {assets.marketplace_model_id}",
+        )
+
+    def create_serverless_endpoint(self, assets: FinetuneAssets, model_id: str) -> None:
+        file = assets.rel(names.SERVERLESS_ENDPOINT_FILE)
+        args = ["ml", "serverless-endpoint", "create", "-f", file]
+        self._json([*args, "--set", f"model_id={model_id}", "-o", "json"])
+
+    def invoke_serverless(self, assets: FinetuneAssets) -> str:
+        name, body = assets.endpoint_name, assets.chat_body()
+        show = ["ml", "serverless-endpoint", "show", "-n", name, "--query", "scoring_uri"]
+        uri = self._tsv([*show, "-o", "tsv"])
+        proc = self._run(
+            ["ml", "serverless-endpoint", "get-credentials", "-n", name, "-o", "json"],
+            note="the keys stay in memory, never printed or stored",
+        )
+        if proc is None:
+            self.plan.append(
+                f"POST {chat_url('<scoring_uri>')}  Authorization: Bearer <primaryKey>  "
+                + json.dumps(body)
+            )
+            return ""
+        try:
+            keys = json.loads(proc.stdout)
+        except ValueError:
+            keys = {}
+        key = str(keys.get("primaryKey") or keys.get("primary_key") or "")
+        if not uri or not key:
+            raise WorkflowError(f"serverless endpoint {name}: no scoring URI or key yet")
+        return post_chat(uri, key, body, f"invoking serverless endpoint {name}")
+
+    def delete_serverless_endpoint(self, name: str) -> bool:
+        args = ["ml", "serverless-endpoint", "delete", "-n", name, "--yes"]
+        proc = self._run(args, check=False)
+        if proc is None:
+            return True
+        if proc.returncode != 0:
+            if not_found(proc.stderr or ""):
+                return False
+            raise self._error(self._argv(args), proc)
         return True

@@ -11,13 +11,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import names
 from ..catalog.uri import MODELS, parse_registry_uri
 from ..errors import WorkflowError
 from ..rendering import FILE_NAMES
 from ..yamlio import read
+
+if TYPE_CHECKING:
+    from .finetune import FinetuneAssets
 
 TERMINAL = ("Completed", "Failed", "Canceled")
 DRY_JOB = "<job-name>"
@@ -264,3 +267,11 @@ class Backend(Protocol):
     def set_traffic(self, assets: Assets) -> None: ...
     def invoke(self, assets: Assets) -> str: ...
     def delete_endpoint(self, name: str) -> bool: ...
+    # The fine-tuning job path (method finetuning_job, finetune_flow.py).
+    def submit_finetuning(self, assets: FinetuneAssets) -> str: ...
+    def job_model(self, job: str) -> tuple[str, str] | None: ...  # its registered_model output
+    def workspace_ref(self) -> tuple[str, str]: ...  # (region, workspace id)
+    def create_marketplace_subscription(self, assets: FinetuneAssets) -> None: ...
+    def create_serverless_endpoint(self, assets: FinetuneAssets, model_id: str) -> None: ...
+    def invoke_serverless(self, assets: FinetuneAssets) -> str: ...  # keys never leave it
+    def delete_serverless_endpoint(self, name: str) -> bool: ...

@@ -17,6 +17,7 @@ import yaml
 
 from .. import names
 from ..errors import WorkflowError
+from ..finetuning.spec import REQUEST_API_VERSION
 from ..quiet import sdk_quiet
 from ..rendering import model_path
 from ..workspace import Workspace, ml_client, redact
@@ -29,6 +30,7 @@ from .base import (
     not_allowed,
     read_title,
 )
+from .finetune import FinetuneAssets, post_chat
 
 
 def _entity_text(entity: Any) -> list[str]:
@@ -329,4 +331,107 @@ class SdkBackend:
                 self.client.online_endpoints.begin_delete(name=name).result()
             except self._not_found():
                 return False
+        return True
+
+    # --- the fine-tuning job path (method finetuning_job) ----------------------------------
+
+    def submit_finetuning(self, assets: FinetuneAssets) -> str:
+        shown = [{k: v} for k, v in assets.data_overrides()]
+        real = [{k: str((assets.project_dir / v).resolve())} for k, v in assets.data_overrides()]
+        job = self._load("job", assets, names.FINETUNING_JOB_FILE, real)
+        source = assets.rel(names.FINETUNING_JOB_FILE)
+        self._say(
+            f'job = load_job(source="{source}", params_override={json.dumps(shown)})'
+            "  # data paths resolved from the project folder (the SDK reads them from the cwd)"
+        )
+        self._say("ml_client.jobs.create_or_update(job).name")
+        if self.dry_run:
+            return DRY_JOB
+        with self._guard("submitting the fine-tuning job"), self._uploads():
+            created = self.client.jobs.create_or_update(job)
+        return str(created.name)
+
+    def job_model(self, job: str) -> tuple[str, str] | None:
+        """(name, version) of the model the job's `registered_model` output names."""
+        self._say(f'ml_client.jobs.get("{job}").outputs["registered_model"]  # .name, .version')
+        if self.dry_run:
+            return None
+        with self._guard(f"job {job}"):
+            found = self.client.jobs.get(job)
+        out = (getattr(found, "outputs", None) or {}).get("registered_model")
+        name, version = getattr(out, "name", None), getattr(out, "version", None)
+        return (str(name), str(version or "1")) if name else None
+
+    def workspace_ref(self) -> tuple[str, str]:
+        """(region, workspace id): the parts of a serverless endpoint's model id."""
+        self._say(
+            "ws = ml_client.workspaces.get(ml_client.workspace_name)  # ws.location, "
+            "ws._workspace_id"
+        )
+        if self.dry_run:
+            return "<location>", "<workspace-id>"
+        with self._guard("reading the workspace"):
+            ws = self.client.workspaces.get(self.client.workspace_name)
+        return str(ws.location), str(getattr(ws, "_workspace_id", "") or "")
+
+    def create_marketplace_subscription(self, assets: FinetuneAssets) -> None:
+        name, model_id = assets.marketplace_name, assets.marketplace_model_id
+        self._say(
+            "ml_client.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription("
+            f'name="{name}", model_id="{model_id}")).result()'
+        )
+        if self.dry_run:
+            return
+        from azure.ai.ml.entities import MarketplaceSubscription
+
+        with self._guard(f"marketplace subscription {name}"):
+            sub = MarketplaceSubscription(name=name, model_id=model_id)
+            self.client.marketplace_subscriptions.begin_create_or_update(sub).result()
+
+    def create_serverless_endpoint(self, assets: FinetuneAssets, model_id: str) -> None:
+        override = [{"model_id": model_id}]
+        endpoint = self._load(
+            "serverless_endpoint", assets, names.SERVERLESS_ENDPOINT_FILE, override
+        )
+        source = assets.rel(names.SERVERLESS_ENDPOINT_FILE)
+        self._say(
+            f'endpoint = load_serverless_endpoint(source="{source}", '
+            f"params_override={json.dumps(override)})"
+        )
+        self._say("ml_client.serverless_endpoints.begin_create_or_update(endpoint).result()")
+        if self.dry_run:
+            return
+        with self._guard(f"serverless endpoint {assets.endpoint_name}"):
+            self.client.serverless_endpoints.begin_create_or_update(endpoint).result()
+
+    def invoke_serverless(self, assets: FinetuneAssets) -> str:
+        name, body = assets.endpoint_name, assets.chat_body()
+        self._say(f'uri = ml_client.serverless_endpoints.get("{name}").scoring_uri')
+        self._say(
+            f'key = ml_client.serverless_endpoints.get_keys("{name}").primary_key'
+            "  # kept in memory, never printed or stored"
+        )
+        self._say(
+            f"POST {{uri}}/chat/completions?api-version={REQUEST_API_VERSION}  "
+            f"Authorization: Bearer {{key}}  {json.dumps(body)}"
+        )
+        if self.dry_run:
+            return ""
+        with self._guard(f"serverless endpoint {name}"):
+            uri = str(self.client.serverless_endpoints.get(name).scoring_uri or "")
+            key = str(self.client.serverless_endpoints.get_keys(name).primary_key or "")
+        if not uri or not key:
+            raise WorkflowError(f"serverless endpoint {name}: no scoring URI or key yet")
+        return post_chat(uri, key, body, f"invoking serverless endpoint {name}")
+
+    def delete_serverless_endpoint(self, name: str) -> bool:
+        self._say(f'ml_client.serverless_endpoints.begin_delete("{name}").result()')
+        if self.dry_run:
+            return True
+        with self._guard(f"deleting serverless endpoint {name}"):
+            try:
+                self.client.serverless_endpoints.get(name)
+            except self._not_found():
+                return False
+            self.client.serverless_endpoints.begin_delete(name).result()
         return True
