@@ -300,3 +300,38 @@ def test_the_readme_module_table_matches_the_tree() -> None:
     listed = {p if p.endswith((".py", "/")) else p + "/" for p in named}
     unlisted = sorted(entries - listed)
     assert not unlisted, f"README's module table leaves out {unlisted}"
+
+
+SHARED_OPTIONS = (
+    "--env",
+    "--set",
+    "--backend",
+    "--dry-run",
+    "--assets",
+    "--emulator",
+    "--subscription",
+    "--resource-group",
+    "--workspace",
+    "--keep-endpoint",
+    "--stream",
+    "--wait",
+    "--timeout",
+    "--job",
+)
+
+
+def test_each_shared_option_is_declared_once() -> None:
+    declared: dict[str, int] = {}
+    for m in CLI:
+        for node in ast.walk(m.tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "option"
+            ):
+                for arg in node.args:
+                    if isinstance(arg, ast.Constant) and str(arg.value).startswith("--"):
+                        declared[arg.value] = declared.get(arg.value, 0) + 1
+    twice = {name: n for name, n in declared.items() if name in SHARED_OPTIONS and n > 1}
+    assert not twice, f"options declared more than once: {twice}"
+    assert set(SHARED_OPTIONS) <= set(declared)
