@@ -6,7 +6,6 @@ Imports run one way: this module uses backends/ and what is below them, never wo
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,30 +16,19 @@ from .backends import Assets, Backend, make_backend
 from .errors import WorkflowError
 from .params import Resolved, load_params
 from .planning import Plan, make_plan
+from .preflight import stale_files
 from .rendering import render
+from .state import State
 from .workspace import Workspace, redact, resolve_workspace
-
-
-def stale_files(resolved: Resolved, project_dir: Path) -> list[str]:
-    """Rendered files that no longer match the params ('<path> (stale|missing)')."""
-    out = []
-    for rel, text in sorted(render(resolved).items()):
-        path = project_dir / rel
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
-        if current != text:
-            out.append(f"{rel} ({'missing' if current is None else 'stale'})")
-    return out
 
 
 def recorded_job(project_dir: Path, env: str, model: str, version: str) -> str | None:
     """The pipeline job the state records the model version as registered from, if any."""
-    path = project_dir / names.STATE_DIR / env / names.STATE_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        rec = State.of(project_dir, env).section("model")
+    except WorkflowError:  # an unreadable state file: plan without the model's path
         return None
-    rec = data.get("model") if isinstance(data, dict) else None
-    if isinstance(rec, dict) and rec.get("name") == model and str(rec.get("version")) == version:
+    if rec.get("name") == model and str(rec.get("version")) == version:
         job = rec.get("job")
         return str(job) if job else None
     return None
@@ -167,4 +155,4 @@ def show_before_acting(
     return result
 
 
-__all__ = ["plan", "recorded_job", "show_before_acting", "stale_files"]
+__all__ = ["plan", "recorded_job", "show_before_acting"]
