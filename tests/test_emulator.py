@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import cli
 from generator.emulator import (
     Emulator,
     EmulatorError,
@@ -30,6 +29,7 @@ from generator.emulator import (
     make_token,
     ml_client,
 )
+from generator.emulator.command import emulator as emulator_command
 from generator.rendering import render_environments
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def test_refuses_non_loopback_address() -> None:
 
 
 def test_cli_refuses_non_loopback_with_one_error_line() -> None:
-    result = CliRunner().invoke(cli, ["emulator", "--host", "0.0.0.0"])
+    result = CliRunner().invoke(emulator_command, ["--host", "0.0.0.0"])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --host 0.0.0.0")

@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from generator.cli import cli
 from generator.emulator import Emulator, EmulatorCredential, make_token, ml_client
 from generator.emulator.auth import MAX_JSON_BYTES, MAX_UPLOAD_BYTES
+from generator.emulator.command import emulator as emulator_command
 from generator.emulator.scoring import ScoringServer, free_port, key_hash
 from generator.errors import WorkflowError
 from generator.workspace import check_loopback, emulator_client, emulator_uploads
@@ -222,7 +223,7 @@ def test_every_scoring_route_needs_the_endpoint_key(tmp_path: Path) -> None:
 
 
 def _one_error_line(args: list[str]) -> str:
-    result = CliRunner().invoke(cli, ["emulator", *args])
+    result = CliRunner().invoke(emulator_command, [*args])
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)  # no traceback
     lines = result.output.strip().splitlines()
@@ -292,6 +293,25 @@ def test_port_out_of_range_is_one_line_in_a_real_process() -> None:
     assert proc.stderr.strip().splitlines() == [
         "error: --port 99999: must be 0 (any free port) to 65535"
     ]
+
+
+def test_amlgen_emulator_passes_every_option_to_the_emulators_own_process() -> None:
+    """`amlgen emulator` execs `python -m generator.emulator` (the product never imports the
+    room): its help is the emulator's, with the emulator's options."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "generator", "emulator", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("Usage: amlgen emulator [OPTIONS]")
+    for option in ("--port", "--host", "--faults", "--job-seconds", "--state-file"):
+        assert option in shown.stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "generator", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert "emulator  Run the local Azure ML emulator" in listed.stdout
 
 
 # --- 5. temp folders left by a SIGKILL go on the next start --------------------------------------

@@ -35,7 +35,6 @@ from .options import (
     TIMEOUT,
     WAIT,
     WORKSPACE,
-    Number,
     console,
     options,
 )
@@ -334,73 +333,24 @@ def validate(
 # --- emulator ----------------------------------------------------------------------------------
 
 
-@cli.command()
-@click.option(
-    "--port", type=Number(int), default=0, show_default=True, help="Port (0 picks a free one)."
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
 )
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Bind address: loopback only, anything else is refused.",
-)
-@click.option(
-    "--faults",
-    "faults_file",
-    type=click.Path(path_type=Path),  # a folder is the emulator's one-line error
-    default=None,
-    help="YAML/JSON list of fault rules to inject.",
-)
-@click.option(
-    "--job-seconds",
-    type=Number(float),
-    default=2.0,
-    show_default=True,
-    help="How long an emulated job takes from NotStarted to Completed.",
-)
-@click.option(
-    "--deploy-seconds",
-    type=Number(float),
-    default=None,
-    help="Minimum deployment provisioning time (default: --job-seconds).",
-)
-@click.option(
-    "--state-file",
-    type=click.Path(path_type=Path),  # a folder is the emulator's one-line error
-    default=None,
-    help="Keep the state in this JSON file (survives restarts).",
-)
-@click.option("-v", "--verbose", is_flag=True, help="Log each request (method, path, status).")
-def emulator(
-    port: int,
-    host: str,
-    faults_file: Path | None,
-    job_seconds: float,
-    deploy_seconds: float | None,
-    state_file: Path | None,
-    verbose: bool,
-) -> None:
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def emulator(args: tuple[str, ...]) -> None:
     """Run the local Azure ML emulator in the foreground (Ctrl-C stops).
 
-    Prints the two `export` lines that make every command (and both backends) use it. The
-    emulator is a separate room: this command is the one door to it.
+    The emulator is a separate room: this command replaces itself with its process
+    (`python -m generator.emulator`), passing every option on; `--help` there lists them.
 
     Example: amlgen emulator --port 8765 --job-seconds 5
     """
-    from ..emulator import ENV_SECRET, run_foreground
-
-    run_foreground(
-        port,
-        faults_file,
-        job_seconds,
-        state_file,
-        host=host,
-        deploy_seconds=deploy_seconds,
-        secret=os.environ.get(ENV_SECRET) or None,
-        verbose=verbose,
-        echo=click.echo,
-        log=_err,
-    )
+    argv = [sys.executable, "-m", "generator.emulator", *args]
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as exc:
+        raise click.ClickException(f"cannot start the emulator: {exc.strerror}") from None
 
 
 # --- data ----------------------------------------------------------------------------------------

@@ -12,8 +12,6 @@ from typing import Any
 
 import click
 
-from ..errors import AmlgenError
-
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
@@ -138,21 +136,3 @@ def options(*decorators: Decorator) -> Decorator:
         return func
 
     return apply
-
-
-class Number(click.ParamType):
-    """A number whose bad value is one `error:` line, as the emulator's range checks are."""
-
-    def __init__(self, kind: type[int] | type[float]) -> None:
-        self.kind = kind
-        self.name = "integer" if kind is int else "float"  # click's names: same --help
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, self.kind) and not isinstance(value, bool):
-            return value
-        try:
-            return self.kind(value)
-        except ValueError:
-            flag = param.opts[0] if param is not None else "value"
-            what = "a whole number" if self.kind is int else "a number"
-            raise AmlgenError(f"{flag} {value}: must be {what}") from None
