@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_AZ = Path(__file__).resolve().parent / "fake_az" / "az"
@@ -81,3 +82,18 @@ def az_on_path(tmp: Path) -> Path:
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_AZ}" "$@"\n', encoding="utf-8")
     wrapper.chmod(0o755)
     return folder
+
+
+WORKSPACE_VARS = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
+
+
+def point_flow_at(server: Any, tmp: Path, monkeypatch: Any) -> None:
+    """The flow finds the emulator through the environment, as users do: its URL and secret,
+    fast polling, the stand-in `az` on PATH (logging to tmp/az.log), no workspace of ours."""
+    monkeypatch.setenv("AMLGEN_EMULATOR", server.url)
+    monkeypatch.setenv("AMLGEN_EMULATOR_SECRET", server.secret)
+    monkeypatch.setenv("AMLGEN_POLL_SECONDS", "0.1")
+    monkeypatch.setenv("PATH", f"{az_on_path(tmp)}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("AMLGEN_FAKE_AZ_LOG", str(tmp / "az.log"))
+    for name in WORKSPACE_VARS:
+        monkeypatch.delenv(name, raising=False)

@@ -3,14 +3,13 @@ variables) and validation_file_path, from params to the SDK's loaders and the se
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _flowkit import ROOT, az_on_path, chat_rows, write_data
+from _flowkit import ROOT, chat_rows, point_flow_at, write_data
 
 import generator as workflow
 from generator.rendering import render_environments
@@ -75,13 +74,7 @@ emulator_mod = pytest.importorskip("generator.emulator", reason="needs the emula
 @pytest.fixture
 def emu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with emulator_mod.Emulator(job_seconds=1.0, deploy_seconds=0.5) as server:
-        monkeypatch.setenv("AMLGEN_EMULATOR", server.url)
-        monkeypatch.setenv("AMLGEN_EMULATOR_SECRET", server.secret)
-        monkeypatch.setenv("AMLGEN_POLL_SECONDS", "0.1")
-        monkeypatch.setenv("PATH", f"{az_on_path(tmp_path)}{os.pathsep}{os.environ['PATH']}")
-        monkeypatch.setenv("AMLGEN_FAKE_AZ_LOG", str(tmp_path / "az.log"))
-        for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
-            monkeypatch.delenv(name, raising=False)
+        point_flow_at(server, tmp_path, monkeypatch)
         yield server
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _flowkit import az_on_path, child_env, make_project
+from _flowkit import child_env, make_project, point_flow_at
 
 import generator as workflow
 from generator.emulator import Emulator, emulator_uploads, ml_client
@@ -186,13 +186,7 @@ def test_serverless_endpoint_keys_chat_completions_and_delete(
 def flow_emu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """A fresh emulator the flow finds through the environment, and the stand-in az on PATH."""
     with Emulator(job_seconds=1.0, deploy_seconds=0.5) as server:
-        monkeypatch.setenv("AMLGEN_EMULATOR", server.url)
-        monkeypatch.setenv("AMLGEN_EMULATOR_SECRET", server.secret)
-        monkeypatch.setenv("AMLGEN_POLL_SECONDS", "0.1")
-        monkeypatch.setenv("PATH", f"{az_on_path(tmp_path)}{os.pathsep}{os.environ['PATH']}")
-        monkeypatch.setenv("AMLGEN_FAKE_AZ_LOG", str(tmp_path / "az.log"))
-        for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
-            monkeypatch.delenv(name, raising=False)
+        point_flow_at(server, tmp_path, monkeypatch)
         yield server
 
 

@@ -5,7 +5,6 @@ out-of-band edits show as drift, JSON and markdown outputs, and the bad-input li
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _flowkit import az_on_path, make_project
+from _flowkit import make_project, point_flow_at
 from click.testing import CliRunner
 
 import generator as workflow
@@ -139,12 +138,7 @@ def test_forbidden_fault_rule_is_checked_and_bounded() -> None:
 @pytest.fixture
 def emu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with emulator_mod.Emulator(job_seconds=0.5, deploy_seconds=0.3) as server:
-        monkeypatch.setenv("AMLGEN_EMULATOR", server.url)
-        monkeypatch.setenv("AMLGEN_EMULATOR_SECRET", server.secret)
-        monkeypatch.setenv("AMLGEN_POLL_SECONDS", "0.1")
-        monkeypatch.setenv("PATH", f"{az_on_path(tmp_path)}{os.pathsep}{os.environ['PATH']}")
-        for name in CLEAN_ENV:
-            monkeypatch.delenv(name, raising=False)
+        point_flow_at(server, tmp_path, monkeypatch)
         yield server
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import names
-from ..catalog.uri import MODELS, parse_registry_uri
+from ..catalog.uri import MODELS, parse_registry_uri, registry_uri
 from ..errors import WorkflowError
 from ..finetuning import spec
 from ..yamlio import read
@@ -148,7 +148,7 @@ class FinetuneAssets(Assets):
     @property
     def marketplace_model_id(self) -> str:
         base = self.base_model
-        return f"azureml://registries/{base[0]}/models/{base[1]}" if base else ""
+        return registry_uri(base[0], MODELS, base[1]) if base else ""
 
     def model_id(self, location: str, workspace_id: str) -> str:
         return spec.workspace_model_id(location, workspace_id, self.model_name, self.model_version)

@@ -5,8 +5,9 @@ timed lifecycle after checking them against the bundled component catalog, provi
 deployments as real `azureml-inference-server-http` processes, and can inject faults.
 
 This package is a separate room: the product never imports it; `amlgen emulator` starts it as
-a process of its own (`python -m generator.emulator`, its command line in `command.py`). The client side of the connection (the MLClient pointed at the emulator, the
-JWT, the upload seam) is product code in generator/workspace/; it is re-exported here for tests.
+a process of its own (`python -m generator.emulator`, its command line in `command.py`). The
+client side of the connection (the MLClient pointed at the emulator, the JWT, the upload seam)
+is product code in generator/workspace/; it is re-exported here for tests.
 
 A job that fails carries the service-like reason in its user properties:
 `job.properties["error"]` (e.g. "UserError: ...") and `job.properties["error.code"]`.

@@ -12,12 +12,10 @@ import re
 from typing import Any
 
 from .. import catalog
+from ..catalog.uri import MODELS, parse_registry_uri
 from ..finetuning import spec
 from .jobcheck import JobProblem, check_data
 
-_REG_MODEL = re.compile(
-    r"^azureml://registries/(?P<reg>[^/]+)/models/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$"
-)
 # The wire's task values (camelCase) back to the YAML's snake case.
 _TASKS = {re.sub(r"_(\w)", lambda m: m[1].upper(), t): t for t in spec.TASKS}
 COMPONENT = "chat_completion_pipeline"
@@ -71,8 +69,8 @@ def check_finetuning_job(
         raise _user(f"fine-tuning task '{details.get('taskType')}' is not supported")
     model = details.get("model") or {}
     uri = str(model.get("uri") or "") if isinstance(model, dict) else ""
-    m = _REG_MODEL.match(uri)
-    meta = catalog.model(m["name"], m["ver"]) if m and m["reg"] == "azureml" else None
+    m = parse_registry_uri(uri, MODELS)
+    meta = catalog.model(m.name, m.version) if m and m.version and m.registry == "azureml" else None
     if meta is None:
         raise _user(f"model {uri or '(none)'} was not found in registry 'azureml'")
     kind = compute_kind(props)

@@ -12,13 +12,8 @@ import re
 from typing import Any
 
 from .. import catalog
+from ..catalog.uri import COMPONENTS, MODELS, parse_registry_uri
 
-_COMPONENT = re.compile(
-    r"^azureml://registries/(?P<reg>[^/]+)/components/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$"
-)
-_REG_MODEL = re.compile(
-    r"^azureml://registries/(?P<reg>[^/]+)/models/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$"
-)
 _DATASTORE = re.compile(
     r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
     r"datastores/(?P<ds>[^/]+)/paths/(?P<path>.+)$",
@@ -84,12 +79,12 @@ def check_pipeline_job(
         check_data(f"pipeline input '{name}'", inp, uploads)
     for step, node in (props.get("jobs") or {}).items():
         comp_id = str(node.get("componentId") or "")
-        m = _COMPONENT.match(comp_id)
-        if not m:
+        m = parse_registry_uri(comp_id, COMPONENTS)
+        if not m or not m.version:
             continue  # only registry components are bundled; anything else runs unchecked
-        spec = catalog.component(m["name"], m["ver"])
-        if spec is None or m["reg"] != "azureml":
-            raise _user(f"component {comp_id} was not found in registry '{m['reg']}'")
+        spec = catalog.component(m.name, m.version)
+        if spec is None or m.registry != "azureml":
+            raise _user(f"component {comp_id} was not found in registry '{m.registry}'")
         given: dict[str, Any] = node.get("inputs") or {}
         for name, inp in given.items():
             if name not in spec.inputs:
@@ -144,9 +139,13 @@ def check_data(where: str, inp: dict[str, Any], uploads: dict[str, Any]) -> None
                     "(ScriptExecution.StreamAccess.NotFound)",
                 )
     elif kind in ("mlflow_model", "custom_model"):
-        m = _REG_MODEL.match(uri)
-        if m and (m["reg"] != "azureml" or catalog.model(m["name"], m["ver"]) is None):
-            raise _user(f"{where}: model {uri} was not found in registry '{m['reg']}'")
+        r = parse_registry_uri(uri, MODELS)
+        if (
+            r
+            and r.version
+            and (r.registry != "azureml" or catalog.model(r.name, r.version) is None)
+        ):
+            raise _user(f"{where}: model {uri} was not found in registry '{r.registry}'")
 
 
 def _check_compute(step: str, name: str, value: str, computes: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ... import catalog
+from ...catalog.uri import MODELS, parse_registry_uri
 from ..arm import (
     LOCATION,
     PROVIDER,
@@ -37,9 +38,6 @@ if TYPE_CHECKING:
 
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 WS_MODEL = re.compile(r"/workspaces/[^/]+/models/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$")
-REG_MODEL = re.compile(
-    r"^azureml://registries/(?P<reg>[^/]+)/models/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$"
-)
 BUSY = ("Creating", "Updating", "Deleting")
 
 # What the service fills in when a managed deployment body leaves them out.
@@ -69,8 +67,11 @@ DEPLOYMENT_DEFAULTS: dict[str, Any] = {
 
 def _model_label(model_id: str) -> str:
     """`name:version` for an ARM or registry model id (what the stand-in's answer names)."""
-    m = WS_MODEL.search(model_id) or REG_MODEL.match(model_id)
-    return f"{m['name']}:{m['ver']}" if m else model_id
+    m = WS_MODEL.search(model_id)
+    if m:
+        return f"{m['name']}:{m['ver']}"
+    r = parse_registry_uri(model_id, MODELS)
+    return f"{r.name}:{r.version}" if r and r.version else model_id
 
 
 # --- endpoints ------------------------------------------------------------------------------------
@@ -263,8 +264,8 @@ def _check_deployment(api: Api, name: str, props: dict[str, Any]) -> None:
     m = WS_MODEL.search(model)
     if m and m["ver"] not in api.data["models"].get(m["name"], {}):
         raise ApiError(400, "BadArgument", f"Model {m['name']}:{m['ver']} was not found.")
-    r = REG_MODEL.match(model)
-    if r and (r["reg"] != REGISTRY or catalog.model(r["name"], r["ver"]) is None):
+    r = parse_registry_uri(model, MODELS)
+    if r and r.version and (r.registry != REGISTRY or catalog.model(r.name, r.version) is None):
         raise ApiError(400, "BadArgument", f"Model {model} was not found.")
 
 

@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ... import catalog
+from ...catalog.uri import MODELS, registry_uri
 from ..arm import (
     LOCATION,
     PROVIDER,
@@ -192,14 +193,14 @@ def _model(api: Api, req: Request, name: str, ver: str) -> dict[str, Any]:
             }
         props["systemMetadata"] = system
     return {
-        "id": f"azureml://registries/{REGISTRY}/models/{name}/versions/{ver}",
+        "id": registry_uri(REGISTRY, MODELS, name, ver),
         "name": ver,
         "type": f"{PROVIDER}/registries/models/versions",
         "properties": {
             "modelType": "mlflow_model",
             "isArchived": mv.archived,
             "isAnonymous": False,
-            "modelUri": f"azureml://registries/{REGISTRY}/models/{name}/versions/{ver}",
+            "modelUri": registry_uri(REGISTRY, MODELS, name, ver),
             "description": f"{name} (bundled catalog)",
             "tags": tags,
             "properties": inner,

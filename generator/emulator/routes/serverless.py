@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ... import catalog
+from ...catalog.uri import MODELS, parse_registry_uri
 from ..arm import (
     LOCATION,
     PROVIDER,
@@ -41,7 +42,6 @@ WS_MODEL_ID = re.compile(
     r"^azureml://locations/(?P<loc>[^/]+)/workspaces/(?P<wsid>[^/]+)/models/(?P<name>[^/]+)"
     r"/versions/(?P<ver>[^/]+)$"
 )
-REG_MODEL_ID = re.compile(r"^azureml://registries/(?P<reg>[^/]+)/models/(?P<name>[^/]+)")
 SECTION = "serverless_endpoints"
 WORKSPACE_ID = "00000000-0000-0000-0000-000000000001"  # the workspace family's workspaceId
 
@@ -73,9 +73,9 @@ def _check_model(api: Api, model_id: str) -> str:
                 400, "BadRequest", f"Model {m['name']}:{m['ver']} was not found in the workspace."
             )
         return f"{m['name']}:{m['ver']}"
-    r = REG_MODEL_ID.match(model_id)
-    if r and r["reg"] == "azureml" and catalog.model(r["name"]) is not None:
-        return r["name"]
+    r = parse_registry_uri(model_id, MODELS)
+    if r and r.registry == "azureml" and catalog.model(r.name) is not None:
+        return r.name
     raise ApiError(
         400,
         "BadRequest",
