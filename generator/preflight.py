@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import lifecycle
-from .backends import Assets, Backend
+from .backends import Assets, Backend, FinetuneAssets
 from .catalog import lockfile
 from .catalog.allow_lists import finetune_refusal, inference_warning
 from .catalog.metadata import version_entry
@@ -127,9 +127,26 @@ def check_cluster(
         )
 
 
-def check_live(backend: Backend, assets: Assets, warn: Warn) -> None:
-    """The registry model and the cluster, through the backend's primitives (may create the
-    cluster from compute.yml). In a dry run the primitives record their calls and return None."""
+def check_model_free(backend: Backend, assets: Assets, job: str | None) -> None:
+    """A fine-tuning job registers its model as its last step: a name:version that already
+    exists (and not from `job`, the recorded one) would fail it after the training is paid for."""
+    if backend.dry_run or not isinstance(assets, FinetuneAssets):
+        return
+    info = backend.model_info(assets.model_name, assets.model_version)
+    if info is not None and not (job and info.from_job(job)):
+        raise WorkflowError(
+            f"model {assets.model_name} version {assets.model_version} already exists in the "
+            f"workspace ({info.job_name or info.path or 'registered by hand'}): the fine-tuning "
+            "job would train, then fail to register it; bump registered_model.version (or name) "
+            "in params, `make render`, commit, and run again"
+        )
+
+
+def check_live(backend: Backend, assets: Assets, warn: Warn, job: str | None = None) -> None:
+    """The registry model, the model version the run will register (fine-tuning job) and the
+    cluster, through the backend's primitives (may create the cluster from compute.yml). In a
+    dry run the primitives record their calls and return None. `job`: the recorded job a
+    registered model may come from (None when a new job will be submitted)."""
     dry = backend.dry_run
     base = assets.base_model
     if base:
@@ -139,6 +156,7 @@ def check_live(backend: Backend, assets: Assets, warn: Warn) -> None:
             if info is None:
                 raise WorkflowError(f"model {name}:{version} not found in registry {registry}")
             check_model_tags(info.get("tags") or {}, f"{name}:{version}", assets, warn)
+    check_model_free(backend, assets, job)
     cluster = assets.compute_name
     if cluster is None:
         return

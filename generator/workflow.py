@@ -172,17 +172,21 @@ class Flow:
             preflight.check_fresh(self.resolved, self.project_dir)
 
     def preflight(self, request: bool, live: bool = True) -> None:
-        """Fresh assets, lifecycle, offline validation, data files, then the live checks."""
+        """Fresh assets, lifecycle, offline validation, data files, then the live checks (for a
+        new job: `submit` always submits one)."""
         self.check_fresh()
         preflight.check_lifecycle(self.resolved, self.project_dir, self.ws.emulated, self.say)
         preflight.validate_offline(self.assets_dir, self.project_dir)
         preflight.check_data(self.assets, self.opts.env, request)
         if live:
-            self.check_live()
+            self.check_live(new_job=True)
 
-    def check_live(self) -> None:
+    def check_live(self, new_job: bool = False) -> None:
+        rec = self.state.section("job")
+        resumed = not new_job and rec.get("status") not in ("Failed", "Canceled")
+        job = str(rec["name"]) if resumed and rec.get("name") else None
         with self.waiting(lambda: "pre-flight: checking the registry model and the cluster"):
-            preflight.check_live(self.backend, self.assets, self.say)
+            preflight.check_live(self.backend, self.assets, self.say, job)
 
     def show_plan(self) -> None:
         """What run/deploy will change, on stderr before they act (generator/planner.py)."""

@@ -5,6 +5,10 @@ so a real `.amlgen/` state or the committed azureml/ are never touched, and prin
 command before running it, so the demo doubles as a walkthrough:
 
     data -> render -> validate -> emulator -> (cli plan) -> run --backend sdk -> teardown
+
+then the same for the `type: finetuning` path (params/serverless.yaml): its dry-run plan with
+the cli backend, and the run with the sdk backend (serverless fine-tune, the model the job
+registers, a serverless endpoint, a chat-completions call, teardown).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "build" / "demo"
 SAMPLE = ROOT / "samples" / "ultrachat_200k_sample"
 ENV = "dev"
+SERVERLESS = "serverless"
 
 
 def step(title: str) -> None:
@@ -93,11 +98,12 @@ def main() -> int:
     step("1. Prepare the data (the shipped synthetic sample, in the hub's parquet layout)")
     amlgen("data", "--env", ENV, "--source", str(SAMPLE), "--split-percent", "100")
 
-    step("2. Render the Azure ML YAML from params/")
+    step("2. Render the Azure ML YAML from params/ (both methods)")
     amlgen("render", "--env", ENV)
+    amlgen("render", "--env", SERVERLESS)
 
     step("3. Validate offline (all layers, SDK included)")
-    amlgen("validate", f"azureml/{ENV}")
+    amlgen("validate", f"azureml/{ENV}", f"azureml/{SERVERLESS}")
 
     step("4. Start the local Azure ML emulator")
     proc, url, secret = start_emulator()
@@ -114,17 +120,24 @@ def main() -> int:
         step("6. Run it all with the SDK backend: submit, wait, register, deploy, invoke, teardown")
         amlgen("run", "--env", ENV, "--backend", "sdk", env=env)
 
-        step("7. What is left running in the emulator")
+        step("7. The fine-tuning job path (params/serverless.yaml): the cli backend's plan")
+        amlgen("run", "--env", SERVERLESS, "--backend", "cli", "--dry-run", env=env)
+
+        step("8. Run it with the SDK backend: fine-tune serverless, serve, invoke, teardown")
+        amlgen("run", "--env", SERVERLESS, "--backend", "sdk", env=env)
+
+        step("9. What is left running in the emulator")
         state = emulator_state(url, secret)
-        endpoints = state.get("endpoints") or {}
+        endpoints = {**(state.get("endpoints") or {}), **(state.get("serverless_endpoints") or {})}
         jobs = state.get("jobs") or {}
         models = state.get("models") or {}
         print(f"  jobs: {len(jobs)}, registered models: {len(models)}, endpoints: {len(endpoints)}")
         if endpoints:
             print("demo: an endpoint was left behind", file=sys.stderr)
             return 1
-        if (DEMO / ".amlgen" / ENV / "response.json").is_file():
-            print(f"  the scoring response is saved in build/demo/.amlgen/{ENV}/response.json")
+        for env_name in (ENV, SERVERLESS):
+            if (DEMO / ".amlgen" / env_name / "response.json").is_file():
+                print(f"  the response is saved in build/demo/.amlgen/{env_name}/response.json")
     finally:
         stop(proc)
     took = time.monotonic() - started

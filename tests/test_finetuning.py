@@ -50,14 +50,16 @@ def test_serverless_env_renders_a_job_and_a_serverless_endpoint(project: Path) -
         "version": "1",
         "type": "mlflow_model",
     }
-    assert r.registered_model_name == "Phi-4-ultrachat-200k"  # the pipeline path's naming rule
+    # Its own name (a workspace holds one model per name:version; dev registers the rule's).
+    assert r.registered_model_name == "Phi-4-ultrachat-200k-serverless"
+    assert load_params("dev", project).registered_model_name == "Phi-4-ultrachat-200k"
     assert job["training_data"]["path"].endswith("/train_sft.jsonl")
     assert job["validation_data"]["path"].endswith("/test_sft.jsonl")
     endpoint = files["serverless-endpoint.yml"]
     assert endpoint["name"] == "ultrachat-phi4-serverless"
     assert endpoint["model_id"] == (
         "azureml://locations/WORKSPACE_LOCATION/workspaces/WORKSPACE_ID/models/"
-        "Phi-4-ultrachat-200k/versions/1"
+        "Phi-4-ultrachat-200k-serverless/versions/1"
     )
 
 
@@ -72,7 +74,7 @@ def test_same_hyperparameters_as_strings_on_managed_compute(project: Path) -> No
     assert hp["deepspeed_stage"] == "3"  # Phi-4's model_specific_defaults, as on the pipeline
     assert hp["learning_rate"] == "5e-06" and hp["lr_scheduler_type"] == "cosine"
     deployment = files["deployment.yml"]
-    assert deployment["model"] == "azureml:Phi-4-ultrachat-200k:1"
+    assert deployment["model"] == "azureml:Phi-4-ultrachat-200k-serverless:1"
     job = files_of(
         project,
         "serverless",
@@ -169,12 +171,12 @@ def test_committed_files_load_as_the_sdks_finetuning_job() -> None:
     assert details["taskType"] == "chatCompletion" and details["modelProvider"] == "Custom"
     assert details["hyperParameters"]["num_train_epochs"] == "1"
     assert body["outputs"]["registered_model"] == {
-        "assetName": "Phi-4-ultrachat-200k",
+        "assetName": "Phi-4-ultrachat-200k-serverless",
         "assetVersion": "1",
         "jobOutputType": "mlflow_model",
     }
     assert endpoint.name == "ultrachat-phi4-serverless"
-    assert endpoint.model_id.endswith("/models/Phi-4-ultrachat-200k/versions/1")
+    assert endpoint.model_id.endswith("/models/Phi-4-ultrachat-200k-serverless/versions/1")
 
 
 def test_managed_variants_load_with_the_sdk(project: Path) -> None:

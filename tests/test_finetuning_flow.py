@@ -28,7 +28,7 @@ from generator.rendering import render_environments
 
 ENV = "serverless"
 ENDPOINT = "ultrachat-phi4-serverless"
-MODEL = "Phi-4-ultrachat-200k"
+MODEL = "Phi-4-ultrachat-200k-serverless"
 TERMINAL = ("Completed", "Failed", "Canceled")
 KEY_LIKE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 
@@ -440,3 +440,31 @@ def test_keep_endpoint_then_invoke_and_teardown_with_the_other_backend(
     assert state_of(proj)["endpoint"]["status"] == "deleted"
     nothing = workflow.teardown(env=ENV, project_dir=proj, backend="sdk")
     assert nothing.message and "nothing to tear down" in nothing.message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sdk", "cli"])
+def test_a_taken_model_version_is_refused_before_the_job_trains(
+    flow_emu: Emulator, tmp_path: Path, backend: str
+) -> None:
+    # The job registers its model last: a name:version another run registered would fail it
+    # after the training is paid for, so the pre-flight refuses it before submitting.
+    first = workflow.run(env=ENV, project_dir=serverless_project(tmp_path / "a"), backend="sdk")
+    jobs = job_puts(flow_emu)
+    assert jobs == [first.state["job"]["name"]]
+    other = serverless_project(tmp_path / "b")
+    with pytest.raises(WorkflowError) as info:
+        workflow.run(env=ENV, project_dir=other, backend=backend)
+    text = str(info.value)
+    assert f"model {MODEL} version 1 already exists" in text and jobs[0] in text
+    assert "bump registered_model.version" in text and "\n" not in text
+    assert job_puts(flow_emu) == jobs  # nothing submitted
+    assert "job" not in state_of(other)
+    bumped = make_project(tmp_path / "c")
+    params = bumped / "params" / f"{ENV}.yaml"
+    text = params.read_text().replace(f"  name: {MODEL}\n", f'  name: {MODEL}\n  version: "2"\n')
+    params.write_text(text)
+    render_environments([ENV], bumped, [], all_envs=False)
+    done = workflow.run(env=ENV, project_dir=bumped, backend=backend)
+    assert done.state["model"] == {"name": MODEL, "version": "2", "job": done.state["job"]["name"]}
+    assert serverless_left(flow_emu) == []

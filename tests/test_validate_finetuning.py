@@ -216,7 +216,7 @@ MISTAKES: list[Any] = [
         _set(
             ENDPOINT,
             "model_id",
-            value="azureml://locations/eastus2/workspaces/w/models/Phi-4-ultrachat-200k/versions/2",
+            value="azureml://locations/eastus2/workspaces/w/models/Phi-4-ultrachat-200k-serverless/versions/2",
         ),
         "cross.served-model",
         "error",
