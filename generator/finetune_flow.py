@@ -29,25 +29,6 @@ def serverless(flow: Flow) -> bool:
     return isinstance(a, FinetuneAssets) and a.serverless
 
 
-def show_plan(flow: Flow, a: FinetuneAssets) -> None:
-    """What the run will create, on stderr before it acts (`amlgen plan` covers the pipeline
-    method only)."""
-    serving = (
-        f"serverless endpoint {a.endpoint_name} (bills per hour until deleted)"
-        if a.serverless
-        else f"online endpoint {a.endpoint_name} with deployment {a.deployment_name}"
-    )
-    market = (
-        f"marketplace subscription {a.marketplace_name} for {a.base_model_name}, "
-        if a.marketplace_needed
-        else ""
-    )
-    flow.say(
-        f"plan: fine-tuning job {a.rel(a.dir / 'finetuning-job.yml')} registers "
-        f"{a.model_name}:{a.model_version}; then {market}{serving}; invoke; delete"
-    )
-
-
 def record_model(flow: Flow, job: str) -> None:
     """The model the job registered: named by its `registered_model` output, checked to exist
     and to come from this job, then recorded."""

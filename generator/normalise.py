@@ -12,7 +12,8 @@ Rules, in the order `canonical` applies them:
   2. SEPARATE: the endpoint's traffic is its own resource (set after the deployment exists).
   3. DEFAULTS: a field the YAML leaves out is compared with what the service fills in.
   4. DURATIONS / INTEGERS: ISO 8601 durations become seconds, numeric strings numbers.
-  5. MODEL REFERENCES: `azureml:name:v`, an ARM id or an `azureml:`-prefixed ARM id are one model.
+  5. MODEL REFERENCES: `azureml:name:v`, an ARM id or an `azureml:`-prefixed ARM id are one model;
+     so is a serverless endpoint's `azureml://locations/<region>/workspaces/<id>/models/...` id.
   6. TAGS: tag values are strings (Azure stores strings).
   7. SYSTEM PROPERTIES: keys the service adds to `properties` (createdBy, azureml.*) are dropped.
   8. EMPTY: an empty mapping or null equals an absent field.
@@ -33,7 +34,9 @@ MODEL = "model"
 ENDPOINT = "online_endpoint"
 DEPLOYMENT = "online_deployment"
 TRAFFIC = "traffic"
-KINDS = (COMPUTE, MODEL, ENDPOINT, DEPLOYMENT, TRAFFIC)
+SERVERLESS = "serverless_endpoint"
+MARKETPLACE = "marketplace_subscription"
+KINDS = (COMPUTE, MODEL, ENDPOINT, DEPLOYMENT, TRAFFIC, SERVERLESS, MARKETPLACE)
 
 # 1. Written only by the service (or by the SDK from the service's answer).
 SYSTEM: dict[str, frozenset[str]] = {
@@ -45,6 +48,10 @@ SYSTEM: dict[str, frozenset[str]] = {
     ENDPOINT: frozenset({"scoring_uri", "openapi_uri", "kind"}),
     DEPLOYMENT: frozenset({"data_collector"}),
     TRAFFIC: frozenset(),
+    # `description` too: the SDK (and so az ml) sends a serverless endpoint's model_id, tags,
+    # sku and location only (azure-ai-ml 1.x ServerlessEndpoint._to_rest_object).
+    SERVERLESS: frozenset({"scoring_uri", "headers", "system_data", "description"}),
+    MARKETPLACE: frozenset({"marketplace_plan", "system_data"}),
 }
 
 # 2. Not part of the endpoint resource: `plan` reads them as the traffic resource.
@@ -83,6 +90,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "egress_public_network_access": "enabled",
     },
     TRAFFIC: {},
+    SERVERLESS: {"auth_mode": "key"},
+    MARKETPLACE: {},
 }
 
 # 4. Durations (seconds) and integers, wherever they appear (dotted paths).
@@ -139,6 +148,12 @@ _ARM_MODEL = re.compile(
     re.IGNORECASE,
 )
 _SHORT_MODEL = re.compile(r"^azureml:(?P<name>[^:/]+):(?P<ver>[^:/]+)$")
+# A serverless endpoint's model id: the workspace's region and id, which the committed file
+# leaves as placeholders (creation fills them in), do not make it another model.
+_WS_MODEL = re.compile(
+    r"^azureml://locations/[^/]+/workspaces/[^/]+/models/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$",
+    re.IGNORECASE,
+)
 _JOB_OUTPUT = re.compile(
     r"^azureml://(?:subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/)?"
     r"jobs/(?P<job>[^/]+)/outputs/(?P<out>[^/]+)(?:/.*)?$",
@@ -177,7 +192,7 @@ def model_ref(value: Any) -> Any:
     """
     if not isinstance(value, str):
         return value
-    m = _ARM_MODEL.match(value) or _SHORT_MODEL.match(value)
+    m = _ARM_MODEL.match(value) or _SHORT_MODEL.match(value) or _WS_MODEL.match(value)
     return f"azureml:{m['name']}:{m['ver']}" if m else value
 
 
@@ -233,6 +248,8 @@ def canonical(kind: str, doc: dict[str, Any] | None) -> dict[str, Any] | None:
     _apply(out, INTEGERS, integer)
     if kind == DEPLOYMENT:
         _apply(out, frozenset({"model"}), model_ref)
+    if kind == SERVERLESS:
+        _apply(out, frozenset({"model_id"}), model_ref)
     if kind == MODEL:
         _apply(out, frozenset({"path"}), job_output)
     if isinstance(out.get("tags"), dict):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import names
-from .backends import Assets, Backend, make_backend
+from .backends import Assets, Backend, FinetuneAssets, make_backend
 from .errors import WorkflowError
 from .params import Resolved, load_params
 from .planning import Plan, make_plan
@@ -23,7 +23,7 @@ from .workspace import Workspace, redact, resolve_workspace
 
 
 def recorded_job(project_dir: Path, env: str, model: str, version: str) -> str | None:
-    """The pipeline job the state records the model version as registered from, if any."""
+    """The job the state records the model version as registered from (or by), if any."""
     try:
         rec = State.of(project_dir, env).section("model")
     except WorkflowError:  # an unreadable state file: plan without the model's path
@@ -36,7 +36,8 @@ def recorded_job(project_dir: Path, env: str, model: str, version: str) -> str |
 
 def _assets(resolved: Resolved, folder: Path, project_dir: Path) -> Assets:
     p = resolved.params
-    return Assets.load(
+    load = FinetuneAssets.load_job if p.method == "finetuning_job" else Assets.load
+    return load(
         folder,
         project_dir,
         request_file=(project_dir / p.data.dir / names.REQUEST_FILE).resolve(),
@@ -60,17 +61,13 @@ def plan(
     Without `overrides` the committed `azureml/<env>/` files are compared (stale ones are
     refused in one line); with them, the params rendered with the overrides (as `render --set`
     would write them), so a plan shows what a params change will do before it is committed.
-    `job` names the pipeline job the model version is registered from (default: the recorded
-    one, if any). Errors are `WorkflowError`s with one line.
+    `job` names the job the model version is registered from (default: the recorded one, if
+    any). Both methods: the pipeline's resources, or the fine-tuning job's (the model version
+    it registers, the serverless endpoint or the online one, a marketplace subscription).
+    Errors are `WorkflowError`s with one line.
     """
     root = Path(project_dir)
     resolved = load_params(env, root, list(overrides))
-    if resolved.params.method == "finetuning_job":
-        raise WorkflowError(
-            f"method finetuning_job: `amlgen plan` covers the pipeline method (compute, model, "
-            f"endpoint, deployment); {names.OUTPUT_DIR}/{env}/{names.FINETUNING_JOB_FILE} is "
-            "submitted as is"
-        )
     ws = resolve_workspace(
         root,
         subscription_id=subscription_id,

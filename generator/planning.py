@@ -1,7 +1,9 @@
 """`amlgen plan`: what applying the committed files would change in the workspace, and drift.
 
 For each resource the rendered files describe (compute cluster, model version, online endpoint,
-deployment, the endpoint's traffic) and each registry asset they pin (component, base model),
+deployment, the endpoint's traffic; on the fine-tuning job path the model version the job
+registers, the serverless endpoint and a marketplace subscription when the model needs one)
+and each registry asset they pin (component, base model),
 the live state is read through the chosen backend and compared with the desired state, both
 normalised by `generator.normalise`. Each resource gets one action:
 
@@ -25,14 +27,17 @@ from functools import partial
 from typing import Any, Protocol
 
 from . import names
-from .backends.base import Assets, TransientError
+from .backends.base import Assets, TransientError, entity_dict
+from .backends.finetune import FinetuneAssets
 from .catalog.uri import COMPONENTS, MODELS, parse_registry_uri, registry_uri
 from .errors import WorkflowError
 from .normalise import (
     COMPUTE,
     DEPLOYMENT,
     ENDPOINT,
+    MARKETPLACE,
     MODEL,
+    SERVERLESS,
     TRAFFIC,
     Change,
     canonical,
@@ -66,6 +71,16 @@ IMMUTABLE: dict[str, dict[str, str]] = {
         "auth_mode": "an endpoint's auth_mode cannot change in place: `amlgen teardown`, then "
         "deploy again",
     },
+    SERVERLESS: {
+        "model_id": "a serverless endpoint's model cannot change in place: `amlgen teardown`, "
+        "then deploy again (or name a new endpoint in endpoint.name)",
+        "auth_mode": "a serverless endpoint's auth_mode cannot change in place: `amlgen "
+        "teardown`, then deploy again",
+    },
+    MARKETPLACE: {
+        "model_id": "a marketplace subscription's model cannot change: subscribing to another "
+        "model is another subscription",
+    },
     DEPLOYMENT: {
         "instance_type": "a deployment's instance type cannot change in place: give the "
         "deployment a new name (deployment.name) and move the traffic, or tear the endpoint "
@@ -79,6 +94,8 @@ _TITLES = {
     MODEL: "model",
     ENDPOINT: "online endpoint",
     DEPLOYMENT: "online deployment",
+    SERVERLESS: "serverless endpoint",
+    MARKETPLACE: "marketplace subscription",
     TRAFFIC: "traffic",
     "component": "registry component",
     "registry_model": "registry model",
@@ -229,6 +246,11 @@ def load_desired(assets: Assets) -> dict[str, dict[str, Any] | None]:
         ENDPOINT: ("online_endpoint", names.ENDPOINT_FILE),
         DEPLOYMENT: ("online_deployment", names.DEPLOYMENT_FILE),
     }
+    if isinstance(assets, FinetuneAssets):  # the job registers the model: no model.yml
+        del files[MODEL]
+        if assets.serverless:
+            del files[ENDPOINT], files[DEPLOYMENT]
+            files[SERVERLESS] = ("serverless_endpoint", names.SERVERLESS_ENDPOINT_FILE)
     out: dict[str, dict[str, Any] | None] = {}
     for kind, (loader, name) in files.items():
         if kind == COMPUTE and assets.compute is None:
@@ -237,7 +259,7 @@ def load_desired(assets: Assets) -> dict[str, dict[str, Any] | None]:
         try:
             with quiet():  # the SDK's notices (experimental classes) are not ours
                 entity = getattr(aml, f"load_{loader}")(source=assets.path(name))
-                out[kind] = json.loads(json.dumps(entity._to_dict(), default=str))
+                out[kind] = entity_dict(entity)
         except Exception as exc:  # marshmallow ValidationError, ValidationException, ...
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise WorkflowError(f"{assets.rel(name)}: {first}") from None
@@ -333,12 +355,11 @@ def make_plan(
 ) -> Plan:
     """Read the live state with `read` (a backend's) and compare it with the committed files.
 
-    `job` is the pipeline job the model version is (or will be) registered from, when known:
-    model.yml's path names a placeholder job that registration fills in.
+    `job` is the job the model version is (or will be) registered from, when known: model.yml's
+    path names a placeholder job that registration fills in; a fine-tuning job registers it.
     """
     want = desired if desired is not None else load_desired(assets)
     out: list[ResourcePlan] = []
-
     if want.get(COMPUTE) is not None and assets.compute is not None:
         name = str(assets.compute["name"])
         live = _retrying(lambda: read(COMPUTE, name))
@@ -351,7 +372,22 @@ def make_plan(
                 assets.rel(names.COMPUTE_FILE),
             )
         )
+    if isinstance(assets, FinetuneAssets):
+        out.append(_job_model(assets, read, job))
+        if assets.serverless:
+            out += _serverless(assets, read, want)
+        else:
+            out += _online(assets, read, want)
+    else:
+        out.append(_pipeline_model(assets, read, job, want))
+        out += _online(assets, read, want)
+    out += _registry(assets, read)
+    return Plan(env=env, backend=backend, resources=out)
 
+
+def _pipeline_model(
+    assets: Assets, read: Reader, job: str | None, want: dict[str, dict[str, Any] | None]
+) -> ResourcePlan:
     model_doc = dict(want[MODEL] or {})
     model_live = _retrying(lambda: read(MODEL, assets.model_name, version=assets.model_version))
     note = None
@@ -372,8 +408,61 @@ def make_plan(
     )
     if model_plan.action == CREATE and note:
         model_plan.note = note
-    out.append(model_plan)
+    return model_plan
 
+
+def _job_model(assets: FinetuneAssets, read: Reader, job: str | None) -> ResourcePlan:
+    """The version the fine-tuning job registers as its last step: absent (create), the one
+    the recorded job registered (no change), or taken, which would fail the job."""
+    title = f"{assets.model_name}:{assets.model_version}"
+    file = assets.rel(assets.job_file)
+    live = _retrying(lambda: read(MODEL, assets.model_name, version=assets.model_version))
+    if live is None:
+        note = "registered by the fine-tuning job (outputs.registered_model) when it completes"
+        return ResourcePlan(MODEL, title, CREATE, file, note=note)
+    path, from_job = str(live.get("path") or ""), live.get("job_name")
+    if job and (from_job == job or f"/jobs/{job}/" in path):
+        return ResourcePlan(MODEL, title, NO_CHANGE, file)
+    taken = Change("version", f"{title} ({from_job or path or 'registered by hand'})", title)
+    note = IMMUTABLE[MODEL]["*"] + " (the job would train, then fail to register it)"
+    return ResourcePlan(MODEL, title, CANNOT_UPDATE, file, changes=[taken], note=note)
+
+
+def _serverless(
+    assets: FinetuneAssets, read: Reader, want: dict[str, dict[str, Any] | None]
+) -> list[ResourcePlan]:
+    out: list[ResourcePlan] = []
+    if assets.marketplace_needed:
+        name = assets.marketplace_name
+        live = _retrying(lambda: read(MARKETPLACE, name))
+        desired = {"name": name, "model_id": assets.marketplace_model_id}
+        out.append(
+            _classify(
+                MARKETPLACE,
+                name,
+                canonical(MARKETPLACE, desired) or {},
+                canonical(MARKETPLACE, live),
+                assets.rel(assets.job_file),
+            )
+        )
+    live_ep = _retrying(lambda: read(SERVERLESS, assets.endpoint_name))
+    endpoint = _classify(
+        SERVERLESS,
+        assets.endpoint_name,
+        canonical(SERVERLESS, want[SERVERLESS]) or {},
+        canonical(SERVERLESS, live_ep),
+        assets.rel(names.SERVERLESS_ENDPOINT_FILE),
+    )
+    if endpoint.action == CREATE:
+        endpoint.note = "billed per hour while it exists: `run` deletes it unless --keep-endpoint"
+    out.append(endpoint)
+    return out
+
+
+def _online(
+    assets: Assets, read: Reader, want: dict[str, dict[str, Any] | None]
+) -> list[ResourcePlan]:
+    out: list[ResourcePlan] = []
     endpoint_doc = want[ENDPOINT] or {}
     ep_live = _retrying(lambda: read(ENDPOINT, assets.endpoint_name))
     out.append(
@@ -411,24 +500,24 @@ def make_plan(
             fingerprint_doc=(ep_live, endpoint_doc),
         )
     )
+    return out
 
+
+def _registry(assets: Assets, read: Reader) -> list[ResourcePlan]:
+    out: list[ResourcePlan] = []
+    file = assets.rel(assets.job_file)
     for kind, registry, name, version in registry_refs(assets):
         found = _retrying(partial(read, kind, name, version=version, registry=registry))
         title = f"{registry}/{name}:{version}"
         if found is None:
-            out.append(
-                ResourcePlan(
-                    kind,
-                    title,
-                    MISSING,
-                    assets.rel(names.PIPELINE_JOB_FILE),
-                    note=f"registry {registry} has no version {version} of {name}: "
-                    "pin a version that exists (amlgen validate --online lists them)",
-                )
+            note = (
+                f"registry {registry} has no version {version} of {name}: "
+                "pin a version that exists (amlgen validate --online lists them)"
             )
+            out.append(ResourcePlan(kind, title, MISSING, file, note=note))
         else:
-            out.append(ResourcePlan(kind, title, READ, assets.rel(names.PIPELINE_JOB_FILE)))
-    return Plan(env=env, backend=backend, resources=out)
+            out.append(ResourcePlan(kind, title, READ, file))
+    return out
 
 
 __all__ = [

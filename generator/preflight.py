@@ -130,10 +130,10 @@ def check_cluster(
 def check_model_free(backend: Backend, assets: Assets, job: str | None) -> None:
     """A fine-tuning job registers its model as its last step: a name:version that already
     exists (and not from `job`, the recorded one) would fail it after the training is paid for."""
-    if backend.dry_run or not isinstance(assets, FinetuneAssets):
+    if not isinstance(assets, FinetuneAssets):
         return
-    info = backend.model_info(assets.model_name, assets.model_version)
-    if info is not None and not (job and info.from_job(job)):
+    info = backend.model_info(assets.model_name, assets.model_version)  # a dry run records it
+    if not backend.dry_run and info is not None and not (job and info.from_job(job)):
         raise WorkflowError(
             f"model {assets.model_name} version {assets.model_version} already exists in the "
             f"workspace ({info.job_name or info.path or 'registered by hand'}): the fine-tuning "

@@ -192,9 +192,10 @@ class Flow:
         """What run/deploy will change, on stderr before they act (generator/planner.py)."""
         from .planner import show_before_acting
 
-        if isinstance(self.assets, FinetuneAssets):
-            return finetune_flow.show_plan(self, self.assets)
         job = self.state.section("model").get("job")
+        rec = self.state.section("job")
+        if not job and isinstance(self.assets, FinetuneAssets):  # it registers as it ends
+            job = rec.get("name") if rec.get("status") not in ("Failed", "Canceled") else None
         show_before_acting(
             self.opts.env, self.assets, self.backend, self.ws, self.project_dir, self.log, job
         )

@@ -212,6 +212,12 @@ MISTAKES: list[Any] = [
         "error",
     ),
     (
+        "aad auth, which the SDK does not send",
+        _set(ENDPOINT, "auth_mode", value="aad"),
+        "serverless.auth-not-sent",
+        "warning",
+    ),
+    (
         "endpoint serves another version",
         _set(
             ENDPOINT,
@@ -311,4 +317,4 @@ def test_mistake_table_against_the_sdk_alone(good: Path, tmp_path: Path) -> None
             "registered model name with a dot",
         ]
     )
-    assert len(MISTAKES) == 30
+    assert len(MISTAKES) == 31

@@ -162,6 +162,8 @@ class AzBackend:
             "component": "component",
             "online_endpoint": "online-endpoint",
             "online_deployment": "online-deployment",
+            "serverless_endpoint": "serverless-endpoint",
+            "marketplace_subscription": "marketplace-subscription",
         }.get(kind)
         if noun is None:
             raise WorkflowError(f"cannot read a {kind!r}")

@@ -7,6 +7,7 @@ lists, or SDK calls with their entities) and changes nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ READ_KINDS = (
     "online_deployment",
     "component",
     "registry_model",
+    "serverless_endpoint",
+    "marketplace_subscription",
 )
 
 
@@ -85,6 +88,20 @@ def not_allowed(what: str) -> WorkflowError:
         f"{what}: not allowed to read it (403): ask for a role that can read it on the "
         "workspace or registry (e.g. AzureML Data Scientist), or sign in as another identity"
     )
+
+
+def entity_dict(entity: Any) -> dict[str, Any]:
+    """What `az ml ... show -o json` prints for an entity: `_to_dict()`, or `as_dict()` for the
+    generated ones (serverless endpoints, marketplace subscriptions), as the az ml extension
+    does; their `as_dict()` needs the service's system data, absent on an unsent entity."""
+    if hasattr(entity, "_to_dict"):
+        raw = entity._to_dict()
+    elif getattr(entity, "system_data", None) is not None:
+        raw = entity.as_dict()
+    else:
+        raw = dict(entity)
+    data: dict[str, Any] = json.loads(json.dumps(raw, default=str))
+    return data
 
 
 class TransientError(WorkflowError):
@@ -132,6 +149,8 @@ class Assets:
             request_file=request_file,
             traffic_percent=traffic_percent,
         )
+
+    job_file = names.PIPELINE_JOB_FILE  # the file `submit` sends
 
     def path(self, name: str) -> Path:
         return self.dir / name

@@ -42,6 +42,7 @@ def _doc(path: Path) -> dict[str, Any]:
 @dataclass
 class FinetuneAssets(Assets):
     serverless: bool = False
+    job_file = names.FINETUNING_JOB_FILE
 
     @classmethod
     def load_job(

@@ -27,6 +27,7 @@ from .base import (
     JobInfo,
     ModelInfo,
     TransientError,
+    entity_dict,
     not_allowed,
     read_title,
 )
@@ -56,6 +57,10 @@ def _read_call(
         return f'ml_client.models.get(name="{name}", version="{version}")'
     if kind == "online_endpoint":
         return f'ml_client.online_endpoints.get("{name}")'
+    if kind == "serverless_endpoint":
+        return f'ml_client.serverless_endpoints.get("{name}")'
+    if kind == "marketplace_subscription":
+        return f'ml_client.marketplace_subscriptions.get("{name}")'
     return f'ml_client.online_deployments.get(name="{name}", endpoint_name="{endpoint}")'
 
 
@@ -171,12 +176,15 @@ class SdkBackend:
                     entity = self.client.online_endpoints.get(name)
                 elif kind == "online_deployment":
                     entity = self.client.online_deployments.get(name=name, endpoint_name=endpoint)
+                elif kind == "serverless_endpoint":
+                    entity = self.client.serverless_endpoints.get(name)
+                elif kind == "marketplace_subscription":
+                    entity = self.client.marketplace_subscriptions.get(name)
                 else:
                     raise WorkflowError(f"cannot read a {kind!r}")
             except self._not_found():
                 return None
-            data: dict[str, Any] = json.loads(json.dumps(entity._to_dict(), default=str))
-        return data
+            return entity_dict(entity)
 
     # --- operations ------------------------------------------------------------------------
 

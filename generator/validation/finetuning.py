@@ -362,6 +362,13 @@ def check_serverless_endpoint(asset: Asset) -> list[Finding]:
     if auth is not None and auth not in SERVERLESS_AUTH:
         msg = f"auth_mode {auth!r}: a serverless endpoint takes key or aad"
         out.append(_f(asset, ("auth_mode",), ERROR, "serverless.auth-mode", msg, AZURE))
+    elif auth == "aad":
+        msg = (
+            "auth_mode aad is not sent: the SDK, and az ml with it, sends a serverless endpoint's "
+            "model_id, tags, sku and location only (azure-ai-ml 1.x), so the endpoint gets key "
+            "auth; set Microsoft Entra ID auth on the endpoint in the portal or by REST"
+        )
+        out.append(_f(asset, ("auth_mode",), WARNING, "serverless.auth-not-sent", msg, AZURE))
     return out
 
 
