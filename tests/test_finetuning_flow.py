@@ -332,6 +332,34 @@ def test_a_model_that_needs_a_marketplace_subscription_shows_the_step(tmp_path: 
         assert llama in backend.plan[0]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sdk", "cli"])
+def test_marketplace_subscription_is_created_read_back_and_planned_unchanged(
+    flow_emu: Emulator, tmp_path: Path, backend: str
+) -> None:
+    from generator import planning
+    from generator.backends import FinetuneAssets, make_backend
+    from generator.workspace import resolve_workspace
+
+    proj = serverless_project(tmp_path / "p")
+    folder = proj / "azureml" / ENV
+    assets = FinetuneAssets.load_job(folder, proj, proj / "data" / "sample_score.json")
+    llama = "azureml://registries/azureml-meta/models/Meta-Llama-3.1-8B-Instruct"
+    assets.job["model"]["path"] = f"{llama}/versions/4"
+    live = make_backend(backend, resolve_workspace(proj), proj)
+    assert live.read("marketplace_subscription", assets.marketplace_name) is None
+    live.create_marketplace_subscription(assets)
+    found = live.read("marketplace_subscription", assets.marketplace_name)
+    assert found is not None and found["model_id"] == llama
+    plan = planning.make_plan(ENV, assets, live.read, backend)
+    sub = [r for r in plan.resources if r.kind == "marketplace_subscription"]
+    assert [(r.name, r.action) for r in sub] == [(assets.marketplace_name, "no-change")]
+    # Microsoft's own models have no offer: the service refuses, and the error says why.
+    assets.job["model"]["path"] = "azureml://registries/azureml/models/Phi-4/versions/8"
+    with pytest.raises(AmlgenError, match="Model 'Phi-4' of registry azureml has no marketplace"):
+        live.create_marketplace_subscription(assets)
+
+
 # --- faults: the same guarantees as the pipeline path -------------------------------------------
 
 
@@ -468,3 +496,50 @@ def test_a_taken_model_version_is_refused_before_the_job_trains(
     done = workflow.run(env=ENV, project_dir=bumped, backend=backend)
     assert done.state["model"] == {"name": MODEL, "version": "2", "job": done.state["job"]["name"]}
     assert serverless_left(flow_emu) == []
+
+
+@pytest.mark.slow
+def test_throttling_and_a_restart_mid_flow_are_survived(flow_emu: Emulator, tmp_path: Path) -> None:
+    proj = serverless_project(tmp_path / "p")
+    for status, match, times in ((429, "/jobs/", 2), (503, "/serverlessEndpoints/", 1)):
+        flow_emu.add_fault(
+            {
+                "fault": "throttle",
+                "status": status,
+                "times": times,
+                "retry_after": 1,
+                "match": match,
+            }
+        )
+    flow_emu.add_fault({"fault": "restart", "after_requests": 12, "down_seconds": 0.5})
+    done = workflow.run(env=ENV, project_dir=proj, backend="sdk")
+    assert json.loads(done.response or "{}")["object"] == "chat.completion"
+    fired = [f[0] for f in flow_emu.snapshot()["faults_fired"]]
+    assert fired.count("throttle 429") == 2 and fired.count("throttle 503") == 1
+    assert "restart" in fired and flow_emu.restarts == 1
+    assert serverless_left(flow_emu) == []
+
+
+@pytest.mark.slow
+def test_the_steps_one_by_one_across_backends_after_a_wait_timeout(
+    flow_emu: Emulator, tmp_path: Path
+) -> None:
+    # submit -> status --wait (times out: the job keeps running) -> status --wait -> register
+    # (records the model the job registered) -> deploy -> invoke -> teardown, mixing backends.
+    proj = serverless_project(tmp_path / "p")
+    flow_emu.api.job_seconds = 6.0
+    job = workflow.submit(env=ENV, project_dir=proj, backend="sdk").state["job"]["name"]
+    with pytest.raises(WorkflowError, match=r"still .* after"):
+        workflow.status(env=ENV, project_dir=proj, backend="sdk", wait=True, timeout_minutes=0.01)
+    assert state_of(proj)["job"]["status"] not in TERMINAL
+    done = workflow.status(env=ENV, project_dir=proj, backend="cli", wait=True)
+    assert done.job_status == "Completed"
+    registered = workflow.register(env=ENV, project_dir=proj, backend="cli")
+    assert registered.state["model"] == {"name": MODEL, "version": "1", "job": job}
+    workflow.deploy(env=ENV, project_dir=proj, backend="cli")
+    assert serverless_left(flow_emu) == [ENDPOINT]
+    answer = workflow.invoke(env=ENV, project_dir=proj, backend="sdk")
+    assert json.loads(answer.response or "{}")["object"] == "chat.completion"
+    workflow.teardown(env=ENV, project_dir=proj, backend="sdk")
+    assert serverless_left(flow_emu) == []
+    assert job_puts(flow_emu) == [job]

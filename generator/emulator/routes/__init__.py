@@ -21,6 +21,7 @@ from . import (
     debug,
     endpoints,
     jobs,
+    marketplace,
     models,
     outofband,
     registry,
@@ -35,6 +36,7 @@ FAMILIES: tuple[Family, ...] = (
     computes.FAMILY,
     endpoints.FAMILY,  # online endpoints, deployments, their real scoring servers
     serverless.FAMILY,  # serverless endpoints (chat completions on the same scoring stand-in)
+    marketplace.FAMILY,  # marketplace subscriptions (non-Microsoft models served serverless)
     registry.FAMILY,  # the `azureml` registry: components and models from the bundled catalog
     debug.FAMILY,  # /_emulator/state, /_emulator/faults
     data.FAMILY,  # /_emulator/uploads: the server side of the client's upload seam
