@@ -543,3 +543,38 @@ def test_the_steps_one_by_one_across_backends_after_a_wait_timeout(
     workflow.teardown(env=ENV, project_dir=proj, backend="sdk")
     assert serverless_left(flow_emu) == []
     assert job_puts(flow_emu) == [job]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("backend", "compute"),
+    [
+        ("cli", "compute:\n  kind: cluster\n"),
+        (
+            "sdk",
+            "compute:\n  kind: instance_types\n  instance_types: [Standard_NC24ads_A100_v4]\n",
+        ),
+    ],
+    ids=["cli-cluster", "sdk-instance-types"],
+)
+def test_managed_compute_fine_tune_is_served_by_an_online_deployment(
+    flow_emu: Emulator, tmp_path: Path, backend: str, compute: str
+) -> None:
+    proj = make_project(tmp_path / "p")
+    params = proj / "params" / f"{ENV}.yaml"
+    params.write_text(params.read_text().replace("compute:\n  kind: serverless\n", compute))
+    render_environments([ENV], proj, [], all_envs=False)
+    assert not (proj / "azureml" / ENV / "serverless-endpoint.yml").exists()
+    lines: list[str] = []
+    done = workflow.run(env=ENV, project_dir=proj, backend=backend, log=lines.append)
+    job = done.state["job"]["name"]
+    assert done.state["model"] == {"name": MODEL, "version": "1", "job": job}
+    assert "not a model" in (done.response or "")  # the online scoring stand-in
+    assert f"deleted endpoint {ENDPOINT}" in lines
+    snap = flow_emu.snapshot()
+    assert snap["endpoints"] == {} and serverless_left(flow_emu) == []
+    put = next(b for m, p, b in snap["requests"] if m == "PUT" and p.endswith(f"/jobs/{job}"))
+    if "cluster" in compute:
+        assert put["properties"]["computeId"].rsplit("/", 1)[-1] == "gpu-a100"
+    else:
+        assert put["properties"]["resources"]["instanceTypes"] == ["Standard_NC24ads_A100_v4"]
