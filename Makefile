@@ -37,8 +37,9 @@ format: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# The end-to-end tests wait on servers and `az` subprocesses: two workers keep CI well under 20 min.
 test: lint types check readme-check  ## lint + types + render check + README blocks + the tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 test-fast: $(STAMP)  ## skip the slow end-to-end tests
 	$(BIN)/pytest -q -m "not slow"

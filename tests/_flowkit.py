@@ -74,6 +74,32 @@ def make_project(tmp: Path, overrides: tuple[str, ...] = ()) -> Path:
     return tmp
 
 
+FINETUNE_ENV = "serverless"
+# A model whose publisher needs a marketplace subscription; no such model is in the emulator's
+# registry, so tests set it on the rendered job.
+MARKETPLACE_MODEL = "azureml://registries/azureml-meta/models/Meta-Llama-3.1-8B-Instruct"
+
+
+def finetune_project(tmp: Path, overrides: tuple[str, ...] = ()) -> Path:
+    """make_project, plus azureml/serverless/ (method finetuning_job) rendered."""
+    from generator.rendering import render_environments
+
+    proj = make_project(tmp)
+    render_environments([FINETUNE_ENV], proj, list(overrides), all_envs=False)
+    return proj
+
+
+def marketplace_assets(proj: Path) -> Any:
+    """The fine-tuning job's assets, its base model one that needs a marketplace subscription."""
+    from generator.backends import FinetuneAssets
+
+    folder = proj / "azureml" / FINETUNE_ENV
+    assets = FinetuneAssets.load_job(folder, proj, proj / "data" / "sample_score.json")
+    assets.job["model"]["path"] = f"{MARKETPLACE_MODEL}/versions/4"
+    assert assets.marketplace_needed
+    return assets
+
+
 def az_on_path(tmp: Path) -> Path:
     """A folder holding an `az` that runs the stand-in with this venv's Python."""
     folder = tmp / "bin"

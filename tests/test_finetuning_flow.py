@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _flowkit import child_env, make_project, point_flow_at
+from _flowkit import (
+    MARKETPLACE_MODEL,
+    child_env,
+    finetune_project,
+    make_project,
+    marketplace_assets,
+    point_flow_at,
+)
 
 import generator as workflow
 from generator.emulator import Emulator, emulator_uploads, ml_client
@@ -33,10 +40,7 @@ TERMINAL = ("Completed", "Failed", "Canceled")
 KEY_LIKE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 
 
-def serverless_project(tmp: Path, overrides: tuple[str, ...] = ()) -> Path:
-    proj = make_project(tmp)
-    render_environments([ENV], proj, list(overrides), all_envs=False)
-    return proj
+serverless_project = finetune_project
 
 
 @pytest.fixture
@@ -312,15 +316,12 @@ def test_dry_run_plans_name_every_step_for_both_backends(tmp_path: Path) -> None
 
 
 def test_a_model_that_needs_a_marketplace_subscription_shows_the_step(tmp_path: Path) -> None:
-    from generator.backends import FinetuneAssets, make_backend
+    from generator.backends import make_backend
     from generator.workspace import resolve_workspace
 
     proj = serverless_project(tmp_path / "p")
-    folder = proj / "azureml" / ENV
-    assets = FinetuneAssets.load_job(folder, proj, proj / "data" / "sample_score.json")
-    llama = "azureml://registries/azureml-meta/models/Meta-Llama-3.1-8B-Instruct"
-    assets.job["model"]["path"] = f"{llama}/versions/4"
-    assert assets.marketplace_needed
+    assets = marketplace_assets(proj)
+    llama = MARKETPLACE_MODEL
     ws = resolve_workspace(proj)
     for kind, needle in (
         ("cli", "az ml marketplace-subscription create -f .amlgen/marketplace-subscription.yml"),
@@ -338,14 +339,12 @@ def test_marketplace_subscription_is_created_read_back_and_planned_unchanged(
     flow_emu: Emulator, tmp_path: Path, backend: str
 ) -> None:
     from generator import planning
-    from generator.backends import FinetuneAssets, make_backend
+    from generator.backends import make_backend
     from generator.workspace import resolve_workspace
 
     proj = serverless_project(tmp_path / "p")
-    folder = proj / "azureml" / ENV
-    assets = FinetuneAssets.load_job(folder, proj, proj / "data" / "sample_score.json")
-    llama = "azureml://registries/azureml-meta/models/Meta-Llama-3.1-8B-Instruct"
-    assets.job["model"]["path"] = f"{llama}/versions/4"
+    assets = marketplace_assets(proj)
+    llama = MARKETPLACE_MODEL
     live = make_backend(backend, resolve_workspace(proj), proj)
     assert live.read("marketplace_subscription", assets.marketplace_name) is None
     live.create_marketplace_subscription(assets)
@@ -405,7 +404,8 @@ def test_failure_after_the_endpoint_is_created_deletes_it_and_rerun_resumes(
     assert state["job"]["status"] == "Completed" and state["model"]["name"] == MODEL
 
     before = job_puts(flow_emu)
-    done = workflow.run(env=ENV, project_dir=proj, backend=backend)
+    other = "sdk" if backend == "cli" else "cli"  # the state is the backends' common ground
+    done = workflow.run(env=ENV, project_dir=proj, backend=other)
     assert json.loads(done.response or "{}")["object"] == "chat.completion"
     assert job_puts(flow_emu) == before  # resumed: no new job (and the model is the job's)
     assert serverless_left(flow_emu) == []
@@ -471,9 +471,8 @@ def test_keep_endpoint_then_invoke_and_teardown_with_the_other_backend(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sdk", "cli"])
 def test_a_taken_model_version_is_refused_before_the_job_trains(
-    flow_emu: Emulator, tmp_path: Path, backend: str
+    flow_emu: Emulator, tmp_path: Path
 ) -> None:
     # The job registers its model last: a name:version another run registered would fail it
     # after the training is paid for, so the pre-flight refuses it before submitting.
@@ -482,7 +481,7 @@ def test_a_taken_model_version_is_refused_before_the_job_trains(
     assert jobs == [first.state["job"]["name"]]
     other = serverless_project(tmp_path / "b")
     with pytest.raises(WorkflowError) as info:
-        workflow.run(env=ENV, project_dir=other, backend=backend)
+        workflow.run(env=ENV, project_dir=other, backend="cli")
     text = str(info.value)
     assert f"model {MODEL} version 1 already exists" in text and jobs[0] in text
     assert "bump registered_model.version" in text and "\n" not in text
@@ -493,7 +492,7 @@ def test_a_taken_model_version_is_refused_before_the_job_trains(
     text = params.read_text().replace(f"  name: {MODEL}\n", f'  name: {MODEL}\n  version: "2"\n')
     params.write_text(text)
     render_environments([ENV], bumped, [], all_envs=False)
-    done = workflow.run(env=ENV, project_dir=bumped, backend=backend)
+    done = workflow.run(env=ENV, project_dir=bumped, backend="sdk")
     assert done.state["model"] == {"name": MODEL, "version": "2", "job": done.state["job"]["name"]}
     assert serverless_left(flow_emu) == []
 
