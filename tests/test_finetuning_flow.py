@@ -537,6 +537,8 @@ def test_the_steps_one_by_one_across_backends_after_a_wait_timeout(
     assert registered.state["model"] == {"name": MODEL, "version": "1", "job": job}
     workflow.deploy(env=ENV, project_dir=proj, backend="cli")
     assert serverless_left(flow_emu) == [ENDPOINT]
+    workflow.deploy(env=ENV, project_dir=proj, backend="cli")  # again: an upsert, as az ml's
+    assert serverless_left(flow_emu) == [ENDPOINT]
     answer = workflow.invoke(env=ENV, project_dir=proj, backend="sdk")
     assert json.loads(answer.response or "{}")["object"] == "chat.completion"
     workflow.teardown(env=ENV, project_dir=proj, backend="sdk")
