@@ -3,8 +3,9 @@
 In order: the rendered files match the params, the model is not retired, the offline validation
 passes, the data files exist; then, live through the backend's small read/create primitives (the
 same for `az ml` and the SDK): the base model exists in its registry and allows the fine-tuning
-size, and the cluster exists (created from compute.yml when missing), is not Failed, has the
-rendered size and enough GPUs.
+size, the model version the run will register is free (a taken one would fail after the
+training), and the cluster exists (created from compute.yml when missing), is not Failed, has
+the rendered size and enough GPUs.
 """
 
 from __future__ import annotations
@@ -128,25 +129,27 @@ def check_cluster(
 
 
 def check_model_free(backend: Backend, assets: Assets, job: str | None) -> None:
-    """A fine-tuning job registers its model as its last step: a name:version that already
-    exists (and not from `job`, the recorded one) would fail it after the training is paid for."""
-    if not isinstance(assets, FinetuneAssets):
-        return
+    """The model version the run will register must be free (or come from `job`, the recorded
+    one): a taken one fails the registration after the training is paid for; a fine-tuning job
+    registers it as its own last step, so there the job itself would fail."""
     info = backend.model_info(assets.model_name, assets.model_version)  # a dry run records it
-    if not backend.dry_run and info is not None and not (job and info.from_job(job)):
-        raise WorkflowError(
-            f"model {assets.model_name} version {assets.model_version} already exists in the "
-            f"workspace ({info.job_name or info.path or 'registered by hand'}): the fine-tuning "
-            "job would train, then fail to register it; bump registered_model.version (or name) "
-            "in params, `make render`, commit, and run again"
-        )
+    if backend.dry_run or info is None or (job and info.from_job(job)):
+        return
+    who = "the fine-tuning job would train, then fail to register it"
+    if not isinstance(assets, FinetuneAssets):
+        who = "the job would train, then its registration would fail"
+    raise WorkflowError(
+        f"model {assets.model_name} version {assets.model_version} already exists in the "
+        f"workspace ({info.job_name or info.path or 'registered by hand'}): {who}; bump "
+        "registered_model.version (or name) in params, `make render`, commit, and run again"
+    )
 
 
 def check_live(backend: Backend, assets: Assets, warn: Warn, job: str | None = None) -> None:
-    """The registry model, the model version the run will register (fine-tuning job) and the
-    cluster, through the backend's primitives (may create the cluster from compute.yml). In a
-    dry run the primitives record their calls and return None. `job`: the recorded job a
-    registered model may come from (None when a new job will be submitted)."""
+    """The registry model, the model version the run will register and the cluster, through
+    the backend's primitives (may create the cluster from compute.yml). In a dry run the
+    primitives record their calls and return None. `job`: the recorded job a registered model
+    may come from (None when a new job will be submitted)."""
     dry = backend.dry_run
     base = assets.base_model
     if base:

@@ -92,6 +92,7 @@ CLI_RUN_PLAN = "".join(
         " -o json" + LIVE,
         "az ml model show -n Phi-4 -v 8 --registry-name azureml -o json" + LIVE,
         "az ml model show -n Phi-4 -v 8 --registry-name azureml -o json",
+        "az ml model show -n Phi-4-ultrachat-200k -v 1 -o json",
         "az ml compute show -n gpu-a100 -o json",
         "az ml compute create -f azureml/dev/compute.yml -o json"
         "  # only when the cluster is missing",
@@ -143,6 +144,7 @@ def test_cli_plan_with_workspace_flags_masks_the_subscription(proj: Path) -> Non
     ws = "-g rg1 -w ws1 --subscription <subscription>"
     assert result.stdout == (
         "az ml model show -n Phi-4 -v 8 --registry-name azureml -o json\n"
+        f"az ml model show -n Phi-4-ultrachat-200k -v 1 -o json {ws}\n"
         f"az ml compute show -n gpu-a100-x2 -o json {ws}\n"
         f"az ml compute create -f azureml/prod/compute.yml -o json {ws}"
         "  # only when the cluster is missing\n"
@@ -195,7 +197,7 @@ def test_dry_run_resumes_from_the_recorded_state(proj: Path) -> None:
     lines = result.stdout.splitlines()
     # The plan's reads, pre-flight, then straight to the endpoint: no submit, no register, no
     # delete (kept).
-    assert [ln.split("  #")[0] for ln in lines[9:]] == [
+    assert [ln.split("  #")[0] for ln in lines[10:]] == [
         "az ml online-endpoint show -n ultrachat-completion-dev -o json",
         "az ml online-endpoint create -f azureml/dev/endpoint.yml -o json",
         "az ml online-endpoint update -f azureml/dev/endpoint.yml -o json",
@@ -311,6 +313,7 @@ def test_sdk_run_dry_run_plan_is_exact(proj: Path) -> None:
         'MLClient(credential, registry_name="azureml").models.get(name="Phi-4", version="8")'
         + LIVE,
         'MLClient(credential, registry_name="azureml").models.get(name="Phi-4", version="8")',
+        'ml_client.models.get(name="Phi-4-ultrachat-200k", version="1")',
         'ml_client.compute.get("gpu-a100")',
         'compute = load_compute(source="azureml/dev/compute.yml")',
         *_sdk_dump("compute", d / "compute.yml"),

@@ -120,18 +120,21 @@ def test_both_backends_run_end_to_end_and_send_the_same_job(
     assert again.message and "nothing to do" in again.message
     assert len(emu.snapshot()["requests"]) == before
 
-    # sdk, same params, fresh project: its job runs, but model version 1 exists from the cli
-    # job, so it stops before any endpoint with the fix to apply.
-    with pytest.raises(WorkflowError, match=r"bump registered_model\.version"):
+    # sdk, same params, fresh project, same workspace: model version 1 exists from the cli job,
+    # so registering this run's job would fail after its training: refused before submitting.
+    with pytest.raises(WorkflowError, match=r"registration would fail; bump registered_model"):
         workflow.run(project_dir=sdk_proj, backend="sdk")
-    sdk_state = state_of(sdk_proj)
-    assert sdk_state["job"]["status"] == "Completed" and "endpoint" not in sdk_state
+    assert "job" not in state_of(sdk_proj) and [n for n, _ in puts(emu, "jobs")] == [cli_job]
     assert live_endpoints(emu) == []
 
-    # Both backends PUT the same job body (the proof CLI and SDK users get the same job).
-    jobs = dict(puts(emu, "jobs"))
-    assert list(jobs) == [cli_job, sdk_state["job"]["name"]]
-    cli_body, sdk_body = jobs[cli_job], jobs[sdk_state["job"]["name"]]
+    # sdk in a fresh workspace: it runs end to end, and both backends PUT the same job body
+    # (the proof CLI and SDK users get the same job).
+    with Emulator(job_seconds=1.0, deploy_seconds=0.5, secret=emu.secret) as fresh:
+        sdk = workflow.run(project_dir=sdk_proj, backend="sdk", emulator=fresh.url)
+        assert "not a model" in (sdk.response or "") and live_endpoints(fresh) == []
+        ((sdk_job, sdk_body),) = puts(fresh, "jobs")
+    assert sdk_job == sdk.state["job"]["name"]
+    cli_body = dict(puts(emu, "jobs"))[cli_job]
     assert normalised_job_body(cli_body) == normalised_job_body(sdk_body)
     assert cli_body["properties"]["tags"]["amlgen.params"] == fingerprint
     # Every created resource carries the tool's tags.
