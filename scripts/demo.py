@@ -45,9 +45,9 @@ def amlgen(*args: str, env: dict[str, str] | None = None) -> None:
 
 
 def start_emulator() -> tuple[subprocess.Popen[str], str, str]:
-    print("$ amlgen emulator --job-seconds 4   (in the background)", flush=True)
+    print("$ amlgen-emulator --job-seconds 4   (in the background)", flush=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "generator", "emulator", "--job-seconds", "4"],
+        [sys.executable, "-m", "generator.emulator", "--job-seconds", "4"],
         stdout=subprocess.PIPE,
         text=True,
     )

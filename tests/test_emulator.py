@@ -488,7 +488,7 @@ def test_cli_prints_exports_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("AMLGEN_EMULATOR_SECRET", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "generator", "emulator", "--job-seconds", "1"],
+        [sys.executable, "-m", "generator.emulator", "--job-seconds", "1"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -284,7 +284,7 @@ def test_bad_state_files_are_one_line(tmp_path: Path, content: bytes, expected: 
 
 def test_port_out_of_range_is_one_line_in_a_real_process() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "generator", "emulator", "--port", "99999"],
+        [sys.executable, "-m", "generator.emulator", "--port", "99999"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -295,23 +295,23 @@ def test_port_out_of_range_is_one_line_in_a_real_process() -> None:
     ]
 
 
-def test_amlgen_emulator_passes_every_option_to_the_emulators_own_process() -> None:
-    """`amlgen emulator` execs `python -m generator.emulator` (the product never imports the
-    room): its help is the emulator's, with the emulator's options."""
-    shown = subprocess.run(
-        [sys.executable, "-m", "generator", "emulator", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_the_emulator_is_its_own_program_and_amlgen_does_not_name_it() -> None:
+    """`amlgen-emulator` (the installed entry point) is the emulator's own command line, with
+    the emulator's options; the product's `amlgen` CLI has no such command."""
+    program = Path(sys.executable).parent / "amlgen-emulator"
+    shown = subprocess.run([str(program), "--help"], capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.startswith("Usage: amlgen emulator [OPTIONS]")
+    assert shown.stdout.startswith("Usage: amlgen-emulator [OPTIONS]")
     for option in ("--port", "--host", "--faults", "--job-seconds", "--state-file"):
         assert option in shown.stdout
     listed = subprocess.run(
         [sys.executable, "-m", "generator", "--help"], capture_output=True, text=True, timeout=60
     )
-    assert "emulator  Run the local Azure ML emulator" in listed.stdout
+    assert listed.returncode == 0 and "emulator  " not in listed.stdout
+    unknown = subprocess.run(
+        [sys.executable, "-m", "generator", "emulator"], capture_output=True, text=True, timeout=60
+    )
+    assert unknown.returncode == 2 and "No such command 'emulator'" in unknown.stderr
 
 
 # --- 5. temp folders left by a SIGKILL go on the next start --------------------------------------
@@ -319,7 +319,7 @@ def test_amlgen_emulator_passes_every_option_to_the_emulators_own_process() -> N
 
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "generator", "emulator"],
+        [sys.executable, "-m", "generator.emulator"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

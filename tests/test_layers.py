@@ -58,7 +58,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
         ),
     ),
 ]
-ROOM = "emulator"  # a separate room: `amlgen emulator` starts it as a process, never imports it
+ROOM = "emulator"  # a separate room: `amlgen-emulator` starts it as a process, never imports it
 
 
 @dataclass
@@ -209,6 +209,18 @@ def test_the_emulator_is_a_separate_room() -> None:
         if _room(target)
     ]
     assert not inward, f"product modules importing the emulator: {inward}"
+    # Nor starting it by name (`python -m generator.emulator`, a spawned "-m" argv): the
+    # emulator is its own program, `amlgen-emulator`, and the product does not know it.
+    named = [
+        f"{m.path.relative_to(PKG.parent)}:{node.lineno}"
+        for m in MODULES.values()
+        if not _room(m.name)
+        for node in ast.walk(m.tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.search(r"\bgenerator\.emulator\b", node.value)
+    ]
+    assert not named, f"product modules naming the emulator: {named}"
     outward = [
         f"{m.name} -> {target}"
         for m in MODULES.values()

@@ -8,7 +8,6 @@ below and shared by the commands that take it. Nothing imports this module.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -328,29 +327,6 @@ def validate(
         why = "warnings (--strict)" if not report.errors else "errors"
         _err(f"error: validation failed with {why}: {report.summary()}")
         sys.exit(1)
-
-
-# --- emulator ----------------------------------------------------------------------------------
-
-
-@cli.command(
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    add_help_option=False,
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def emulator(args: tuple[str, ...]) -> None:
-    """Run the local Azure ML emulator in the foreground (Ctrl-C stops).
-
-    The emulator is a separate room: this command replaces itself with its process
-    (`python -m generator.emulator`), passing every option on; `--help` there lists them.
-
-    Example: amlgen emulator --port 8765 --job-seconds 5
-    """
-    argv = [sys.executable, "-m", "generator.emulator", *args]
-    try:
-        os.execv(sys.executable, argv)
-    except OSError as exc:
-        raise click.ClickException(f"cannot start the emulator: {exc.strerror}") from None
 
 
 # --- data ----------------------------------------------------------------------------------------

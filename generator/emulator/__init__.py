@@ -4,7 +4,7 @@
 timed lifecycle after checking them against the bundled component catalog, provisions online
 deployments as real `azureml-inference-server-http` processes, and can inject faults.
 
-This package is a separate room: the product never imports it; `amlgen emulator` starts it as
+This package is a separate room: the product never imports it; `amlgen-emulator` starts it as
 a process of its own (`python -m generator.emulator`, its command line in `command.py`). The
 client side of the connection (the MLClient pointed at the emulator, the JWT, the upload seam)
 is product code in generator/workspace/; it is re-exported here for tests.

@@ -1,4 +1,4 @@
-"""The emulator's own command line, `python -m generator.emulator` (what `amlgen emulator` runs:
+"""The emulator's own command line, `python -m generator.emulator` (what `amlgen-emulator` runs:
 the product starts the emulator as a process and never imports it)."""
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def emulator(
 
     Prints the two `export` lines that make every command (and both backends) use it.
 
-    Example: amlgen emulator --port 8765 --job-seconds 5
+    Example: amlgen-emulator --port 8765 --job-seconds 5
     """
     from .server import run_foreground
 
@@ -111,4 +111,4 @@ def emulator(
 
 
 def main() -> None:
-    emulator(prog_name="amlgen emulator")
+    emulator(prog_name="amlgen-emulator")

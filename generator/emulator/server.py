@@ -374,7 +374,7 @@ def run_foreground(
     echo: Callable[[str], None] = print,
     log: Callable[[str], None] | None = None,
 ) -> None:
-    """`amlgen emulator`: serve until Ctrl-C or SIGTERM, then stop the scoring servers too."""
+    """`amlgen-emulator`: serve until Ctrl-C or SIGTERM, then stop the scoring servers too."""
     from ..workspace import ENV_EMULATOR as ENV_URL
     from ..workspace import ENV_EMULATOR_SECRET as ENV_SECRET
 

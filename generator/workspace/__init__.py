@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 ENV_SUBSCRIPTION = "AZURE_SUBSCRIPTION_ID"
 ENV_RESOURCE_GROUP = "AZURE_RESOURCE_GROUP"
 ENV_WORKSPACE = "AZUREML_WORKSPACE_NAME"
-# The emulator's address and key (`amlgen emulator` prints them; the emulator reads these names).
+# The emulator's address and key (`amlgen-emulator` prints them; the emulator reads these names).
 ENV_EMULATOR = names.ENV_EMULATOR
 ENV_EMULATOR_SECRET = names.ENV_EMULATOR_SECRET
 SUBSCRIPTION_MASK = "<subscription>"
@@ -158,7 +158,7 @@ def resolve_workspace(
         secret = env.get(ENV_EMULATOR_SECRET)
         if not secret:
             raise WorkflowError(
-                f"emulator at {url}: set {ENV_EMULATOR_SECRET} to the key `amlgen emulator` printed"
+                f"emulator at {url}: set {ENV_EMULATOR_SECRET} to the key `amlgen-emulator` printed"
             )
         return Workspace(
             subscription_id=subscription_id,
