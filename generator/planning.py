@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from . import names
-from .backends.base import Assets, TransientError, entity_dict
+from .backends.base import Assets, ModelInfo, TransientError, entity_dict
 from .backends.finetune import FinetuneAssets
 from .catalog.uri import COMPONENTS, MODELS, parse_registry_uri, registry_uri
 from .errors import WorkflowError
@@ -420,10 +420,12 @@ def _job_model(assets: FinetuneAssets, read: Reader, job: str | None) -> Resourc
     if live is None:
         note = "registered by the fine-tuning job (outputs.registered_model) when it completes"
         return ResourcePlan(MODEL, title, CREATE, file, note=note)
-    path, from_job = str(live.get("path") or ""), live.get("job_name")
-    if job and (from_job == job or f"/jobs/{job}/" in path):
+    info = ModelInfo(str(live.get("path") or ""), live.get("job_name"))
+    if job and info.from_job(job):
         return ResourcePlan(MODEL, title, NO_CHANGE, file)
-    taken = Change("version", f"{title} ({from_job or path or 'registered by hand'})", title)
+    taken = Change(
+        "version", f"{title} ({info.job_name or info.path or 'registered by hand'})", title
+    )
     note = IMMUTABLE[MODEL]["*"] + " (the job would train, then fail to register it)"
     return ResourcePlan(MODEL, title, CANNOT_UPDATE, file, changes=[taken], note=note)
 

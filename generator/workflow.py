@@ -181,10 +181,15 @@ class Flow:
         if live:
             self.check_live(new_job=True)
 
-    def check_live(self, new_job: bool = False) -> None:
+    def _resumed_job(self) -> str | None:
+        """The recorded job `run` goes on with (not one that ended Failed or Canceled)."""
         rec = self.state.section("job")
-        resumed = not new_job and rec.get("status") not in ("Failed", "Canceled")
-        job = str(rec["name"]) if resumed and rec.get("name") else None
+        if rec.get("name") and rec.get("status") not in ("Failed", "Canceled"):
+            return str(rec["name"])
+        return None
+
+    def check_live(self, new_job: bool = False) -> None:
+        job = None if new_job else self._resumed_job()
         with self.waiting(lambda: "pre-flight: checking the registry model and the cluster"):
             preflight.check_live(self.backend, self.assets, self.say, job)
 
@@ -193,9 +198,8 @@ class Flow:
         from .planner import show_before_acting
 
         job = self.state.section("model").get("job")
-        rec = self.state.section("job")
         if not job and isinstance(self.assets, FinetuneAssets):  # it registers as it ends
-            job = rec.get("name") if rec.get("status") not in ("Failed", "Canceled") else None
+            job = self._resumed_job()
         show_before_acting(
             self.opts.env, self.assets, self.backend, self.ws, self.project_dir, self.log, job
         )

@@ -36,7 +36,7 @@ from .finetune import FinetuneAssets, post_chat
 
 def _entity_text(entity: Any) -> list[str]:
     """The entity as the SDK sees it, indented under the call that uses it."""
-    data = json.loads(json.dumps(entity._to_dict(), default=str))  # OrderedDicts, enums
+    data = entity_dict(entity)  # plain JSON types: no OrderedDicts or enums
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
     return ["    " + line for line in text.rstrip("\n").splitlines()]
 
@@ -199,7 +199,7 @@ class SdkBackend:
             return None
         with self._guard(f"creating compute {entity.name}"):
             created = self.client.compute.begin_create_or_update(entity).result()
-            data: dict[str, Any] = json.loads(json.dumps(created._to_dict(), default=str))
+            data = entity_dict(created)
         return data
 
     def vm_sizes(self) -> dict[str, int]:
