@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import atomic, names
+from . import atomic, names, outputs
 from .atomic import write_atomic
 from .catalog.uri import COMPONENTS, MODELS, registry_uri
 from .errors import AmlgenError, RenderError
@@ -479,6 +479,16 @@ def sync(
     return results
 
 
+def _checked_out_root(out_root: str, root: Path, envs: list[str]) -> str:
+    """The output folder relative to the project, once it and every `<out>/<env>/` passed the
+    output-root rules (generator.outputs), before anything is rendered or written."""
+    folder = outputs.check_root(out_root, root, "--out", swapped=False)
+    rel = Path(os.path.relpath(folder, os.path.abspath(root))).as_posix()
+    for env in envs:
+        outputs.check_root(f"{rel}/{outputs.check_env_name(env)}", root, "--out")
+    return rel
+
+
 def render_environments(
     envs: list[str],
     project_dir: Path | str = ".",
@@ -495,9 +505,10 @@ def render_environments(
     written. Also keeps `params/params.schema.json` in step with the params model.
     """
     root = Path(project_dir)
+    loaded = [load_params(env, root, list(overrides)) for env in envs]
+    out_root = _checked_out_root(out_root, root, envs)
     files: dict[str, str] = {}
-    for env in envs:
-        resolved = load_params(env, root, list(overrides))
+    for env, resolved in zip(envs, loaded, strict=True):
         if log:
             for key, (old, new) in sorted(resolved.defaults_overrode.items()):
                 log(

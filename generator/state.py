@@ -12,11 +12,13 @@ from typing import Any
 
 from . import names
 from .errors import WorkflowError
+from .outputs import check_env_name
 from .yamlio import write_atomic
 
 
 def state_dir(project_dir: Path | str, env: str) -> Path:
-    return Path(project_dir) / names.STATE_DIR / env
+    """`.amlgen/<env>/`: the environment name may not climb out of it."""
+    return Path(project_dir) / names.STATE_DIR / check_env_name(env)
 
 
 class State:

@@ -41,6 +41,8 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
             "errors",
             "version",
             "names",
+            "reading",
+            "outputs",
             "yamlio",
             "atomic",
             "quiet",

@@ -42,10 +42,11 @@ def prepare_data(
     Flags left as None take the environment's `data` parameters; relative paths (source, out)
     are relative to the project folder.
     """
+    from ..outputs import require_project
     from ..params import files_fingerprint, load_params
     from ..rendering import data_readers  # rendering sits beside data: a sibling, not a layer up
 
-    resolved = load_params(env, project_dir, list(overrides))
+    resolved = load_params(env, require_project(project_dir), list(overrides))
     settings = settings_from_params(
         resolved,
         source=source,

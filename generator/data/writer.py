@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import atomic, names
+from .. import atomic, outputs
 from ..errors import DataError
 from .checks import (
     REASONS,
@@ -28,7 +28,7 @@ from .checks import (
     first_invalid,
     is_string_type,
 )
-from .settings import KEEP_COLUMNS, MANIFEST, SCORE_FILE, DataSettings, display, number
+from .settings import KEEP_COLUMNS, MANIFEST, OWNED, SCORE_FILE, DataSettings, display, number
 from .source import (
     Source,
     batches,
@@ -401,19 +401,7 @@ def _prepare(
     settings: DataSettings, progress: bool, cache_dir: str | Path | None, extra: Extra | None
 ) -> DataReport:
     out_dir = settings.out_dir
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DataError(f"--out: {display(out_dir, settings.project_dir)} is a file, not a folder")
-    project = settings.project_dir.resolve()
-    if project == out_dir.resolve() or project.is_relative_to(out_dir.resolve()):
-        raise DataError(
-            f"--out: {display(out_dir, settings.project_dir)} holds the project: give the data a "
-            "folder of its own (e.g. data/mine)"
-        )
-    if out_dir.resolve().is_relative_to((project / names.OUTPUT_DIR).resolve()):
-        raise DataError(
-            f"--out: {display(out_dir, settings.project_dir)} is inside {names.OUTPUT_DIR}/, "
-            "which render owns: give the data a folder of its own (e.g. data/mine)"
-        )
+    outputs.check_root(out_dir, settings.project_dir, settings.out_flag, owned=OWNED)
     src = open_source(settings.source, settings.project_dir, cache_dir)
     check_splits(settings.splits, src.files, settings.source)
     # One transaction: the data folder is staged beside itself (with the job files that read
