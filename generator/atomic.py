@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from . import reading
 from .names import STATE_DIR
 
 TMP_SUFFIX = ".amlgen-tmp"
@@ -390,8 +391,8 @@ def _recover(folder: Path) -> list[Path]:
         return done
     for journal in sorted(folder.glob(f"*{_JOURNAL_SUFFIX}")):
         try:
-            entries = json.loads(journal.read_text(encoding="utf-8"))["folders"]
-        except (OSError, ValueError, KeyError, TypeError):
+            entries = json.loads(reading.read_text(journal, 16 * 1024 * 1024))["folders"]
+        except (reading.ReadRefused, ValueError, KeyError, TypeError):
             entries = []  # written atomically, so never half: not ours
         _roll_forward(entries)
         for entry in entries:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import names
 from .errors import NotAProject, OutputRefused
-from .reading import shown_text
+from .reading import kind_of, shown_text
 
 MAX_PATH = 1024
 # Folders of the project that hold sources or tools, never outputs.
@@ -51,7 +51,7 @@ def require_project(project_dir: Path | str, *, params: bool = True) -> Path:
         raise NotAProject(f"{shown}: the folder does not exist")
     if not root.is_dir():
         raise NotAProject(f"{shown}: not a folder")
-    if params and not (root / names.PARAMS_DIR / "base.yaml").is_file():
+    if params and kind_of(root / names.PARAMS_DIR / "base.yaml") is None:
         where = "here" if shown in (".", "") else f"in {shown}"
         raise NotAProject(
             f"no {names.PARAMS_DIR}/base.yaml {where}: not an amlgen project, nothing written "

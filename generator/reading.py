@@ -56,8 +56,8 @@ def clip(value: object, limit: int = CLIP) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({_size(value)})"
 
 
-def shown_text(text: str, limit: int = CLIP) -> str:
-    """A name or path as typed when it is short and printable, else clipped like `clip`."""
+def shown_text(text: str, limit: int = 4 * CLIP) -> str:
+    """A name or path as typed when it is printable and not absurdly long, else clipped."""
     return text if len(text) <= limit and text.isprintable() else clip(text, limit)
 
 
@@ -168,6 +168,30 @@ def read_text(path: Path | str, max_bytes: int, where: str | None = None) -> str
     except UnicodeDecodeError as exc:
         why = f"not UTF-8 text (byte {exc.start}): refused"
         raise ReadRefused(name, why, "unreadable") from None
+
+
+def current_text(path: Path | str, max_bytes: int, where: str | None = None) -> str | None:
+    """What a file amlgen manages holds now, to compare with what it would write: None when
+    there is nothing; at most `max_bytes` + 1 bytes, decoded with replacement (a larger or
+    non-UTF-8 file then differs from anything amlgen writes and is replaced or reported).
+    A FIFO, device or symlink loop in its place is refused."""
+    name = where or str(path)
+    try:
+        with open_regular(path, None, name) as fh:
+            return fh.read(max_bytes + 1).decode("utf-8", errors="replace")
+    except ReadRefused as exc:
+        if exc.code == "missing":
+            return None
+        raise
+
+
+def head(path: Path | str, size: int) -> bytes:
+    """The first `size` bytes of a regular file; b"" for anything else (never blocks)."""
+    try:
+        with open_regular(path, None) as fh:
+            return fh.read(size)
+    except ReadRefused:
+        return b""
 
 
 def lines(fh: BinaryIO, max_line: int, where: str) -> Iterator[tuple[int, bytes]]:

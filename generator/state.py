@@ -10,10 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import names
+from . import names, reading
 from .errors import WorkflowError
 from .outputs import check_env_name
 from .yamlio import write_atomic
+
+MAX_STATE_BYTES = 4 * 1024 * 1024  # names and statuses: a few KB in practice
 
 
 def state_dir(project_dir: Path | str, env: str) -> Path:
@@ -28,10 +30,14 @@ class State:
         self.path = path
         self.dry_run = dry_run
         self.data: dict[str, Any] = {}
-        if path.is_file():
+        try:
+            text = reading.current_text(path, MAX_STATE_BYTES)
+        except reading.ReadRefused as exc:
+            raise WorkflowError(f"{exc}: move it aside after checking what it is") from None
+        if text is not None:
             try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError):
+                loaded = json.loads(text)
+            except (ValueError, RecursionError):
                 raise WorkflowError(
                     f"{path}: not valid JSON: delete it after checking what it records"
                 ) from None

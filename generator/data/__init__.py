@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import reading
 from .checks import REASONS, check_rows
 from .settings import MANIFEST, SCORE_FILE, DataSettings, settings_from_params
 from .source import open_source, slice_rows
@@ -68,7 +69,7 @@ def prepare_data(
         return {
             path: text
             for path, text in texts.items()
-            if not path.is_file() or path.read_text(encoding="utf-8") != text
+            if reading.current_text(path, len(text.encode())) != text
         }
 
     report = prepare(settings, progress=progress, cache_dir=cache_dir, extra=job_files)

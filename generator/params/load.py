@@ -21,7 +21,7 @@ from pydantic import (
     ValidationError,
 )
 
-from .. import catalog, limits, names
+from .. import catalog, limits, names, reading
 from ..catalog import lockfile
 from ..errors import ParamsError
 from ..finetuning import spec as ftspec
@@ -87,6 +87,7 @@ def _merge(base: Any, overlay: Any) -> Any:
     return overlay
 
 
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # a few KB: source, counts and one hash per file
 MAX_SET_PATH = 256  # characters of a --set path: far above any real one
 
 
@@ -481,12 +482,10 @@ def _follow_model(
 def data_fingerprint(data_dir: Path) -> str | None:
     """Hash of the prepared data's manifest (its per-file sha256), when one exists."""
     manifest = data_dir / names.MANIFEST_FILE
-    if not manifest.is_file():
-        return None
     try:
-        files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
-    except (OSError, ValueError):
-        return None
+        files = json.loads(reading.read_text(manifest, MAX_MANIFEST_BYTES)).get("files", {})
+    except (reading.ReadRefused, ValueError, RecursionError, AttributeError):
+        return None  # not there, not a file, not a manifest: the data is not prepared
     return files_fingerprint(files)
 
 
