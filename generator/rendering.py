@@ -453,10 +453,10 @@ def sync(
     files, never a mix; the next run finishes or drops what a killed one left. The comparison
     runs under the transaction's lock, so concurrent renders apply one after the other.
     """
-    if check:
-        atomic.recover(root)
-        return _compare(files, root, envs, out_root, prune_all_envs)[0]
     outputs = root / out_root
+    if check:  # writes nothing of its own, but tidies what killed runs left (under the lock)
+        atomic.recover(root, [outputs, *(outputs / env for env in envs)])
+        return _compare(files, root, envs, out_root, prune_all_envs)[0]
     singles: list[tuple[Path, str]] = []
     with atomic.FolderTransaction(root) as txn:
         results, pending, leftovers = _compare(files, root, envs, out_root, prune_all_envs)
@@ -527,4 +527,4 @@ def render_environments(
     try:
         return sync(files, root, envs, out_root, check=check, prune_all_envs=all_envs)
     except OSError as exc:
-        raise RenderError(f"cannot write {exc.filename}: {exc.strerror}") from None
+        raise RenderError(atomic.failure(exc, root)) from None

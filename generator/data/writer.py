@@ -303,6 +303,7 @@ def write_split(
     digest = hashlib.sha256()
     dropped = np.zeros(len(REASONS) + 1, dtype=np.int64)
     with (
+        atomic.named(path),
         open(path, "wb") as fh,
         tqdm(total=k, unit="rows", desc=split, disable=not progress, leave=False) as bar,
     ):
@@ -394,7 +395,10 @@ def prepare(
     `extra` adds files (the re-rendered job files) to the same transaction.
     """
     with quiet_libraries():
-        return _prepare(settings, progress, cache_dir, extra)
+        try:
+            return _prepare(settings, progress, cache_dir, extra)
+        except OSError as exc:  # a full disk, a read-only or busy folder: nothing was changed
+            raise DataError(atomic.failure(exc, settings.project_dir)) from None
 
 
 def _prepare(
