@@ -298,6 +298,7 @@ class FolderTransaction:
         self._lock_fd: int | None = None
         self._intent: Path | None = None
         self._made: list[Path] = []
+        self._parents: list[Path] = []  # folders made for the targets' parents
         self.committed = False
 
     # -- the lock and recovery
@@ -327,6 +328,9 @@ class FolderTransaction:
                         left = True  # the intent stays: the next transaction removes it
                 if not left:
                     self._forget()
+                for folder in reversed(self._parents):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()  # only when empty: a failed run leaves no new folders
         finally:
             self._unlock()
 
@@ -373,7 +377,9 @@ class FolderTransaction:
             if target.is_relative_to(other) or other.is_relative_to(target):
                 # the outer folder's swap would bring the inner one's old content back
                 raise ValueError(f"{target} and {other}: nested folders in one transaction")
+        missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
         target.parent.mkdir(parents=True, exist_ok=True)
+        self._parents += reversed(missing)  # outermost first; removed again without a commit
         sweep(target.parent, target.name)
         if target.is_dir():
             sweep(target)

@@ -7,6 +7,7 @@ and the hub read the same way; reading stops once the slice is taken.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
 from collections.abc import Iterator
@@ -148,12 +149,28 @@ def stream_split(src: Source, split: str, source: str) -> Any:
         return stream
 
 
-def batches(stream: Any, stop: int) -> Iterator[tuple[int, pa.Table]]:
-    """(first row index, table) per batch, stopping as soon as `stop` rows have been read."""
+BATCH_BYTES = 64 * 1024 * 1024  # source bytes per batch: rows of 20 MB come a few at a time
+
+
+def batch_rows(files: list[str], rows: int) -> int:
+    """Rows per batch: BATCH_ROWS, fewer when the split's local files hold big rows (their size
+    over their row count), so a batch stays near BATCH_BYTES whatever one row weighs."""
+    try:
+        size = sum(os.path.getsize(f) for f in files)
+    except (OSError, ValueError):
+        return BATCH_ROWS  # remote files: the hub's datasets have rows of normal size
+    if rows <= 0 or size <= 0:
+        return BATCH_ROWS
+    return max(1, min(BATCH_ROWS, int(BATCH_BYTES * rows / size)))
+
+
+def batches(stream: Any, stop: int, size: int = BATCH_ROWS) -> Iterator[tuple[int, pa.Table]]:
+    """(first row index, table) per batch of `size` rows, stopping as soon as `stop` rows have
+    been read."""
     start = 0
     if stop <= 0:
         return
-    for table in stream.with_format("arrow").iter(batch_size=BATCH_ROWS):
+    for table in stream.with_format("arrow").iter(batch_size=size):
         if start + len(table) > stop:
             table = table.slice(0, stop - start)
         yield start, table
