@@ -43,6 +43,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
             "names",
             "reading",
             "outputs",
+            "envlock",
             "yamlio",
             "atomic",
             "quiet",
