@@ -65,6 +65,11 @@ class _Group(click.Group):
             _console.done()
             click.echo("interrupted", err=True)
             sys.exit(generator.exit_code_of(exc))
+        except OSError as exc:  # a disk or permission failure no command foresaw: still one line
+            _console.done()
+            where = f" {exc.filename}" if exc.filename else ""
+            failed = AmlgenError(f"cannot read or write{where}: {exc.strerror or exc}")
+            raise _Fail(failed) from None
 
 
 def _given(ctx: click.Context, name: str) -> bool:
