@@ -193,3 +193,33 @@ def test_the_reader_itself(tmp_path: Path) -> None:
     assert reading.kind_of(tmp_path) == "folder" and reading.kind_of("/dev/null") == "other"
     assert reading.clip("y" * 10_000).endswith("... (str, cut)")
     assert len(reading.clip(10**5000)) < 100  # an integer too long for str() in Python 3.11
+
+
+def test_kernel_folders_are_refused_as_assets_and_data_sources(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    run = _amlgen(project, "submit", "--assets", "/proc", "--dry-run", timeout=60)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "/proc: error: a kernel or device folder" in run.stderr
+    run = _amlgen(project, "data", "--source", "/proc", timeout=60)  # datasets would walk it
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        "error: data.source: /proc: a kernel or device folder (/proc, /sys, /dev), not files to "
+        "read: refused"
+    ]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "0", "1e400"])
+def test_a_timeout_must_be_a_finite_number_of_minutes(project: Path, value: str) -> None:
+    result = CliRunner().invoke(cli, ["-C", str(project), "status", "--timeout", value])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "Invalid value for '--timeout'" in result.stderr
+
+
+def test_nan_intervals_from_the_environment_fall_back_to_the_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from generator.progress import HEARTBEAT_SECONDS, heartbeat_seconds
+
+    monkeypatch.setenv("AMLGEN_HEARTBEAT_SECONDS", "nan")
+    assert heartbeat_seconds() == HEARTBEAT_SECONDS
+    assert heartbeat_seconds(float("nan")) == HEARTBEAT_SECONDS

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
+from ..reading import check_walkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,6 +57,8 @@ def open_source(
         raise DataError(f"data.source: {source} is a file; give a folder in the hub layout")
     if not local.exists() and _looks_like_path(source):
         raise DataError(f"data.source: folder {source} does not exist")
+    if local.is_dir():  # datasets walks it for data files: /proc would take forever
+        check_walkable(local, f"data.source: {source}")
     path = str(local) if local.is_dir() else source
 
     import datasets
