@@ -43,3 +43,15 @@ class CommandError(AmlgenError):
 
 class WorkflowError(AmlgenError):
     """A step of the Azure ML flow failed or was refused."""
+
+
+class EnvironmentBusy(WorkflowError):
+    """Another amlgen process holds the environment (generator.envlock names it)."""
+
+
+class NotAProject(AmlgenError):
+    """The folder does not exist or holds no params/base.yaml: nothing is written there."""
+
+
+class OutputRefused(AmlgenError):
+    """An output folder amlgen will not write to (generator.outputs says why, in one line)."""

@@ -68,14 +68,32 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 @contextmanager
 def no_interrupts() -> Iterator[None]:
-    """Teardown itself must not be cut short by a second Ctrl-C or SIGTERM."""
+    """Teardown itself must not be cut short by a Ctrl-C or SIGTERM, and must not swallow one
+    either: a signal that arrives meanwhile is raised once the block is done (KeyboardInterrupt,
+    or Terminated for SIGTERM), so a cancelled CI job still ends 130/143, never 0."""
     if not _main_thread():
         yield
         return
-    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    caught: list[int] = []
+
+    def remember(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    old_int = signal.signal(signal.SIGINT, remember)
+    old_term = signal.signal(signal.SIGTERM, remember)
     try:
         yield
+    except BaseException as exc:
+        # The signal wins over what it caused (CI's SIGTERM also stops a running `az`).
+        if caught:
+            raise _signal_exception(caught[0]) from exc
+        raise
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
+    if caught:
+        raise _signal_exception(caught[0])
+
+
+def _signal_exception(signum: int) -> KeyboardInterrupt:
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()

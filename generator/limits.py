@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .reading import clip
+
 # --- names -------------------------------------------------------------------------------------
 
 ONLINE_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$")  # endpoint, deployment
@@ -35,10 +37,10 @@ def online_name(name: str, what: str) -> str | None:
     single hyphens, a letter or digit last (case is checked by the caller: the CLI lower-cases)."""
     lo, hi = ONLINE_NAME_LEN
     if not lo <= len(name) <= hi:
-        return f"{what} name {name!r} has {len(name)} characters; allowed: {lo} to {hi}"
+        return f"{what} name {clip(name)} has {len(name)} characters; allowed: {lo} to {hi}"
     if not ONLINE_NAME.match(name):
         return (
-            f"{what} name {name!r}: start with a letter, then letters, digits and single "
+            f"{what} name {clip(name)}: start with a letter, then letters, digits and single "
             "hyphens, end with a letter or digit"
         )
     return None
@@ -48,7 +50,7 @@ def compute_name(name: str) -> str | None:
     if COMPUTE_NAME.match(name):
         return None
     return (
-        f"compute name {name!r}: 3-24 letters, digits and hyphens, starting with a letter and "
+        f"compute name {clip(name)}: 3-24 letters, digits and hyphens, starting with a letter and "
         "not ending in -<digits>"
     )
 
@@ -58,7 +60,7 @@ def asset_name(name: str, what: str) -> str | None:
     if ASSET_NAME.match(name):
         return None
     return (
-        f"{what} name {name!r}: 1-255 letters, digits, '-' and '_' (no dots or spaces), "
+        f"{what} name {clip(name)}: 1-255 letters, digits, '-' and '_' (no dots or spaces), "
         "starting with a letter or digit"
     )
 
@@ -67,7 +69,7 @@ def experiment_name(name: str) -> str | None:
     if EXPERIMENT_NAME.match(name):
         return None
     return (
-        f"experiment name {name!r}: 1-256 letters, digits, '-' and '_' (no spaces, dots or "
+        f"experiment name {clip(name)}: 1-256 letters, digits, '-' and '_' (no spaces, dots or "
         "slashes), starting with a letter or digit"
     )
 
@@ -85,13 +87,16 @@ def display_name(name: str) -> str | None:
 def node_key(name: str) -> str | None:
     if NODE_KEY.match(name):
         return None
-    return f"step name {name!r} must be a lower-case identifier ([a-z_][a-z0-9_]*)"
+    return f"step name {clip(name)} must be a lower-case identifier ([a-z_][a-z0-9_]*)"
 
 
 def env_var_name(name: str) -> str | None:
     if ENV_VAR_NAME.match(name):
         return None
-    return f"environment variable name {name!r}: letters, digits and '_', not starting with a digit"
+    return (
+        f"environment variable name {clip(name)}: letters, digits and '_', not starting with a "
+        "digit"
+    )
 
 
 def description(text: str) -> str | None:
@@ -111,7 +116,7 @@ def tags(values: dict[str, Any], reserved: int = 0) -> str | None:
             return f"tag key {key[:40]!r} has {len(key)} characters; allowed: 1 to {TAG_KEY_MAX}"
         if len(str(value)) > TAG_VALUE_MAX:
             return (
-                f"tag {key!r}: the value has {len(str(value))} characters; allowed: at most "
+                f"tag {clip(key)}: the value has {len(str(value))} characters; allowed: at most "
                 f"{TAG_VALUE_MAX}"
             )
     return None
@@ -150,7 +155,7 @@ class Bound:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
         if isinstance(value, float) and not math.isfinite(value):
-            return f"must be a finite number, got {value}"
+            return f"must be a finite number, got {clip(value)}"
         if value in self.also:
             return None
         low_ok = value > self.lo if self.lo_open else value >= self.lo
@@ -168,7 +173,7 @@ class Bound:
 def _num(value: float) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{value:g}" if isinstance(value, float) else clip(value)
 
 
 _STEPS = 10_000_000
@@ -205,7 +210,7 @@ FINETUNE: dict[str, Bound] = {
 def finetune_input(name: str, value: Any) -> str | None:
     """A numeric fine-tune input: finite, and inside amlgen's bound when it has one."""
     if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, got {value}"
+        return f"must be a finite number, got {clip(value)}"
     bound = FINETUNE.get(name)
     return bound.problem(value) if bound else None
 
@@ -248,7 +253,7 @@ def probe(kind: str, key: str, value: Any) -> str | None:
         and not isinstance(value, bool)
         and value != LIVENESS_SUCCESS_THRESHOLD
     ):
-        return f"is fixed at {LIVENESS_SUCCESS_THRESHOLD} for a liveness probe, got {value}"
+        return f"is fixed at {LIVENESS_SUCCESS_THRESHOLD} for a liveness probe, got {clip(value)}"
     bound = PROBE.get(key)
     return bound.problem(value) if bound else None
 

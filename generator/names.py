@@ -25,6 +25,7 @@ REQUEST_FILE = "sample_score.json"
 # --- state: .amlgen/<env>/ ---------------------------------------------------------------------
 STATE_DIR = ".amlgen"
 STATE_FILE = "state.json"
+ENV_LOCK_FILE = "run.lock"  # one process changing an environment at a time (generator.envlock)
 RESPONSE_FILE = "response.json"
 
 # --- environment variables ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle
+from . import lifecycle, reading
 from .backends import Assets, Backend, FinetuneAssets
 from .catalog import lockfile
 from .catalog.allow_lists import finetune_refusal, inference_warning
@@ -30,8 +30,7 @@ def stale_files(resolved: Resolved, project_dir: Path) -> list[str]:
     """Rendered files that differ from what the params render now (`missing` or `stale`)."""
     stale = []
     for rel, text in sorted(render(resolved).items()):
-        path = project_dir / rel
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        current = reading.current_text(project_dir / rel, len(text.encode()), rel)
         if current != text:
             stale.append(f"{rel} ({'missing' if current is None else 'stale'})")
     return stale

@@ -8,6 +8,7 @@ AMLGEN_HEARTBEAT_SECONDS.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -29,11 +30,13 @@ def elapsed(seconds: float) -> str:
 
 def heartbeat_seconds(explicit: float | None = None) -> float:
     """The interval: explicit, else AMLGEN_HEARTBEAT_SECONDS, else 30 s (never above 30 s)."""
-    if explicit is not None:
-        return min(max(explicit, 0.05), HEARTBEAT_SECONDS)
-    try:
-        value = float(os.environ.get(names.ENV_HEARTBEAT, HEARTBEAT_SECONDS))
-    except ValueError:
+    value = explicit
+    if value is None:
+        try:
+            value = float(os.environ.get(names.ENV_HEARTBEAT, HEARTBEAT_SECONDS))
+        except ValueError:
+            value = HEARTBEAT_SECONDS
+    if not math.isfinite(value):  # nan compares false with everything: it would pass min/max
         value = HEARTBEAT_SECONDS
     return min(max(value, 0.05), HEARTBEAT_SECONDS)
 

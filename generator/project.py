@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import names
+from .outputs import require_project
 from .params import environments, schema_text
 from .rendering import FileStatus, render_environments
 from .yamlio import write_atomic
@@ -50,7 +51,7 @@ def render_project(
 ) -> RenderOutcome:
     """Render one environment (default dev) or all of them as one transaction; with `check`,
     write nothing and report what is stale. Validation errors raise; warnings become notes."""
-    root = Path(project_dir)
+    root = require_project(project_dir)
     envs = environments(root) if all_envs else ["dev" if env is None else env]
     notes: list[str] = []
     validator = None
@@ -75,6 +76,6 @@ def render_project(
 
 def write_schema(project_dir: Path | str = ".") -> Path:
     """Write params/params.schema.json (editors read it for completion); returns its path."""
-    path = Path(project_dir) / names.SCHEMA_FILE
+    path = require_project(project_dir) / names.SCHEMA_FILE
     write_atomic(path, schema_text())
     return path

@@ -7,16 +7,22 @@ and statuses only, never keys, tokens or subscription ids.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from . import names
+from . import names, reading
 from .errors import WorkflowError
+from .outputs import check_env_name
 from .yamlio import write_atomic
+
+MAX_STATE_BYTES = 4 * 1024 * 1024  # names and statuses: a few KB in practice
 
 
 def state_dir(project_dir: Path | str, env: str) -> Path:
-    return Path(project_dir) / names.STATE_DIR / env
+    """`.amlgen/<env>/`: the environment name may not climb out of it."""
+    return Path(project_dir) / names.STATE_DIR / check_env_name(env)
 
 
 class State:
@@ -25,16 +31,31 @@ class State:
     def __init__(self, path: Path, dry_run: bool = False) -> None:
         self.path = path
         self.dry_run = dry_run
-        self.data: dict[str, Any] = {}
-        if path.is_file():
+        # A read-only command's records: None (the caller holds the environment), or a
+        # context that holds it for a moment if it is free (True) or yields False.
+        self.if_free: Callable[[], AbstractContextManager[bool]] | None = None
+        self.data = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        path = self.path
+        try:
+            text = reading.current_text(path, MAX_STATE_BYTES)
+        except reading.ReadRefused as exc:
+            raise WorkflowError(f"{exc}: move it aside after checking what it is") from None
+        if text is not None:
             try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError):
+                loaded = json.loads(text)
+            except (ValueError, RecursionError):
                 raise WorkflowError(
                     f"{path}: not valid JSON: delete it after checking what it records"
                 ) from None
             if isinstance(loaded, dict):
-                self.data = loaded
+                return loaded
+        return {}
+
+    def reload(self) -> None:
+        """Read the file again (after taking the environment's lock: it may have changed)."""
+        self.data = self._read()
 
     @classmethod
     def of(cls, project_dir: Path | str, env: str, dry_run: bool = False) -> State:
@@ -45,9 +66,19 @@ class State:
         return value if isinstance(value, dict) else {}
 
     def update(self, section: str, /, **values: Any) -> None:
+        if self.if_free is not None and not self.dry_run:
+            with self.if_free() as free:
+                if free:  # merged into what is on disk now, under the lock
+                    self.reload()
+                    self._merge(section, values)
+                    self.save()
+            return
+        self._merge(section, values)
+        self.save()
+
+    def _merge(self, section: str, values: dict[str, Any]) -> None:
         merged = {**self.section(section), **values}
         self.data[section] = {k: v for k, v in merged.items() if v is not None}
-        self.save()
 
     def drop(self, *sections: str) -> None:
         for name in sections:

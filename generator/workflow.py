@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import time
 import urllib.parse
@@ -23,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import finetune_flow, names, preflight
+from . import envlock, finetune_flow, limits, names, preflight
 from .backends import (
     TERMINAL,
     Assets,
@@ -236,12 +237,15 @@ class Flow:
         if self.opts.poll_seconds is not None:
             return max(self.opts.poll_seconds, 0.01)
         try:
-            return max(float(os.environ.get(names.ENV_POLL, "2")), 0.01)
+            value = float(os.environ.get(names.ENV_POLL, "2"))
         except ValueError:
             return 2.0
+        return max(value, 0.01) if math.isfinite(value) else 2.0
 
     def _timeout(self) -> float:
         minutes = self.opts.timeout_minutes or self.resolved.params.job.timeout_minutes
+        if not 0 < float(minutes) <= limits.JOB_TIMEOUT_MINUTES.hi:  # nan and inf too
+            raise WorkflowError(f"timeout_minutes: {minutes!r} is not in (0, 43200] minutes")
         return float(minutes) * 60
 
     def wait(self, job: str) -> str:
@@ -449,6 +453,7 @@ class Flow:
 
     # --- commands --------------------------------------------------------------------------
 
+    @envlock.exclusive("run")
     def run(self) -> Outcome:
         """All steps in order, resuming from the state; teardown at the end unless kept."""
         self._fingerprint_guard()
@@ -477,6 +482,7 @@ class Flow:
                 self.say(f"endpoint {self.assets.endpoint_name} kept: `amlgen teardown` deletes it")
         return self._outcome(response=response)
 
+    @envlock.exclusive("submit")
     def submit(self) -> Outcome:
         self._fingerprint_guard()
         self.preflight(request=False)
@@ -492,6 +498,9 @@ class Flow:
         return self._outcome(job_status=status)
 
     def status(self) -> Outcome:
+        if not self.opts.dry_run:  # read-only: records what it saw only while nobody acts
+            env, root = self.opts.env, self.project_dir
+            self.state.if_free = lambda: envlock.if_free(root, env, f"amlgen status --env {env}")
         rec = self.state.section("job")
         job = self.opts.job or rec.get("name")
         if not job:
@@ -544,6 +553,7 @@ class Flow:
             )
         return job
 
+    @envlock.exclusive("register")
     def register(self) -> Outcome:
         self._fingerprint_guard()
         self.check_fresh()
@@ -553,6 +563,7 @@ class Flow:
         self._ensure_model(job)
         return self._outcome()
 
+    @envlock.exclusive("deploy")
     def deploy(self) -> Outcome:
         self._fingerprint_guard()
         self.preflight(request=False, live=False)
@@ -561,6 +572,7 @@ class Flow:
             self._deploy()
         return self._outcome()
 
+    @envlock.exclusive("invoke")
     def invoke(self) -> Outcome:
         preflight.check_data(self.assets, self.opts.env, request=True)
         rec = self.state.section("endpoint")
@@ -571,6 +583,7 @@ class Flow:
         response = self._invoke()
         return self._outcome(response=response)
 
+    @envlock.exclusive("teardown")
     def teardown(self) -> Outcome:
         rec = self.state.section("endpoint")
         if self.opts.dry_run:

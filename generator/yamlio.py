@@ -11,17 +11,14 @@ string that YAML 1.1 or 1.2 could read as another type quoted, so `safe_load(dum
 
 from __future__ import annotations
 
-import errno
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from . import atomic
+from . import atomic, reading
 from .errors import ParamsError
 
 Path_ = tuple[str | int, ...]
@@ -134,7 +131,8 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
             raise yaml.constructor.ConstructorError(
                 None,
                 None,
-                f"duplicate key {key!r} (first at line {seen[key]}); YAML would keep only the last",
+                f"duplicate key {reading.clip(key)} (first at line {seen[key]}); YAML would keep "
+                "only the last",
                 key_node.start_mark,
             )
         seen[key] = key_node.start_mark.line + 1
@@ -178,7 +176,17 @@ def _record_lines(node: yaml.Node, doc: Document) -> None:
                 stack.append((item, (*path, i)))
 
 
-def _problem(exc: yaml.YAMLError, source: str) -> YamlReadError:
+def _problem(exc: yaml.YAMLError, source: str, text: str) -> YamlReadError:
+    if isinstance(exc, yaml.reader.ReaderError):  # a NUL or another control character
+        at = text.count("\n", 0, max(exc.position, 0)) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return YamlReadError(
+            source,
+            at,
+            f"malformed YAML: control character #x{char:04x} (YAML allows only printable "
+            "characters, tabs and line ends)",
+            "yaml.malformed",
+        )
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
     if isinstance(exc, _LimitExceeded):
@@ -204,10 +212,10 @@ def parse(text: str, source: str, *, duplicates: Literal["error", "report"] = "e
         raise YamlReadError(
             source, None, f"larger than {MAX_BYTES >> 20} MiB: refused", "yaml.limit"
         )
-    loader = _Loader(text)
-    loader.keep_duplicates = duplicates == "report"
     doc = Document(data=None, source=source)
     try:
+        loader = _Loader(text)  # the reader refuses control characters here, before parsing
+        loader.keep_duplicates = duplicates == "report"
         try:
             doc.node = loader.get_single_node()
             if doc.node is not None:
@@ -216,47 +224,24 @@ def parse(text: str, source: str, *, duplicates: Literal["error", "report"] = "e
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
-        raise _problem(exc, source) from None
+        raise _problem(exc, source, text) from None
+    except ValueError:  # an integer of more than 4,300 digits (Python's conversion limit)
+        raise YamlReadError(
+            source, None, "malformed YAML: a number too long to read: refused", "yaml.limit"
+        ) from None
     except RecursionError:  # the depth budget stops this first; never a traceback
         raise YamlReadError(source, None, "nesting too deep: refused", "yaml.limit") from None
     return doc
 
 
 def read_text(path: Path, source: str | None = None) -> str:
-    """A file's text, refused with one line unless it is a readable regular file of sane size."""
+    """A file's text, refused with one line unless it is a readable regular file of sane size
+    (generator.reading: never blocks on a FIFO or device, never reads past the budget)."""
     name = source or str(path)
     try:
-        info = os.stat(path)  # follows symlinks; never opens, so a FIFO cannot block us
-    except FileNotFoundError:
-        raise YamlReadError(name, None, "file not found", "yaml.missing") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise YamlReadError(name, None, "symlink loop: refused", "yaml.unreadable") from None
-        raise YamlReadError(name, None, f"cannot read: {exc.strerror}", "yaml.unreadable") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise YamlReadError(
-            name, None, "not a regular file (a device, FIFO or socket): refused", "yaml.unreadable"
-        )
-    if info.st_size > MAX_BYTES:
-        raise YamlReadError(
-            name,
-            None,
-            f"larger than {MAX_BYTES >> 20} MiB ({info.st_size:,} bytes): refused",
-            "yaml.limit",
-        )
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise YamlReadError(name, None, f"cannot read: {exc.strerror}", "yaml.unreadable") from None
-    if len(raw) > MAX_BYTES:
-        raise YamlReadError(name, None, f"larger than {MAX_BYTES >> 20} MiB: refused", "yaml.limit")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise YamlReadError(
-            name, None, f"not UTF-8 text (byte {exc.start}): refused", "yaml.unreadable"
-        ) from None
+        return reading.read_text(path, MAX_BYTES, name)
+    except reading.ReadRefused as exc:
+        raise YamlReadError(name, None, exc.reason, f"yaml.{exc.code}") from None
 
 
 def read(

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import names
+from .. import names, reading
 from ..catalog.uri import MODELS, parse_registry_uri, registry_uri
 from ..errors import WorkflowError
 from ..finetuning import spec
 from ..yamlio import read
 from .base import Assets
+
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the emulator's and ARM's JSON body limit
 
 SERVERLESS_DEPLOYMENT = "serverless"  # a serverless endpoint has no deployments: one name
 CHAT_PATH = "/chat/completions"
@@ -158,8 +160,10 @@ class FinetuneAssets(Assets):
         """The request the endpoint expects (Azure AI Model Inference chat completions), from
         the prepared managed-endpoint request `sample_score.json`."""
         try:
-            score = json.loads(self.request_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            score = json.loads(reading.read_text(self.request_file, MAX_REQUEST_BYTES))
+        except reading.ReadRefused as exc:
+            raise WorkflowError(f"{self.rel(self.request_file)}: {exc.reason}") from None
+        except (ValueError, RecursionError) as exc:
             raise WorkflowError(f"{self.rel(self.request_file)}: {exc}") from None
         data = score.get("input_data") if isinstance(score, dict) else None
         params = data.get("parameters") if isinstance(data, dict) else None

@@ -17,7 +17,7 @@ import click
 
 import generator
 
-from ..errors import AmlgenError
+from ..errors import AmlgenError, NotAProject
 from ..version import __version__
 from .options import (
     BACKEND,
@@ -65,6 +65,11 @@ class _Group(click.Group):
             _console.done()
             click.echo("interrupted", err=True)
             sys.exit(generator.exit_code_of(exc))
+        except OSError as exc:  # a disk or permission failure no command foresaw: still one line
+            _console.done()
+            where = f" {exc.filename}" if exc.filename else ""
+            failed = AmlgenError(f"cannot read or write{where}: {exc.strerror or exc}")
+            raise _Fail(failed) from None
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -87,6 +92,9 @@ def cli(ctx: click.Context, project_dir: Path) -> None:
 
     Example: amlgen render --all && amlgen validate
     """
+    if not project_dir.is_dir():
+        what = "is not a folder" if project_dir.exists() else "the folder does not exist"
+        raise NotAProject(f"-C {project_dir}: {what}")
     ctx.obj = {"project_dir": project_dir}
 
 

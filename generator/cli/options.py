@@ -3,6 +3,7 @@ progress (one updating line on a terminal, plain lines in CI logs)."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -109,10 +110,26 @@ STREAM = click.option("--stream", is_flag=True, help="Show the job's logs while 
 WAIT = click.option(
     "--wait", is_flag=True, help="Wait until the job ends (only Completed succeeds)."
 )
+
+
+class Minutes(click.FloatRange):
+    """Minutes to wait: a finite number above 0 (the flow applies the 30-day bound). click's
+    FloatRange lets nan and inf through: no comparison with them is true."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of minutes.", param, ctx)
+        return number
+
+
 TIMEOUT = click.option(
     "--timeout",
     "timeout_minutes",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Minutes(),
     default=None,
     help="Minutes to wait for the job (default: job.timeout_minutes).",
 )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import reading
 from .checks import REASONS, check_rows
 from .settings import MANIFEST, SCORE_FILE, DataSettings, settings_from_params
 from .source import open_source, slice_rows
@@ -42,10 +43,11 @@ def prepare_data(
     Flags left as None take the environment's `data` parameters; relative paths (source, out)
     are relative to the project folder.
     """
+    from ..outputs import require_project
     from ..params import files_fingerprint, load_params
     from ..rendering import data_readers  # rendering sits beside data: a sibling, not a layer up
 
-    resolved = load_params(env, project_dir, list(overrides))
+    resolved = load_params(env, require_project(project_dir), list(overrides))
     settings = settings_from_params(
         resolved,
         source=source,
@@ -67,7 +69,7 @@ def prepare_data(
         return {
             path: text
             for path, text in texts.items()
-            if not path.is_file() or path.read_text(encoding="utf-8") != text
+            if reading.current_text(path, len(text.encode())) != text
         }
 
     report = prepare(settings, progress=progress, cache_dir=cache_dir, extra=job_files)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .. import names
 from ..errors import DataError
+from ..outputs import check_root
 
 if TYPE_CHECKING:
     from ..params import Resolved
@@ -23,6 +24,8 @@ SCORE_FILE = names.REQUEST_FILE
 MIN_TRAIN_ROWS = 10
 # Output columns, in this order; every other column is dropped (as the service does).
 KEEP_COLUMNS = ("prompt", "prompt_id", "messages", "tools")
+# Project folders another command owns: data never goes there.
+OWNED = {names.OUTPUT_DIR: "render"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class DataSettings:
     on_invalid: OnInvalid
     inference_parameters: dict[str, Any]
     project_dir: Path = Path(".")
+    out_flag: str = "--out"  # what set out_dir (`--out` or `data.dir`), for error lines
 
 
 def settings_from_params(
@@ -70,7 +74,9 @@ def settings_from_params(
         name = getattr(d, key)
         if name not in splits:
             raise DataError(f"data.{key}: {name!r} is not in data.splits ({', '.join(splits)})")
-    out_dir = Path(out) if out is not None else Path(d.dir)
+    flag = "--out" if out is not None else "data.dir"
+    # Checked as given (an empty --out must not become "."), and again by the writer.
+    out_dir = check_root(out if out is not None else d.dir, root, flag, owned=OWNED)
     src = d.source if source is None else source
     if not src.strip():
         raise DataError("data.source: empty; give a hub id or a local folder")
@@ -79,7 +85,7 @@ def settings_from_params(
         split_percent=float(pct),
         sample=smp,  # type: ignore[arg-type]
         seed=d.seed if seed is None else seed,
-        out_dir=out_dir if out_dir.is_absolute() else root / out_dir,
+        out_dir=out_dir,
         splits=splits,
         train_split=d.train_split,
         test_split=d.test_split,
@@ -87,6 +93,7 @@ def settings_from_params(
         on_invalid=inv,  # type: ignore[arg-type]
         inference_parameters=dict(resolved.params.inference.parameters),
         project_dir=root,
+        out_flag=flag,
     )
 
 

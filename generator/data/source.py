@@ -7,6 +7,7 @@ and the hub read the same way; reading stops once the slice is taken.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
+from ..reading import check_walkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,6 +57,8 @@ def open_source(
         raise DataError(f"data.source: {source} is a file; give a folder in the hub layout")
     if not local.exists() and _looks_like_path(source):
         raise DataError(f"data.source: folder {source} does not exist")
+    if local.is_dir():  # datasets walks it for data files: /proc would take forever
+        check_walkable(local, f"data.source: {source}")
     path = str(local) if local.is_dir() else source
 
     import datasets
@@ -148,12 +152,28 @@ def stream_split(src: Source, split: str, source: str) -> Any:
         return stream
 
 
-def batches(stream: Any, stop: int) -> Iterator[tuple[int, pa.Table]]:
-    """(first row index, table) per batch, stopping as soon as `stop` rows have been read."""
+BATCH_BYTES = 64 * 1024 * 1024  # source bytes per batch: rows of 20 MB come a few at a time
+
+
+def batch_rows(files: list[str], rows: int) -> int:
+    """Rows per batch: BATCH_ROWS, fewer when the split's local files hold big rows (their size
+    over their row count), so a batch stays near BATCH_BYTES whatever one row weighs."""
+    try:
+        size = sum(os.path.getsize(f) for f in files)
+    except (OSError, ValueError):
+        return BATCH_ROWS  # remote files: the hub's datasets have rows of normal size
+    if rows <= 0 or size <= 0:
+        return BATCH_ROWS
+    return max(1, min(BATCH_ROWS, int(BATCH_BYTES * rows / size)))
+
+
+def batches(stream: Any, stop: int, size: int = BATCH_ROWS) -> Iterator[tuple[int, pa.Table]]:
+    """(first row index, table) per batch of `size` rows, stopping as soon as `stop` rows have
+    been read."""
     start = 0
     if stop <= 0:
         return
-    for table in stream.with_format("arrow").iter(batch_size=BATCH_ROWS):
+    for table in stream.with_format("arrow").iter(batch_size=size):
         if start + len(table) > stop:
             table = table.slice(0, stop - start)
         yield start, table

@@ -17,20 +17,22 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import atomic, names
+from .. import atomic, outputs
 from ..errors import DataError
 from .checks import (
     REASONS,
+    chat_column,
     check_columns,
-    check_rows,
     check_splits,
     check_train_rows,
     first_invalid,
     is_string_type,
+    python_values,
 )
-from .settings import KEEP_COLUMNS, MANIFEST, SCORE_FILE, DataSettings, display, number
+from .settings import KEEP_COLUMNS, MANIFEST, OWNED, SCORE_FILE, DataSettings, display, number
 from .source import (
     Source,
+    batch_rows,
     batches,
     guarded,
     open_source,
@@ -229,6 +231,20 @@ def _fast_path(table: pa.Table) -> bool:
     return True
 
 
+ENCODE_BYTES = 32 * 1024 * 1024  # Arrow bytes encoded at once: the kernels copy a few times
+
+
+def _pieces(table: pa.Table) -> Iterator[pa.Table]:
+    """The table in slices of about ENCODE_BYTES (at least one row each)."""
+    total = table.nbytes
+    if total <= ENCODE_BYTES or len(table) <= 1:
+        yield table
+        return
+    step = max(1, int(len(table) * ENCODE_BYTES / total))
+    for start in range(0, len(table), step):
+        yield table.slice(start, step)
+
+
 def encode_lines(table: pa.Table) -> bytes | memoryview:
     """The rows of `table` (valid rows, output columns only) as UTF-8 JSON lines.
 
@@ -239,7 +255,11 @@ def encode_lines(table: pa.Table) -> bytes | memoryview:
     if not len(table):
         return b""
     if not _fast_path(table) or table.column("messages").null_count:
-        return "".join(_dumps(row) + "\n" for row in table.to_pylist()).encode("utf-8")
+        # Columns typed JSON (rows of mixed types) are written as the values they hold.
+        names = table.column_names
+        columns = [python_values(table.column(n).combine_chunks()) for n in names]
+        rows = (dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True))
+        return "".join(_dumps(row) + "\n" for row in rows).encode("utf-8")
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -303,10 +323,12 @@ def write_split(
     digest = hashlib.sha256()
     dropped = np.zeros(len(REASONS) + 1, dtype=np.int64)
     with (
+        atomic.named(path),
         open(path, "wb") as fh,
         tqdm(total=k, unit="rows", desc=split, disable=not progress, leave=False) as bar,
     ):
-        for start, table in guarded(batches(stream, stop), settings.source, split):
+        size = batch_rows(src.files.get(split, []), report.available)
+        for start, table in guarded(batches(stream, stop, size), settings.source, split):
             check_columns(table.column_names, settings.source, split)
             if picks is not None:
                 lo, hi = np.searchsorted(picks, [start, start + len(table)])
@@ -315,17 +337,21 @@ def write_split(
             else:
                 first_rows = None
             table = table.select([c for c in keep if c in table.column_names])
-            reason = check_rows(table.column("messages").combine_chunks())
+            messages, reason = chat_column(
+                table.column("messages").combine_chunks(), settings.source, split
+            )
+            table = table.set_column(table.column_names.index("messages"), "messages", messages)
             bad = reason != 0
             if bad.any():
                 if settings.on_invalid == "fail":
                     raise first_invalid(reason, first_rows, start, settings.source, split)
                 dropped += np.bincount(reason, minlength=len(REASONS) + 1)
                 table = table.filter(pa.array(~bad))
-            data = encode_lines(table)
-            fh.write(data)
-            digest.update(data)
-            report.bytes += len(data)
+            for piece in _pieces(table):  # bounded: a batch of 20 MB rows is encoded row by row
+                data = encode_lines(piece)
+                fh.write(data)
+                digest.update(data)
+                report.bytes += len(data)
             report.written += len(table)
             bar.update(len(bad))
     report.dropped = {REASONS[c][0]: int(dropped[c]) for c in REASONS if dropped[c]}
@@ -394,26 +420,17 @@ def prepare(
     `extra` adds files (the re-rendered job files) to the same transaction.
     """
     with quiet_libraries():
-        return _prepare(settings, progress, cache_dir, extra)
+        try:
+            return _prepare(settings, progress, cache_dir, extra)
+        except OSError as exc:  # a full disk, a read-only or busy folder: nothing was changed
+            raise DataError(atomic.failure(exc, settings.project_dir)) from None
 
 
 def _prepare(
     settings: DataSettings, progress: bool, cache_dir: str | Path | None, extra: Extra | None
 ) -> DataReport:
     out_dir = settings.out_dir
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DataError(f"--out: {display(out_dir, settings.project_dir)} is a file, not a folder")
-    project = settings.project_dir.resolve()
-    if project == out_dir.resolve() or project.is_relative_to(out_dir.resolve()):
-        raise DataError(
-            f"--out: {display(out_dir, settings.project_dir)} holds the project: give the data a "
-            "folder of its own (e.g. data/mine)"
-        )
-    if out_dir.resolve().is_relative_to((project / names.OUTPUT_DIR).resolve()):
-        raise DataError(
-            f"--out: {display(out_dir, settings.project_dir)} is inside {names.OUTPUT_DIR}/, "
-            "which render owns: give the data a folder of its own (e.g. data/mine)"
-        )
+    outputs.check_root(out_dir, settings.project_dir, settings.out_flag, owned=OWNED)
     src = open_source(settings.source, settings.project_dir, cache_dir)
     check_splits(settings.splits, src.files, settings.source)
     # One transaction: the data folder is staged beside itself (with the job files that read
@@ -426,7 +443,7 @@ def _prepare(
             reports.append(write_split(settings, src, split, temps[split], progress))
         by_name = {r.name: r for r in reports}
         train = by_name[settings.train_split]
-        check_train_rows(train.written, settings.train_split)
+        check_train_rows(train.written, settings.train_split, train.dropped)
         score = by_name[settings.score_split]
         request, score_info = _score_request(settings, temps[score.name], score.written)
         score_bytes = (json.dumps(request, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

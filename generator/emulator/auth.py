@@ -8,6 +8,7 @@ ExpiredAuthenticationToken), 411 for a body without a Content-Length, 400 for a 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 
 from .arm import ApiError
@@ -15,6 +16,7 @@ from .arm import ApiError
 # ARM JSON bodies are small; uploads carry data files (a blob put of one file).
 MAX_JSON_BYTES = 4 * 1024 * 1024
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+MAX_LENGTH_DIGITS = 18  # a Content-Length longer than this is no length (and int() may refuse)
 
 
 def _utc(seconds: float) -> str:
@@ -41,36 +43,52 @@ def check_token(header: str, secret: str, audiences: list[str]) -> None:
         )
     token = header[len("Bearer ") :]
     try:
-        jwt.decode(
+        # The signature and the audience first; the expiry is checked below, by hand, so that a
+        # token with an absurd `exp` (-1e30, 1e30, nan, a string) is refused, not a crash.
+        claims = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
             audience=audiences,
-            options={"require": ["exp"]},
+            options={"require": ["exp"], "verify_exp": False},
         )
-    except jwt.ExpiredSignatureError:
-        claims = jwt.decode(
-            token, secret, algorithms=["HS256"], audience=audiences, options={"verify_exp": False}
-        )
-        now = datetime.now(timezone.utc).timestamp()
+    except jwt.MissingRequiredClaimError as exc:
+        raise ApiError(
+            401,
+            "InvalidAuthenticationToken",
+            f"The access token has no '{exc.claim}' claim"
+            + ("; tokens must expire." if exc.claim == "exp" else "."),
+        ) from None
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError, RecursionError):
+        raise ApiError(401, "InvalidAuthenticationToken", _INVALID) from None
+    _check_expiry(claims.get("exp"))
+
+
+_INVALID = "The access token is invalid (a bearer JWT signed for this emulator is required)."
+# ARM's access tokens live an hour or so; the emulator's client mints one-hour tokens.
+MAX_TOKEN_SECONDS = 24 * 3600
+
+
+def _check_expiry(exp: object) -> None:
+    """An expiry that is a finite number of seconds, not past, at most a day ahead."""
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+        raise ApiError(401, "InvalidAuthenticationToken", f"{_INVALID[:-1]}: 'exp' is not a time.")
+    now = datetime.now(timezone.utc).timestamp()
+    if exp <= now:
+        when = _utc(exp) if exp > 0 else "before 1970"
         raise ApiError(
             401,
             "ExpiredAuthenticationToken",
-            f"The access token expiry UTC time '{_utc(float(claims['exp']))}' is earlier than "
-            f"current UTC time '{_utc(now)}'.",
-        ) from None
-    except jwt.MissingRequiredClaimError:
+            f"The access token expiry UTC time '{when}' is earlier than current UTC time "
+            f"'{_utc(now)}'.",
+        )
+    if exp > now + MAX_TOKEN_SECONDS:
         raise ApiError(
             401,
             "InvalidAuthenticationToken",
-            "The access token has no expiry ('exp' claim); tokens must expire.",
-        ) from None
-    except jwt.PyJWTError:
-        raise ApiError(
-            401,
-            "InvalidAuthenticationToken",
-            "The access token is invalid (a bearer JWT signed for this emulator is required).",
-        ) from None
+            "The access token's expiry is more than a day away: tokens this long-lived are "
+            "refused.",
+        )
 
 
 def body_length(content_lengths: list[str], transfer_encoding: str | None, upload: bool) -> int:
@@ -88,7 +106,7 @@ def body_length(content_lengths: list[str], transfer_encoding: str | None, uploa
             )
         return 0
     text = content_length.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_LENGTH_DIGITS:
         raise ApiError(
             400, "InvalidContentLength", f"The Content-Length header '{text[:40]}' is not valid."
         )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 START_TIMEOUT = 60.0
+THREADS = 8
 
 
 def free_port() -> int:
@@ -93,8 +94,13 @@ class ScoringServer:
             "gunicorn",
             "-b",
             f"127.0.0.1:{self.port}",
+            # Threads: one slow or keyless client must not stop everyone else's requests.
             "-w",
             "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(THREADS),
             "--timeout",
             "300",
             "--error-logfile",

@@ -36,6 +36,7 @@ from .workdir import make_workdir
 
 LOOPBACK = "127.0.0.1"
 LOGGED_METHODS = ("PUT", "POST", "PATCH", "DELETE")
+READ_TIMEOUT = 30.0  # seconds a connection may take to send a request, and to stay idle
 
 
 def check_host(host: str) -> str:
@@ -58,6 +59,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
     server_version = "amlgen-emulator"
     sys_version = ""
+
+    def setup(self) -> None:
+        # Every read of this connection (request line, headers, body) times out: a client that
+        # stops sending mid-request holds a thread for read_timeout seconds at most.
+        super().setup()
+        self.connection.settimeout(self.server.emulator.read_timeout)
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -145,6 +152,17 @@ class _Handler(BaseHTTPRequestHandler):
                     with emu.store.lock:
                         emu.store.data["requests"].append([method, path, body])
                 resp = emu.api.handle(req)
+        except TimeoutError:  # the body did not come within read_timeout
+            self.close_connection = True
+            resp = Response(
+                408,
+                {
+                    "error": {
+                        "code": "RequestTimeout",
+                        "message": "The request body did not arrive.",
+                    }
+                },
+            )
         except ApiError as exc:
             resp = Response(exc.status, {"error": {"code": exc.code, "message": exc.message}})
             if exc.status == 401:
@@ -223,8 +241,10 @@ class Emulator:
         deploy_seconds: float | None = None,
         poll_seconds: int = 1,
         log: Callable[[str], None] | None = None,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.host = check_host(host)
+        self.read_timeout = read_timeout
         check_options(port, job_seconds, deploy_seconds, poll_seconds)
         self.port = port
         self.secret = secret or secrets.token_urlsafe(32)

@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ValidationError,
 )
 
-from .. import catalog, limits, names
+from .. import catalog, limits, names, reading
 from ..catalog import lockfile
 from ..errors import ParamsError
 from ..finetuning import spec as ftspec
-from ..yamlio import Document, Path_, read
+from ..reading import clip, shown_text
+from ..yamlio import Document, Path_, YamlReadError, parse, read
 from .model import BASE_FILE, COMPONENT_NAME, DERIVED_INPUTS, PARAMS_DIR, Params
 
 # --- loading -----------------------------------------------------------------------------------
@@ -87,17 +87,18 @@ def _merge(base: Any, overlay: Any) -> Any:
     return overlay
 
 
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # a few KB: source, counts and one hash per file
+MAX_SET_PATH = 256  # characters of a --set path: far above any real one
+
+
 def _set_override(tree: dict[str, Any], expr: str) -> Path_:
     if "=" not in expr:
-        raise ParamsError([f"--set {expr}: expected path.to.key=value"])
+        raise ParamsError([f"--set {shown_text(expr)}: expected path.to.key=value"])
     dotted, raw = expr.split("=", 1)
     keys = [k for k in dotted.strip().split(".")]
-    if not dotted.strip() or any(not k for k in keys):
-        raise ParamsError([f"--set {expr}: expected path.to.key=value"])
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+    if not dotted.strip() or any(not k for k in keys) or len(dotted) > MAX_SET_PATH:
+        raise ParamsError([f"--set {shown_text(expr)}: expected path.to.key=value"])
+    value = _set_value(dotted.strip(), raw)
     node: Any = tree
     for i, key in enumerate(keys[:-1]):
         if not isinstance(node, dict):
@@ -108,6 +109,20 @@ def _set_override(tree: dict[str, Any], expr: str) -> Path_:
         raise ParamsError([f"--set {dotted}: {'.'.join(keys[:-1])} is not a mapping"])
     node[keys[-1]] = value
     return tuple(keys)
+
+
+def _set_value(dotted: str, raw: str) -> Any:
+    """A --set value parsed as YAML by the one reader, with the params files' limits (size,
+    nesting, nodes after alias expansion) and duplicate keys refused; text that is not YAML at
+    all stays the string it is."""
+    if not raw.strip():
+        return ""
+    try:
+        return parse(raw, f"--set {dotted}").data
+    except YamlReadError as exc:
+        if exc.code == "yaml.malformed" and raw.isprintable():
+            return raw
+        raise ParamsError([f"--set {dotted}: {exc.message}"]) from None
 
 
 def _model_fields(model: type[BaseModel]) -> list[str]:
@@ -141,7 +156,7 @@ def _friendly(err: dict[str, Any]) -> str:
         return f"unknown key{hint} (allowed: {shown})"
     msg = str(err["msg"]).removeprefix("Value error, ")
     if kind.endswith("_type") or kind in ("literal_error", "string_type", "finite_number"):
-        msg = f"{msg}, got {err.get('input')!r}"
+        msg = f"{msg}, got {clip(err.get('input'))}"
     return msg
 
 
@@ -250,6 +265,10 @@ def load_params(
         set_path = _set_override(tree, expr)
         for n in range(1, len(set_path) + 1):
             where.setdefault(set_path[:n], "--set")
+        # Whatever was under the path came from --set now: no file line may take the blame.
+        depth = len(set_path)
+        for key_path in [k for k in where if len(k) > depth and k[:depth] == set_path]:
+            del where[key_path]
         where[set_path] = "--set"
     try:
         params = Params.model_validate(tree)
@@ -463,12 +482,10 @@ def _follow_model(
 def data_fingerprint(data_dir: Path) -> str | None:
     """Hash of the prepared data's manifest (its per-file sha256), when one exists."""
     manifest = data_dir / names.MANIFEST_FILE
-    if not manifest.is_file():
-        return None
     try:
-        files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
-    except (OSError, ValueError):
-        return None
+        files = json.loads(reading.read_text(manifest, MAX_MANIFEST_BYTES)).get("files", {})
+    except (reading.ReadRefused, ValueError, RecursionError, AttributeError):
+        return None  # not there, not a file, not a manifest: the data is not prepared
     return files_fingerprint(files)
 
 

@@ -8,11 +8,13 @@ is a size the model may be fine-tuned on, and the local data files exist and loo
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
-from .. import catalog, chatrows, lifecycle
+from .. import catalog, chatrows, lifecycle, reading
 from ..catalog.allow_lists import finetune_refusal, inference_warning
 from ..catalog.uri import MODELS, parse_registry_uri
 from .assets import Asset
@@ -25,6 +27,7 @@ ModelLookup = Callable[[str, str], "catalog.ModelVersion | None"]
 Candidates = Iterable[catalog.ModelVersion] | None
 JOB_OUTPUT_PATH = re.compile(r"^azureml://jobs/(?P<job>[^/]+)/outputs/(?P<output>[^/]+)/?$")
 DATA_LINES = 5  # "looks like chat JSONL": the first rows only, so validation stays cheap
+DATA_LINE_BYTES = 32 * reading.MIB  # a chat row longer than this is not one the service trains on
 
 
 def lookup_model(name: str, version: str) -> catalog.ModelVersion | None:
@@ -119,6 +122,12 @@ def _base(asset: Asset) -> str:
     return Path(asset.name).name
 
 
+def _listed(items: list[Any], most: int = 5) -> str:
+    """At most `most` items of a list for a message, and how many more there are."""
+    shown = ", ".join(reading.clip(str(i)) if len(str(i)) > 80 else str(i) for i in items[:most])
+    return shown + (f", ... ({len(items) - most} more)" if len(items) > most else "")
+
+
 def _by_kind(assets: list[Asset], kind: str) -> list[Asset]:
     return [a for a in assets if a.kind == kind and isinstance(a.data, dict)]
 
@@ -150,7 +159,7 @@ def _finetune_compute(
         clusters = [c for c in _by_kind(assets, COMPUTE) if c.get("name") == target]
         if not clusters:
             if _by_kind(assets, COMPUTE):
-                names = ", ".join(str(c.get("name")) for c in _by_kind(assets, COMPUTE))
+                names = _listed([str(c.get("name")) for c in _by_kind(assets, COMPUTE)])
                 out.append(
                     finding(
                         job,
@@ -247,10 +256,11 @@ def _finetune_compute(
 
 
 def _deployment(
-    dep: Asset, assets: list[Asset], meta: catalog.ModelVersion | None
+    dep: Asset, endpoints: list[Asset], models: list[Asset], meta: catalog.ModelVersion | None
 ) -> list[Finding]:
+    """`endpoints` and `models`: those of the set, found once per set (a set of thousands of
+    deployments must not scan every file once per deployment)."""
     out: list[Finding] = []
-    endpoints = _by_kind(assets, ENDPOINT)
     ep_name = dep.get("endpoint_name")
     if endpoints and ep_name is not None:
         names = [e.get("name") for e in endpoints]
@@ -261,12 +271,11 @@ def _deployment(
                     ("endpoint_name",),
                     ERROR,
                     "cross.endpoint-name",
-                    f"endpoint_name {ep_name!r} is not the endpoint defined in this set "
-                    f"({', '.join(map(str, names))})",
+                    f"endpoint_name {reading.clip(ep_name)} is not the endpoint defined in "
+                    f"this set ({_listed(names)})",
                     CROSS,
                 )
             )
-    models = _by_kind(assets, MODEL)
     ref = dep.get("model")
     name = version = None
     if isinstance(ref, str) and ref.startswith("azureml:") and not ref.startswith("azureml://"):
@@ -277,8 +286,8 @@ def _deployment(
     if models and name is not None:
         same = [m for m in models if m.get("name") == name]
         if not same:
-            regs = ", ".join(f"{_base(m)} registers {m.get('name')!r}" for m in models)
-            msg = f"deploys model {name!r} but {regs}"
+            regs = _listed([f"{_base(m)} registers {m.get('name')!r}" for m in models])
+            msg = f"deploys model {reading.clip(name)} but {regs}"
             out.append(finding(dep, ("model",), ERROR, "cross.model-ref", msg, CROSS))
         elif version is not None and all(
             m.get("version") is not None and str(m.get("version")) != str(version) for m in same
@@ -355,7 +364,7 @@ def _data_inputs(job: Asset, nodes: list[Node]) -> list[tuple[YamlPath, Path]]:
 def project_of(asset: Asset) -> Path | None:
     """The amlgen project a file belongs to (the nearest folder above it with params/base.yaml),
     so findings do not depend on the working directory or on -C."""
-    here = asset.path.resolve().parent
+    here = Path(os.path.realpath(asset.path)).parent
     for folder in (here, *here.parents):
         if (folder / "params" / "base.yaml").is_file():
             return folder
@@ -373,7 +382,7 @@ def _missing_data(job: Asset, path: YamlPath, local: Path, project_dir: Path | N
     prepared_later = False
     if project_dir is not None:
         try:
-            local.resolve().relative_to((project_dir / "data").resolve())
+            Path(os.path.realpath(local)).relative_to(os.path.realpath(project_dir / "data"))
             prepared_later = True
         except ValueError:
             pass
@@ -399,20 +408,22 @@ def _missing_data(job: Asset, path: YamlPath, local: Path, project_dir: Path | N
 
 
 def check_chat_jsonl(local: Path) -> list[tuple[str, str]]:
-    """Problems of the first rows of a chat JSONL file: (severity, message)."""
+    """Problems of the first rows of a chat JSONL file: (severity, message). The file is read
+    through generator.reading: a FIFO, device or loop is refused without blocking, and a line is
+    read in bounded pieces (a 10 GB file without a newline costs at most DATA_LINE_BYTES)."""
     out: list[tuple[str, str]] = []
     rows = 0
     try:
-        with open(local, encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
+        with reading.open_regular(local, None, local.name) as fh:
+            for number, raw in reading.lines(fh, DATA_LINE_BYTES, local.name):
+                if not raw.strip():
                     continue
                 rows += 1
                 if rows > DATA_LINES:
                     break
                 try:
-                    row = json.loads(line)
-                except ValueError:
+                    row = json.loads(raw.decode("utf-8"))
+                except (ValueError, RecursionError):
                     return [(ERROR, f"line {number} is not JSON: the file must be JSON Lines")]
                 if not isinstance(row, dict) or "messages" not in row:
                     return [
@@ -426,8 +437,9 @@ def check_chat_jsonl(local: Path) -> list[tuple[str, str]]:
                 if reason:
                     problem = chatrows.REASONS[reason][1]
                     out.append((WARNING, f"line {number}: {problem}: the service drops such rows"))
-    except (OSError, UnicodeDecodeError) as exc:
-        return [(ERROR, f"cannot read: {exc}")]
+    except reading.ReadRefused as exc:
+        where = exc.where.removeprefix(local.name).lstrip(":")
+        return [(ERROR, f"line {where}: {exc.reason}" if where else exc.reason)]
     if rows == 0:
         return [(ERROR, "the file is empty: fine-tuning needs at least 10 training rows")]
     return out
@@ -452,13 +464,15 @@ def check_set(
             meta = _model_meta(job, node, models, out, candidates) or meta
             out += _finetune_compute(job, node, assets, meta)
         for path, local in _data_inputs(job, nodes):
-            if not local.exists():
+            kind = reading.kind_of(local)
+            if kind is None:
                 out.append(_missing_data(job, path, local, project_of(job)))
-            elif local.is_file() and local.suffix.lower() == ".jsonl":
+            elif kind != "folder" and (kind != "file" or local.suffix.lower() == ".jsonl"):
                 for sev, msg in check_chat_jsonl(local):
                     out.append(finding(job, path, sev, "cross.data", f"{local.name}: {msg}", CROSS))
+    endpoints, registered = _by_kind(assets, ENDPOINT), _by_kind(assets, MODEL)
     for dep in _by_kind(assets, DEPLOYMENT):
-        out += _deployment(dep, assets, meta)
+        out += _deployment(dep, endpoints, registered, meta)
     for model in _by_kind(assets, MODEL):
         out += _model_path(model, jobs)
     return out

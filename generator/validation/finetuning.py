@@ -11,11 +11,12 @@ serverless endpoint that does not serve the job's registered model. The rules th
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from pathlib import Path
 from typing import Any
 
-from .. import catalog
+from .. import catalog, reading
 from ..catalog.uri import MODELS, parse_registry_uri
 from ..finetuning import spec
 from ..limits import ASSET_NAME as MODEL_NAME
@@ -232,8 +233,9 @@ def _data(asset: Asset, task: str, kind: str) -> list[Finding]:
         text = str(raw)
         if _URI.match(text) and not text.lower().startswith("file:"):
             continue  # a data asset or a datastore URI: the service reads it
-        local = (asset.path.parent / text.removeprefix("file:")).resolve()
-        if not local.exists():
+        # not resolved: a symlink's own name decides the format; reading follows it
+        local = Path(os.path.abspath(asset.path.parent / text.removeprefix("file:")))
+        if reading.kind_of(local) is None:
             out.append(
                 _f(
                     asset,
@@ -443,5 +445,5 @@ def data_files(asset: Asset) -> list[Path]:
         if isinstance(raw, dict):
             raw = raw.get("path")
         if isinstance(raw, str) and not (_URI.match(raw) and not raw.startswith("file:")):
-            out.append((asset.path.parent / raw.removeprefix("file:")).resolve())
+            out.append(Path(os.path.realpath(asset.path.parent / raw.removeprefix("file:"))))
     return out

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import reading
 from ..catalog import lockfile
 from ..errors import ParamsError, RenderError
 from . import component, cross, finetuning, pipeline, rules, runtime
@@ -92,7 +93,7 @@ def _sets_in(folder: Path, seen: set[str] | None = None) -> list[list[Path]]:
     """
     seen = set() if seen is None else seen
     real = os.path.realpath(folder)
-    if real in seen:
+    if real in seen or reading.in_pseudo_fs(real):
         return []
     seen.add(real)
     try:
@@ -165,7 +166,12 @@ def _collect(paths: Sequence[Path | str], root: Path) -> tuple[list[list[Path]],
     for raw in paths:
         # Like git -C / make -C: relative PATHs are taken from the project folder.
         path = Path(raw) if Path(raw).is_absolute() else root / raw
-        if _is_dir(path):
+        if _is_dir(path) and reading.in_pseudo_fs(path):
+            msg = "a kernel or device folder (/proc, /sys, /dev), not Azure ML YAML: refused"
+            findings.append(
+                finding(_display(path, root), (), ERROR, "yaml.unreadable", msg, HYGIENE)
+            )
+        elif _is_dir(path):
             in_folder = _sets_in(path)
             if not in_folder:
                 msg = "no .yml/.yaml files in this folder"

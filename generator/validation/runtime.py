@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import limits
+from .. import limits, reading
 from .assets import Asset
 from .component import Node, number
 from .findings import ERROR, RUNTIME, WARNING, Finding, YamlPath, finding
+
+MAX_CONFIG_BYTES = 1024 * 1024  # a DeepSpeed config is a few KB
 
 
 def check_runtime(asset: Asset, node: Node) -> list[Finding]:
@@ -73,12 +75,15 @@ def _deepspeed_config(asset: Asset, node: Node, config: Path, enabled: bool) -> 
     def add(sev: str, code: str, msg: str) -> None:
         out.append(finding(asset, path, sev, code, msg, RUNTIME))
 
-    if not config.is_file():
-        add(ERROR, "runtime.deepspeed-config", f"DeepSpeed config {config.name} does not exist")
-        return out
     try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = json.loads(reading.read_text(config, MAX_CONFIG_BYTES, config.name))
+    except reading.ReadRefused as exc:
+        if exc.code == "missing":
+            add(ERROR, "runtime.deepspeed-config", f"DeepSpeed config {config.name} does not exist")
+        else:
+            add(ERROR, "runtime.deepspeed-config", f"DeepSpeed config {exc}")
+        return out
+    except (ValueError, RecursionError) as exc:
         add(ERROR, "runtime.deepspeed-config", f"DeepSpeed config {config.name} is not JSON: {exc}")
         return out
     stage = data.get("zero_optimization", {}).get("stage") if isinstance(data, dict) else None

@@ -21,7 +21,7 @@ from itertools import product
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import names
+from .. import names, reading
 from ..errors import WorkflowError
 from .loopback import (
     EMULATOR_SUBSCRIPTION,
@@ -121,8 +121,10 @@ def find_config(start: Path | str = ".") -> Path | None:
 
 def _read_config(path: Path) -> tuple[str, str, str]:
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        config = json.loads(reading.read_text(path, 1024 * 1024))
+    except reading.ReadRefused as exc:
+        raise WorkflowError(f"{exc} (a workspace config.json)") from None
+    except (OSError, ValueError, RecursionError) as exc:
         raise WorkflowError(f"{path}: not a readable JSON workspace config ({exc})") from None
     if not isinstance(config, dict):
         raise WorkflowError(f"{path}: expected a JSON object with the workspace fields")
