@@ -146,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
                         emu.store.data["requests"].append([method, path, body])
                 resp = emu.api.handle(req)
         except ApiError as exc:
-            resp = Response(exc.status, {"error": {"code": exc.code, "message": exc.message}})
+            resp = Response(exc.status, exc.body())
             if exc.status == 401:
                 resp.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         except AmlgenError as exc:
