@@ -311,7 +311,7 @@ def test_dry_run_plans_name_every_step_for_both_backends(tmp_path: Path) -> None
         f"{MODEL}/versions/1'",
         f"az ml serverless-endpoint get-credentials -n {ENDPOINT} -o json",
         "POST <scoring_uri>/chat/completions?api-version=2024-05-01-preview",
-        f"az ml serverless-endpoint delete -n {ENDPOINT} --yes",
+        f"az ml serverless-endpoint delete -n {ENDPOINT}",
     ):
         assert needle in cli
     for needle in (
@@ -476,7 +476,7 @@ def test_keep_endpoint_then_invoke_and_teardown_with_the_other_backend(
     again = workflow.invoke(env=ENV, project_dir=proj, backend="cli")
     assert json.loads(again.response or "{}")["object"] == "chat.completion"
     plan = workflow.teardown(env=ENV, project_dir=proj, backend="cli", dry_run=True).plan
-    assert plan == [f"az ml serverless-endpoint delete -n {ENDPOINT} --yes"]
+    assert plan == [f"az ml serverless-endpoint delete -n {ENDPOINT}"]
     workflow.teardown(env=ENV, project_dir=proj, backend="cli")
     assert serverless_left(flow_emu) == []
     assert state_of(proj)["endpoint"]["status"] == "deleted"

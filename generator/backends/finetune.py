@@ -21,7 +21,7 @@ from ..catalog.uri import MODELS, parse_registry_uri, registry_uri
 from ..errors import WorkflowError
 from ..finetuning import spec
 from ..yamlio import read
-from .base import Assets
+from .assets import Assets
 
 SERVERLESS_DEPLOYMENT = "serverless"  # a serverless endpoint has no deployments: one name
 CHAT_PATH = "/chat/completions"
