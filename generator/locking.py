@@ -178,13 +178,20 @@ class Registry:
                     facts = _model_facts(metadata.read_registry_model(ops, pin.name, pin.version))
         except AmlgenError:
             raise
-        except Exception as exc:  # network, auth, throttling: one line, nothing written
-            first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-            raise LockError(
-                f"cannot read {pin.subject} from registry {pin.registry} ({self.name}): "
-                f"{type(exc).__name__}: {first.strip()[:200]}"
-            ) from None
+        except Exception as exc:  # the asset's own 404, else a read that failed: one line
+            from .backends.failures import NOT_FOUND, classify_exception, exception_detail, failure
+
+            cause = classify_exception(exc)
+            if cause == NOT_FOUND:
+                raise _missing(pin, [], f"registry {pin.registry}") from None
+            what = f"{pin.subject} from registry {pin.registry} ({self.name})"
+            line = str(failure(cause, what, exception_detail(exc), emulated=bool(self.emulator)))
+            raise RegistryUnreadable(f"cannot read the registry: {line}") from None
         return facts, versions[-1], where
+
+
+class RegistryUnreadable(LockError):
+    """The registry could not be read (sign-in, network, access): not a change in it."""
 
 
 def _missing(pin: Pin, versions: list[str], where: str) -> LockError:
@@ -410,7 +417,9 @@ def _check(root: Path, reader: Registry, envs: list[str], on: dt.date) -> LockRe
             continue
         try:
             facts, latest, _ = reader.read(pin)
-        except LockError as exc:
+        except RegistryUnreadable:
+            raise  # a read that failed says nothing about the registry: exit 1, no change
+        except LockError as exc:  # the pinned asset is gone: that is a breaking change
             result.changes.append(Change(True, pin.subject, str(exc)))
             continue
         if pin.kind == "model":

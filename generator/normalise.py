@@ -8,14 +8,20 @@ stores and returns -> the SDK's entity) and is pinned by tests/test_normalise.py
 tests prove that right after a run both sides are equal for both backends.
 
 Rules, in the order `canonical` applies them:
-  1. SYSTEM: fields only the service writes (ids, states, timestamps, URIs, location) are dropped.
+  1. SYSTEM: fields only the service writes (ids, states, timestamps, URIs, location, the
+     identity's principal and tenant ids) are dropped.
   2. SEPARATE: the endpoint's traffic is its own resource (set after the deployment exists).
   3. DEFAULTS: a field the YAML leaves out is compared with what the service fills in.
   4. DURATIONS / INTEGERS: ISO 8601 durations become seconds, numeric strings numbers.
   5. MODEL REFERENCES: `azureml:name:v`, an ARM id or an `azureml:`-prefixed ARM id are one model;
      so is a serverless endpoint's `azureml://locations/<region>/workspaces/<id>/models/...` id.
+     A deployment's code and environment ARM ids are the same with or without `azureml:`, and a
+     datastore path's segment names are compared without case (the service answers a model's
+     `.../resourcegroups/...` path as `.../resourceGroups/...`; recordings/).
   6. TAGS: tag values are strings (Azure stores strings).
-  7. SYSTEM PROPERTIES: keys the service adds to `properties` (createdBy, azureml.*) are dropped.
+  7. SYSTEM PROPERTIES: keys the service adds to `properties` (createdBy, azureml.*) are dropped;
+     so are the environment variables it adds to a deployment it provisioned (recorded:
+     AZUREML_MODEL_DIR, and AZUREML_ENTRY_SCRIPT / AML_APP_ROOT with a scoring script).
   8. EMPTY: an empty mapping or null equals an absent field.
   9. FOLDED (at comparison): VM sizes are case-insensitive, enum values are compared without
      case, `_` or `-` (`Key` = `key`, `SystemAssigned` = `system_assigned`).
@@ -53,6 +59,10 @@ SYSTEM: dict[str, frozenset[str]] = {
     SERVERLESS: frozenset({"scoring_uri", "headers", "system_data", "description"}),
     MARKETPLACE: frozenset({"marketplace_plan", "system_data"}),
 }
+
+# ... and nested: a managed identity's ids are assigned by the service (recordings/: every
+# endpoint and workspace answer carries them, no request sends them).
+SYSTEM_NESTED = frozenset({"identity.principal_id", "identity.tenant_id"})
 
 # 2. Not part of the endpoint resource: `plan` reads them as the traffic resource.
 SEPARATE: dict[str, frozenset[str]] = {ENDPOINT: frozenset({"traffic", "mirror_traffic"})}
@@ -121,6 +131,7 @@ SYSTEM_PROPERTY_KEYS = frozenset(
     {"createdBy", "createdAt", "lastModifiedAt", "AzureAsyncOperationUri"}
 )
 SYSTEM_PROPERTY_PREFIXES = ("azureml.", "mlflow.", "_azureml.")
+SYSTEM_ENV_VARS = frozenset({"AZUREML_MODEL_DIR", "AZUREML_ENTRY_SCRIPT", "AML_APP_ROOT"})
 
 # 9. Compared without case; ENUMS also without `_` and `-`.
 CASELESS = frozenset({"size", "instance_type"})
@@ -161,6 +172,9 @@ _JOB_OUTPUT = re.compile(
 )
 
 
+_SCOPE_SEGMENT = re.compile(r"/(resourcegroups|workspaces|datastores|paths)/", re.IGNORECASE)
+
+
 def seconds(value: Any) -> Any:
     """An ISO 8601 duration (`PT1M30S`) as seconds; anything else unchanged."""
     if isinstance(value, str):
@@ -194,6 +208,20 @@ def model_ref(value: Any) -> Any:
         return value
     m = _ARM_MODEL.match(value) or _SHORT_MODEL.match(value) or _WS_MODEL.match(value)
     return f"azureml:{m['name']}:{m['ver']}" if m else value
+
+
+def arm_ref(value: Any) -> Any:
+    """An ARM id as the service returns it: without the `azureml:` prefix YAML names it with."""
+    if isinstance(value, str) and value.lower().startswith("azureml:/subscriptions/"):
+        return value[len("azureml:") :]
+    return value
+
+
+def datastore_path(value: Any) -> Any:
+    """A workspace-scoped datastore URI with its scope's segment names in one case."""
+    if not isinstance(value, str) or not value.lower().startswith("azureml://subscriptions/"):
+        return value
+    return _SCOPE_SEGMENT.sub(lambda m: f"/{m[1].lower()}/", value)
 
 
 def job_output(value: Any) -> Any:
@@ -243,15 +271,17 @@ def canonical(kind: str, doc: dict[str, Any] | None) -> dict[str, Any] | None:
     dropped = SYSTEM["*"] | SYSTEM[kind] | SEPARATE.get(kind, frozenset())
     for key in dropped:
         out.pop(key, None)
+    _apply(out, SYSTEM_NESTED, lambda _value: None)
     _merge_defaults(out, DEFAULTS[kind])
     _apply(out, DURATIONS, seconds)
     _apply(out, INTEGERS, integer)
     if kind == DEPLOYMENT:
         _apply(out, frozenset({"model"}), model_ref)
+        _apply(out, frozenset({"code_configuration.code", "environment"}), arm_ref)
     if kind == SERVERLESS:
         _apply(out, frozenset({"model_id"}), model_ref)
     if kind == MODEL:
-        _apply(out, frozenset({"path"}), job_output)
+        _apply(out, frozenset({"path"}), lambda v: datastore_path(job_output(v)))
     if isinstance(out.get("tags"), dict):
         out["tags"] = {str(k): v if isinstance(v, str) else str(v) for k, v in out["tags"].items()}
     if kind == TRAFFIC:
@@ -263,6 +293,9 @@ def canonical(kind: str, doc: dict[str, Any] | None) -> dict[str, Any] | None:
             for k, v in props.items()
             if k not in SYSTEM_PROPERTY_KEYS and not k.startswith(SYSTEM_PROPERTY_PREFIXES)
         }
+    env = out.get("environment_variables")
+    if isinstance(env, dict):
+        out["environment_variables"] = {k: v for k, v in env.items() if k not in SYSTEM_ENV_VARS}
     pruned: dict[str, Any] = _prune(out)
     return pruned
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import lifecycle, reading
 from .backends import Assets, Backend, FinetuneAssets
+from .backends.readers import enum_value
 from .catalog import lockfile
 from .catalog.allow_lists import finetune_refusal, inference_warning
 from .catalog.metadata import version_entry
@@ -110,7 +111,7 @@ def check_cluster(
     name: str, state: str | None, size: str, gpus: int | None, assets: Assets
 ) -> None:
     """Refuse a failed cluster, a size that is not the rendered one, or too few GPUs."""
-    if state and state.lower() == "failed":
+    if state and enum_value(state).lower() == "failed":
         raise WorkflowError(f"compute {name}: provisioning state is Failed: fix or delete it")
     wanted = assets.finetune_size
     if wanted and size and size.lower() != wanted.lower():

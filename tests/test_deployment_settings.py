@@ -101,7 +101,10 @@ def test_settings_reach_the_emulators_deployment(emu: Any, tmp_path: Path, backe
             "failureThreshold": 30,
             "successThreshold": 1,
         }
-        assert props["environmentVariables"] == {"MODEL_LOAD_TIMEOUT": "900", "WORKER_COUNT": "2"}
+        env = dict(props["environmentVariables"])
+        # The service adds where it mounted the model once the deployment is provisioned.
+        assert env.pop("AZUREML_MODEL_DIR").endswith("/Phi-4-ultrachat-200k/1")
+        assert env == {"MODEL_LOAD_TIMEOUT": "900", "WORKER_COUNT": "2"}
         assert props["requestSettings"]["maxConcurrentRequestsPerInstance"] == 2
         assert props["requestSettings"]["requestTimeout"] == "PT1M30S"
         # validation_file_path reached the job as an uploaded file, bound on the step.

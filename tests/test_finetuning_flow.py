@@ -106,12 +106,6 @@ def test_finetuning_job_completes_and_registers_its_output_model(
         ({"hyperparameters__warmup_steps": "10"}, "'warmup_steps' is not a supported"),
         ({"hyperparameters__num_train_epochs": "one"}, "'num_train_epochs': expected integer"),
         (
-            {
-                "model__path": "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/15"
-            },
-            "not supported for this job",
-        ),
-        (
             {"training_data__path": "azureml://datastores/workspaceblobstore/paths/gone.jsonl"},
             "trainingData: the data at",
         ),
@@ -127,6 +121,26 @@ def test_finetuning_job_the_service_refuses_ends_failed_with_its_message(
     assert message in done.properties["error"]
     assert done.properties["error"].startswith("UserError: ")
     assert MODEL not in emu.snapshot()["models"]
+
+
+@pytest.mark.slow
+def test_a_model_that_does_not_fine_tune_this_way_is_refused_at_submission(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """As recorded (recordings/finetuning_job): the service answers the PUT of a serverless
+    fine-tuning job on a model it does not fine-tune serverless with 400 UserError, and no job
+    exists afterwards (not a job that fails later)."""
+    from azure.core.exceptions import HttpResponseError
+
+    proj = serverless_project(tmp_path)
+    ml = ml_client(emu.url, emu.secret)
+    phi3 = "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/15"
+    with pytest.raises(HttpResponseError) as caught:
+        _submit(emu, ml, _load_job(proj, model__path=phi3))
+    assert caught.value.status_code == 400
+    assert caught.value.error is not None and caught.value.error.code == "UserError"
+    assert "Phi-3-mini-4k-instruct" in str(caught.value.message)
+    assert emu.snapshot()["jobs"] == {}
 
 
 @pytest.mark.slow
@@ -297,7 +311,7 @@ def test_dry_run_plans_name_every_step_for_both_backends(tmp_path: Path) -> None
         f"{MODEL}/versions/1'",
         f"az ml serverless-endpoint get-credentials -n {ENDPOINT} -o json",
         "POST <scoring_uri>/chat/completions?api-version=2024-05-01-preview",
-        f"az ml serverless-endpoint delete -n {ENDPOINT} --yes",
+        f"az ml serverless-endpoint delete -n {ENDPOINT}",
     ):
         assert needle in cli
     for needle in (
@@ -462,7 +476,7 @@ def test_keep_endpoint_then_invoke_and_teardown_with_the_other_backend(
     again = workflow.invoke(env=ENV, project_dir=proj, backend="cli")
     assert json.loads(again.response or "{}")["object"] == "chat.completion"
     plan = workflow.teardown(env=ENV, project_dir=proj, backend="cli", dry_run=True).plan
-    assert plan == [f"az ml serverless-endpoint delete -n {ENDPOINT} --yes"]
+    assert plan == [f"az ml serverless-endpoint delete -n {ENDPOINT}"]
     workflow.teardown(env=ENV, project_dir=proj, backend="cli")
     assert serverless_left(flow_emu) == []
     assert state_of(proj)["endpoint"]["status"] == "deleted"

@@ -176,12 +176,7 @@ def test_imports_run_one_way() -> None:
     assert not back, "imports that run upward:\n" + "\n".join(back)
 
 
-def test_no_import_circles() -> None:
-    # Runtime imports only: a name imported for annotations alone makes no circle when run.
-    graph = {
-        name: (set(m.imports) - m.typing_only - {"generator"}) & set(MODULES)
-        for name, m in MODULES.items()
-    }
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
     seen: dict[str, int] = {}
     stack: list[str] = []
     circles: list[list[str]] = []
@@ -200,7 +195,31 @@ def test_no_import_circles() -> None:
     for node in sorted(graph):
         if node not in seen:
             visit(node)
+    return circles
+
+
+def test_no_import_circles() -> None:
+    # Runtime imports only: a name imported for annotations alone makes no circle when run.
+    graph = {
+        name: (set(m.imports) - m.typing_only - {"generator"}) & set(MODULES)
+        for name, m in MODULES.items()
+    }
+    circles = _circles(graph)
     assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles)
+
+
+# Rooms whose shared types were moved down (backends.assets, emulator.arm.Service): there, an
+# import made for annotations only counts too, so the arrows stay one way for readers as well.
+TYPED_ROOMS = ("backends", "emulator")
+
+
+def test_no_import_circles_even_through_annotations_in_backends_and_the_emulator() -> None:
+    inside = {n for n in MODULES if any(n == r or n.startswith(r + ".") for r in TYPED_ROOMS)}
+    graph = {n: (set(MODULES[n].imports) - {"generator"}) & inside for n in inside}
+    circles = _circles(graph)
+    assert not circles, "import circles (TYPE_CHECKING imports included):\n" + "\n".join(
+        " -> ".join(c) for c in circles
+    )
 
 
 def test_the_emulator_is_a_separate_room() -> None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 import generator as workflow
 from generator import planning
 from generator.backends.az import AzBackend
-from generator.backends.base import forbidden, not_found, transient
+from generator.backends.failures import FORBIDDEN, NOT_FOUND, OTHER, TRANSIENT, classify_az
 from generator.cli import cli
 from generator.workspace import Workspace, make_token
 
@@ -51,11 +51,12 @@ def test_az_reads_are_argument_lists(tmp_path: Path) -> None:
 
 
 def test_az_errors_are_told_apart() -> None:
-    assert not_found("ERROR: (ResourceNotFound) online endpoint x was not found.")
-    assert forbidden("ERROR: (AuthorizationFailed) The client does not have authorization")
-    assert transient("ERROR: (TooManyRequests) The service is busy")
-    assert transient("ERROR: ServiceRequestError: Connection refused")
-    assert not transient("ERROR: (UserError) bad field") and not forbidden("ERROR: (UserError) x")
+    assert classify_az(3, "ERROR: (ResourceNotFound) online endpoint x was not found.") == NOT_FOUND
+    denied = "ERROR: (AuthorizationFailed) The client does not have authorization"
+    assert classify_az(1, denied) == FORBIDDEN
+    assert classify_az(1, "ERROR: (TooManyRequests) The service is busy") == TRANSIENT
+    assert classify_az(1, "ERROR: ServiceRequestError: Connection refused") == TRANSIENT
+    assert classify_az(1, "ERROR: (UserError) bad field") == OTHER
 
 
 def test_stale_rendered_files_are_one_line(tmp_path: Path) -> None:

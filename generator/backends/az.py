@@ -19,23 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from .. import names
-from ..errors import CommandError, WorkflowError
+from ..errors import AmlgenError, CommandError, WorkflowError
 from ..rendering import model_path
 from ..workspace import Workspace, redact
 from ..yamlio import write_atomic
-from .base import (
-    DRY_JOB,
-    Assets,
-    JobInfo,
-    ModelInfo,
+from .base import DRY_JOB, Assets, JobInfo, ModelInfo
+from .failures import (
+    AUTH,
+    BROKEN_AZ,
+    NO_EXTENSION,
+    NOT_FOUND,
+    OTHER,
+    PARENT_MISSING,
     TransientError,
-    forbidden,
-    not_allowed,
-    not_found,
+    classify_az,
+    detail,
+    failure,
     read_title,
-    transient,
 )
 from .finetune import FinetuneAssets, chat_url, post_chat
+from .readers import endpoint_key, job_info, model_info, registered_model
+
+# Failures that are about az, the sign-in or the workspace, never about the command's resource.
+_NOT_THE_COMMAND = (AUTH, BROKEN_AZ, NO_EXTENSION, PARENT_MISSING)
 
 ENV_AZ = names.ENV_AZ
 
@@ -107,10 +113,17 @@ class AzBackend:
             raise self._error(argv, proc)
         return proc
 
-    def _error(self, argv: list[str], proc: subprocess.CompletedProcess[str]) -> CommandError:
+    def _error(self, argv: list[str], proc: subprocess.CompletedProcess[str]) -> AmlgenError:
+        """A failed command: one line naming the cause when az, the sign-in or the workspace
+        failed (failures.py), else the command with its exit code and stderr."""
         masks = self.ws.masks()
         shown = [redact(a, masks) for a in argv]
-        return CommandError(shown, proc.returncode, redact(proc.stderr or "", masks))
+        stderr = redact(proc.stderr or "", masks)
+        cause = classify_az(proc.returncode, stderr)
+        if cause in _NOT_THE_COMMAND:
+            what = "`" + " ".join(shown[: 4 if len(shown) > 3 else len(shown)]) + "`"
+            return failure(cause, what, detail(stderr), emulated=self.ws.emulated)
+        return CommandError(shown, proc.returncode, stderr)
 
     def _json(self, args: list[str], note: str | None = None, workspace: bool = True) -> Any:
         proc = self._run(args, note, workspace)
@@ -134,7 +147,8 @@ class AzBackend:
         if proc is None:
             return None
         if proc.returncode != 0:
-            if not_found(proc.stderr or ""):
+            name = args[args.index("-n") + 1] if "-n" in args else None
+            if classify_az(proc.returncode, proc.stderr or "", name) == NOT_FOUND:
                 return None
             raise self._error(self._argv(args, workspace), proc)
         return self._parse(args, proc.stdout, workspace)
@@ -194,15 +208,13 @@ class AzBackend:
         if proc is None:
             return None
         if proc.returncode != 0:
-            err = proc.stderr or ""
+            err = redact(proc.stderr or "", self.ws.masks())
             what = read_title(kind, name, version, endpoint, registry)
-            if forbidden(err):
-                raise not_allowed(what)
-            if not_found(err):
+            cause = classify_az(proc.returncode, err, name)
+            if cause == NOT_FOUND:
                 return None
-            if transient(err):
-                first = redact(err.strip().splitlines()[-1] if err.strip() else "", self.ws.masks())
-                raise TransientError(f"{what}: {first}")
+            if cause != OTHER:
+                raise failure(cause, what, detail(err), emulated=self.ws.emulated)
             last = err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}"
             raise WorkflowError(
                 redact(
@@ -274,10 +286,10 @@ class AzBackend:
                 note="repeated with backoff until Completed, Failed or Canceled",
             )
         except CommandError as exc:
-            if not_found(exc.stderr):
+            if classify_az(exc.returncode, exc.stderr, job) == NOT_FOUND:
                 raise
             raise TransientError(str(exc)) from None
-        return JobInfo(status=status or "Unknown", studio_url=self._studio.get(job))
+        return job_info({"status": status}, studio_url=self._studio.get(job))
 
     def stream(self, job: str) -> str | None:
         # Logs go straight to the terminal; the exit code says nothing about the job (facts §1).
@@ -291,9 +303,7 @@ class AzBackend:
 
     def model_info(self, name: str, version: str) -> ModelInfo | None:
         info = self._show(["ml", "model", "show", "-n", name, "-v", version, "-o", "json"])
-        if not info:
-            return None
-        return ModelInfo(path=str(info.get("path") or ""), job_name=info.get("job_name"))
+        return model_info(info) if info else None
 
     def register(self, assets: Assets, job: str) -> None:
         self._json(
@@ -379,7 +389,7 @@ class AzBackend:
         if proc is None:
             return True
         if proc.returncode != 0:
-            if not_found(proc.stderr or ""):
+            if classify_az(proc.returncode, proc.stderr or "", name) == NOT_FOUND:
                 return False
             raise self._error(
                 self._argv(["ml", "online-endpoint", "delete", "-n", name, "--yes"]), proc
@@ -405,13 +415,14 @@ class AzBackend:
         """(name, version) of the model the job's `registered_model` output names."""
         args = ["ml", "job", "show", "-n", job, "--query", "outputs.registered_model", "-o", "json"]
         out = self._json(args)
-        if not isinstance(out, dict) or not out.get("name"):
-            return None
-        return str(out["name"]), str(out.get("version") or "1")
+        return registered_model(out) if isinstance(out, dict) else None
 
     def workspace_ref(self) -> tuple[str, str]:
         """(region, workspace id): the parts of a serverless endpoint's model id."""
-        ws = self._json(["ml", "workspace", "show", "-o", "json"])
+        # `az ml workspace show` names the workspace with -n/--name: it has no -w
+        # (azext_mlv2 _params/_workspace_params.py; tests/fake_az/az_surface.json).
+        names_it = ["-n" if arg == "-w" else arg for arg in self.ws.az_args()]
+        ws = self._json(["ml", "workspace", "show", "-o", "json", *names_it], workspace=False)
         arm_id = str(ws.get("id") or "") if isinstance(ws, dict) else "<workspace-arm-id>"
         wid = self._tsv(
             ["resource", "show", "--ids", arm_id, "--query", "properties.workspaceId", "-o", "tsv"],
@@ -455,18 +466,20 @@ class AzBackend:
             keys = json.loads(proc.stdout)
         except ValueError:
             keys = {}
-        key = str(keys.get("primaryKey") or keys.get("primary_key") or "")
+        key = endpoint_key(keys)
         if not uri or not key:
             raise WorkflowError(f"serverless endpoint {name}: no scoring URI or key yet")
         return post_chat(uri, key, body, f"invoking serverless endpoint {name}")
 
     def delete_serverless_endpoint(self, name: str) -> bool:
-        args = ["ml", "serverless-endpoint", "delete", "-n", name, "--yes"]
+        # No --yes: the extension's serverless-endpoint delete does not prompt and does not
+        # take it (az_surface.json; `unrecognized arguments: --yes` from the real az).
+        args = ["ml", "serverless-endpoint", "delete", "-n", name]
         proc = self._run(args, check=False)
         if proc is None:
             return True
         if proc.returncode != 0:
-            if not_found(proc.stderr or ""):
+            if classify_az(proc.returncode, proc.stderr or "", name) == NOT_FOUND:
                 return False
             raise self._error(self._argv(args), proc)
         return True

@@ -21,7 +21,7 @@ from ..catalog.uri import MODELS, parse_registry_uri, registry_uri
 from ..errors import WorkflowError
 from ..finetuning import spec
 from ..yamlio import read
-from .base import Assets
+from .assets import Assets
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the emulator's and ARM's JSON body limit
 

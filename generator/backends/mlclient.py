@@ -21,17 +21,16 @@ from ..finetuning.spec import REQUEST_API_VERSION
 from ..quiet import sdk_quiet
 from ..rendering import model_path
 from ..workspace import Workspace, ml_client, redact
-from .base import (
-    DRY_JOB,
-    Assets,
-    JobInfo,
-    ModelInfo,
-    TransientError,
-    entity_dict,
-    not_allowed,
+from .base import DRY_JOB, Assets, JobInfo, ModelInfo, entity_dict
+from .failures import (
+    NOT_FOUND,
+    classify_exception,
+    exception_detail,
+    failure,
     read_title,
 )
 from .finetune import FinetuneAssets, post_chat
+from .readers import endpoint_key, job_info, model_info, registered_model
 
 
 def _entity_text(entity: Any) -> list[str]:
@@ -90,37 +89,29 @@ class SdkBackend:
 
     @contextlib.contextmanager
     def _guard(self, what: str) -> Iterator[None]:
-        """Azure errors become one clear WorkflowError (ids masked); lost connections retry."""
-        from azure.core.exceptions import (
-            ClientAuthenticationError,
-            HttpResponseError,
-            ServiceRequestError,
-            ServiceResponseError,
-        )
+        """Azure errors become one clear WorkflowError naming the cause and the fix (ids
+        masked; failures.py); throttling and lost connections raise TransientError (retried).
+        A ResourceNotFoundError reaching here is an error too: reads catch their own."""
+        from azure.core.exceptions import AzureError
 
         try:
             with sdk_quiet():
                 yield
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise TransientError(redact(f"{what}: {exc}", self.ws.masks())) from None
-        except ClientAuthenticationError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no credential"
-            raise WorkflowError(
-                redact(
-                    f"{what}: not signed in to Azure (`az login`, or another "
-                    f"DefaultAzureCredential source): {first}",
-                    self.ws.masks(),
-                )
-            ) from None
-        except HttpResponseError as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            first = str(message).strip().splitlines()[0] if str(message).strip() else str(exc)
-            code = getattr(exc, "status_code", None)
-            if code == 403:
-                raise not_allowed(redact(what, self.ws.masks())) from None
-            if code == 429 or (isinstance(code, int) and code >= 500):
-                raise TransientError(redact(f"{what}: {code}: {first}", self.ws.masks())) from None
-            raise WorkflowError(redact(f"{what}: {first}", self.ws.masks())) from None
+        except AzureError as exc:  # credential errors (azure.identity) are AzureErrors too
+            raise self._failure(exc, what) from None
+
+    def _failure(self, exc: BaseException, what: str) -> WorkflowError:
+        masks = self.ws.masks()
+        text = redact(exception_detail(exc), masks)
+        return failure(
+            classify_exception(exc), redact(what, masks), text, emulated=self.ws.emulated
+        )
+
+    def _missing(self, exc: BaseException, what: str) -> bool:
+        """True for the resource's own 404; a missing workspace or registry raises instead."""
+        if classify_exception(exc) == NOT_FOUND:
+            return True
+        raise self._failure(exc, what) from None
 
     def _load(
         self, kind: str, assets: Assets, file: str, overrides: list[dict[str, Any]] | None = None
@@ -182,8 +173,9 @@ class SdkBackend:
                     entity = self.client.marketplace_subscriptions.get(name)
                 else:
                     raise WorkflowError(f"cannot read a {kind!r}")
-            except self._not_found():
-                return None
+            except self._not_found() as exc:
+                if self._missing(exc, what):
+                    return None
             return entity_dict(entity)
 
     # --- operations ------------------------------------------------------------------------
@@ -238,11 +230,7 @@ class SdkBackend:
             return JobInfo(status="Completed")
         with self._guard(f"job {job}"):
             found = self.client.jobs.get(job)
-        error = None
-        with contextlib.suppress(Exception):
-            error = (found.properties or {}).get("error") or None
-        status = getattr(found.status, "value", found.status)  # a str enum in some versions
-        return JobInfo(status=str(status), studio_url=found.studio_url, error=error)
+        return job_info(found)
 
     def stream(self, job: str) -> str | None:
         self._say(f'ml_client.jobs.stream("{job}")  # logs only; the status decides')
@@ -262,9 +250,10 @@ class SdkBackend:
         with self._guard(f"model {name}:{version}"):
             try:
                 model = self.client.models.get(name=name, version=version)
-            except self._not_found():
-                return None
-        return ModelInfo(path=str(model.path or ""), job_name=getattr(model, "job_name", None))
+            except self._not_found() as exc:
+                if self._missing(exc, f"model {name}:{version}"):
+                    return None
+        return model_info(model)
 
     def register(self, assets: Assets, job: str) -> None:
         path = model_path(job)
@@ -337,8 +326,9 @@ class SdkBackend:
         with self._guard(f"deleting endpoint {name}"):
             try:
                 self.client.online_endpoints.begin_delete(name=name).result()
-            except self._not_found():
-                return False
+            except self._not_found() as exc:
+                if self._missing(exc, f"deleting endpoint {name}"):
+                    return False
         return True
 
     # --- the fine-tuning job path (method finetuning_job) ----------------------------------
@@ -366,9 +356,7 @@ class SdkBackend:
             return None
         with self._guard(f"job {job}"):
             found = self.client.jobs.get(job)
-        out = (getattr(found, "outputs", None) or {}).get("registered_model")
-        name, version = getattr(out, "name", None), getattr(out, "version", None)
-        return (str(name), str(version or "1")) if name else None
+        return registered_model((getattr(found, "outputs", None) or {}).get("registered_model"))
 
     def workspace_ref(self) -> tuple[str, str]:
         """(region, workspace id): the parts of a serverless endpoint's model id."""
@@ -427,7 +415,7 @@ class SdkBackend:
             return ""
         with self._guard(f"serverless endpoint {name}"):
             uri = str(self.client.serverless_endpoints.get(name).scoring_uri or "")
-            key = str(self.client.serverless_endpoints.get_keys(name).primary_key or "")
+            key = endpoint_key(self.client.serverless_endpoints.get_keys(name))
         if not uri or not key:
             raise WorkflowError(f"serverless endpoint {name}: no scoring URI or key yet")
         return post_chat(uri, key, body, f"invoking serverless endpoint {name}")
@@ -439,7 +427,8 @@ class SdkBackend:
         with self._guard(f"deleting serverless endpoint {name}"):
             try:
                 self.client.serverless_endpoints.get(name)
-            except self._not_found():
-                return False
+            except self._not_found() as exc:
+                if self._missing(exc, f"deleting serverless endpoint {name}"):
+                    return False
             self.client.serverless_endpoints.begin_delete(name).result()
         return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +59,9 @@ class Api:
         self.keys: dict[str, tuple[str, str]] = {}  # endpoint -> keys; memory only, never logged
         self.servers: dict[str, ScoringServer] = {}
         self.families = families
+        # Keep every long-running operation InProgress while set (the conformance replay holds
+        # them where a recording still polled them as running).
+        self.hold = False
         self._gates: dict[str, threading.Event] = {}
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._finishers: dict[str, Finisher] = {}
@@ -107,15 +111,29 @@ class Api:
 
     # --- long-running operations ----------------------------------------------------------------
 
-    def op_headers(self, req: Request, op_id: str) -> dict[str, str]:
-        """The headers of a 201/202 answer whose work goes on (the SDK polls the first)."""
+    def op_headers(
+        self,
+        req: Request,
+        op_id: str,
+        *,
+        status: str | None = "mfeOperationsStatus",
+        location: str | None = "result",
+    ) -> dict[str, str]:
+        """The headers of a 201/202 answer whose work goes on, as the service sends them for
+        the resource (recordings/): Azure-AsyncOperation on the `status` route (None: none),
+        Location on the operation's result (`result`), the resource itself (`resource`) or
+        none, and Retry-After (the service sends none; see tests/conformance/accepted.yaml)."""
         base = f"{self.url}subscriptions/{req.m['sub']}/providers/{PROVIDER}/locations/{LOCATION}"
         q = "?api-version=2024-10-01"
-        return {
-            "Azure-AsyncOperation": f"{base}/mfeOperationsStatus/{op_id}{q}",
-            "Location": f"{base}/mfeOperationResults/{op_id}{q}",
-            "Retry-After": str(self.poll_seconds),
-        }
+        out: dict[str, str] = {}
+        if status is not None:
+            out["Azure-AsyncOperation"] = f"{base}/{status}/{op_id}{q}"
+        if location == "result":
+            out["Location"] = f"{base}/mfeOperationResults/{op_id}{q}"
+        elif location == "resource":
+            out["Location"] = self.url + urllib.parse.quote(req.path.lstrip("/")) + q
+        out["Retry-After"] = str(self.poll_seconds)
+        return out
 
     def start_op(
         self,
@@ -125,14 +143,17 @@ class Api:
         outcome: str = "Succeeded",
         error: str | None = None,
         gate: threading.Event | None = None,
+        running: str = "InProgress",
     ) -> str:
         """Record an operation that ends `seconds` from now (and not before `gate` is set);
-        the finisher its family registered for `kind` then applies the outcome."""
+        the finisher its family registered for `kind` then applies the outcome. `running` is
+        the status its status route reports meanwhile (online endpoints say Updating)."""
         op_id = uuid.uuid4().hex
         self.data[OPERATIONS][op_id] = {
             "kind": kind,
             "target": target,
             "status": "InProgress",
+            "running": running,
             "outcome": outcome,
             "error": error,
             "started": time.time(),
@@ -149,7 +170,7 @@ class Api:
         after: list[Callable[[], None]] = []
         with self.store.lock:
             for op_id, op in self.data[OPERATIONS].items():
-                if op["status"] != "InProgress" or now < op["ready_at"]:
+                if op["status"] != "InProgress" or now < op["ready_at"] or self.hold:
                     continue
                 gate = self._gates.get(op_id)
                 if gate is not None and not gate.is_set():

@@ -9,10 +9,12 @@ import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .api import Api
+from .faults import Faults
+from .scoring import ScoringServer
+from .state import Store
 
 LOCATION = "eastus"
 PROVIDER = "Microsoft.MachineLearningServices"
@@ -26,18 +28,49 @@ CONTAINER = "azureml-blobstore-emulator"
 REGISTRY = "azureml"
 
 
-class ApiError(Exception):
-    """An Azure-style error answer: {"error": {"code", "message"}} with an HTTP status."""
+ZERO_ID = "00000000-0000-0000-0000-000000000000"  # principal and tenant ids the emulator shows
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+
+class ApiError(Exception):
+    """An Azure-style error answer with an HTTP status: {"error": {"code", "message", "details",
+    "additionalInfo"}}, as Azure ML's management front end sends them (recordings/)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.details = details or []
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": [
+                    {"details": [], "additionalInfo": [], **detail} for detail in self.details
+                ],
+                "additionalInfo": [{"type": "ComponentName", "info": {"value": "emulator"}}],
+            }
+        }
 
 
 def not_found(kind: str, name: str) -> ApiError:
     return ApiError(404, "ResourceNotFound", f"{kind} '{name}' was not found.")
+
+
+def model_not_found(name: str, version: str | None = None) -> ApiError:
+    """A workspace model (container or version) that is not there, worded as the service
+    words it (recorded: 404 UserError, detail ModelNotFound naming the container)."""
+    what = f"Model container with name: {name}" + (f" version: {version}" if version else "")
+    return ApiError(
+        404,
+        "UserError",
+        "The specified resource was not found.",
+        [{"code": "ModelNotFound", "message": f"{what} not found."}],
+    )
 
 
 @dataclass
@@ -57,10 +90,49 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[["Api", Request], Response]
+class Service(Protocol):
+    """What route handlers use of the emulator's machinery; `api.Api` is the one there is.
+    Defined here, below the routes and the Api, so imports run api -> routes -> arm."""
+
+    url: str
+    workdir: Path
+    job_seconds: float
+    deploy_seconds: float
+    poll_seconds: int
+    hold: bool
+    store: Store
+    faults: Faults
+    keys: dict[str, tuple[str, str]]
+    servers: dict[str, ScoringServer]
+
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+    def op_headers(
+        self,
+        req: Request,
+        op_id: str,
+        *,
+        status: str | None = ...,
+        location: str | None = ...,
+    ) -> dict[str, str]: ...
+
+    def start_op(
+        self,
+        kind: str,
+        target: list[str],
+        seconds: float,
+        outcome: str = ...,
+        error: str | None = ...,
+        gate: Any = ...,
+        running: str = ...,
+    ) -> str: ...
+
+
+Handler = Callable[[Service, Request], Response]
 # Called under the store lock when a long-running operation of its kind ends; may return work
 # to run afterwards outside the lock (e.g. stopping a scoring server).
-Finisher = Callable[["Api", dict[str, Any]], Callable[[], None] | None]
+Finisher = Callable[[Service, dict[str, Any]], Callable[[], None] | None]
 
 
 @dataclass(frozen=True)
@@ -87,17 +159,32 @@ class Family:
     routes: tuple[Route, ...]
     sections: tuple[str, ...] = ()
     finish: Mapping[str, Finisher] = field(default_factory=dict)
-    advance: Callable[[Api, float], bool] | None = None
-    resume: Callable[[Api], None] | None = None
+    advance: Callable[[Service, float], bool] | None = None
+    resume: Callable[[Service], None] | None = None
 
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def system_data(created: str | None = None) -> dict[str, Any]:
+# The systemData keys each kind of resource carries (recordings/: they differ by resource).
+SYSTEM_DATA_ALL = (
+    "createdAt",
+    "createdBy",
+    "createdByType",
+    "lastModifiedAt",
+    "lastModifiedBy",
+    "lastModifiedByType",
+)
+SYSTEM_DATA_ENDPOINT = ("createdAt", "createdBy", "lastModifiedAt")  # endpoints, deployments
+SYSTEM_DATA_JOB = ("createdAt", "createdBy", "createdByType")
+
+
+def system_data(
+    created: str | None = None, keys: tuple[str, ...] = SYSTEM_DATA_ALL
+) -> dict[str, Any]:
     now = now_iso()
-    return {
+    full = {
         "createdAt": created or now,
         "createdBy": "emulator-user",
         "createdByType": "User",
@@ -105,6 +192,7 @@ def system_data(created: str | None = None) -> dict[str, Any]:
         "lastModifiedBy": "emulator-user",
         "lastModifiedByType": "User",
     }
+    return {k: full[k] for k in keys}
 
 
 def ws_id(req: Request) -> str:

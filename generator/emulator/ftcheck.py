@@ -1,9 +1,10 @@
 """Check a submitted `type: finetuning` job the way the service does before it trains.
 
 The SDK sends the job's `fineTuningDetails` as they are written (facts §12): the service, not
-the client, refuses a model that does not fine-tune for the task or on serverless compute, a
-hyper-parameter the chosen compute does not take (or a value of the wrong type), and training or
-validation data that is not there. Messages follow the service's `UserError: ...` style.
+the client, refuses a model that does not fine-tune for the task or on serverless compute (at
+submission: the PUT answers 400, as recorded), a hyper-parameter the chosen compute does not
+take (or a value of the wrong type), and training or validation data that is not there (the job
+fails). Messages follow the service's `UserError: ...` style.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from .. import catalog
 from ..catalog.uri import MODELS, parse_registry_uri
 from ..finetuning import spec
-from .jobcheck import JobProblem, check_data
+from .jobcheck import JobProblem, SubmitProblem, check_data
 
 # The wire's task values (camelCase) back to the YAML's snake case.
 _TASKS = {re.sub(r"_(\w)", lambda m: m[1].upper(), t): t for t in spec.TASKS}
@@ -66,19 +67,23 @@ def check_finetuning_job(
         raise _user("a FineTuning job needs fineTuningDetails")
     task = _TASKS.get(str(details.get("taskType") or ""))
     if task is None:
-        raise _user(f"fine-tuning task '{details.get('taskType')}' is not supported")
+        raise SubmitProblem(
+            "UserError", f"fine-tuning task '{details.get('taskType')}' is not supported"
+        )
     model = details.get("model") or {}
     uri = str(model.get("uri") or "") if isinstance(model, dict) else ""
     m = parse_registry_uri(uri, MODELS)
     meta = catalog.model(m.name, m.version) if m and m.version and m.registry == "azureml" else None
     if meta is None:
-        raise _user(f"model {uri or '(none)'} was not found in registry 'azureml'")
+        raise SubmitProblem("UserError", f"model {uri or '(none)'} was not found")
     kind = compute_kind(props)
-    if kind == "cluster" and str(props["computeId"]).rsplit("/", 1)[-1] not in computes:
-        raise _user(f"compute '{props['computeId']}' was not found in the workspace")
     problems = spec.support_problems(meta.name, meta.version, "finetuning_job", kind, task)
     for _path, message in problems:
-        raise _user(f"model {meta.name}:{meta.version} is not supported for this job: {message}")
+        raise SubmitProblem(
+            "UserError", f"{meta.name} : not supported for this fine-tuning job: {message}"
+        )
+    if kind == "cluster" and str(props["computeId"]).rsplit("/", 1)[-1] not in computes:
+        raise _user(f"compute '{props['computeId']}' was not found in the workspace")
     allowed = _allowed(kind)
     for name, value in (details.get("hyperParameters") or {}).items():
         if name not in allowed:

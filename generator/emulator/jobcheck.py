@@ -34,6 +34,12 @@ class JobProblem(Exception):
         self.message = message
 
 
+class SubmitProblem(JobProblem):
+    """A job the service refuses at submission: its PUT answers 400 with this code and message
+    (recordings/: a registry asset the workspace cannot use, a model that does not fine-tune
+    that way); every other problem lets the job be created and fail while it runs."""
+
+
 def _user(msg: str) -> JobProblem:
     return JobProblem("UserError", f"UserError: {msg}")
 
@@ -84,7 +90,11 @@ def check_pipeline_job(
             continue  # only registry components are bundled; anything else runs unchecked
         spec = catalog.component(m.name, m.version)
         if spec is None or m.registry != "azureml":
-            raise _user(f"component {comp_id} was not found in registry '{m.registry}'")
+            raise SubmitProblem(
+                "BadRequest",
+                f"key: {comp_id}, Message: component {m.name}:{m.version} was not found in "
+                f"registry '{m.registry}' (or this workspace may not use it)",
+            )
         given: dict[str, Any] = node.get("inputs") or {}
         for name, inp in given.items():
             if name not in spec.inputs:

@@ -164,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         except ApiError as exc:
-            resp = Response(exc.status, {"error": {"code": exc.code, "message": exc.message}})
+            resp = Response(exc.status, exc.body())
             if exc.status == 401:
                 resp.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         except AmlgenError as exc:

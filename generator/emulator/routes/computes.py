@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ... import catalog
 from ..arm import (
@@ -19,12 +19,10 @@ from ..arm import (
     Route,
     body_dict,
     not_found,
-    system_data,
+    now_iso,
     ws_id,
 )
-
-if TYPE_CHECKING:
-    from ..api import Api
+from ..arm import Service as Api
 
 COMPUTE_NAME = re.compile(r"^[a-zA-Z](?![a-zA-Z0-9-]*-\d+$)[a-zA-Z0-9\-]{2,23}$")
 
@@ -61,33 +59,73 @@ def put_compute(api: Api, req: Request) -> Response:
         raise ApiError(400, "BadRequest", f"The VM size '{vm.name}' was retired on {vm.retired}.")
     with api.store.lock:
         existing = api.data["computes"].get(name)
-        res = copy.deepcopy(body)
-        res.update(
-            id=f"{ws_id(req)}/computes/{name}",
-            name=name,
-            type=f"{PROVIDER}/workspaces/computes",
-            systemData=system_data(),
-        )
-        res.setdefault("location", LOCATION)
-        p = res.setdefault("properties", {})
-        p["provisioningState"] = "Updating" if existing else "Creating"
-        p.setdefault("properties", {}).update(
-            allocationState="Steady",
+        now = now_iso()
+        props = body.get("properties") or {}
+        inner = dict(props.get("properties") or {})
+        creds = inner.get("userAccountCredentials")
+        if isinstance(creds, dict):  # the service never returns the password
+            inner["userAccountCredentials"] = {**creds, "adminUserPassword": None}
+        inner.update(
+            vmPriority=inner.get("vmPriority") or "Dedicated",
+            subnet=inner.get("subnet"),
             currentNodeCount=0,
             targetNodeCount=0,
             nodeStateCounts={
-                "idleNodeCount": 0,
-                "runningNodeCount": 0,
                 "preparingNodeCount": 0,
+                "runningNodeCount": 0,
+                "idleNodeCount": 0,
                 "unusableNodeCount": 0,
                 "leavingNodeCount": 0,
                 "preemptedNodeCount": 0,
             },
+            allocationState="Steady",
+            allocationStateTransitionTime=now,
+            errors=None,
+            remoteLoginPortPublicAccess=inner.get("remoteLoginPortPublicAccess") or "Disabled",
+            osType=inner.get("osType") or "Linux",
+            virtualMachineImage=None,
+            isolatedNetwork=False,
+            enableNodePublicIp=inner.get("enableNodePublicIp", True),
+            enableBatchPrivateLink=False,
+            propertyBag={},
         )
+        location = body.get("location") or LOCATION
+        res = copy.deepcopy(body)  # what the SDK sent, then what the service adds
+        res.update(
+            id=f"{ws_id(req)}/computes/{name}",
+            name=name,
+            type=f"{PROVIDER}/workspaces/computes",
+            location=location,
+            tags=body.get("tags") or {},
+        )
+        res["properties"] = {
+            **copy.deepcopy(props),
+            **{
+                "createdOn": existing["properties"]["createdOn"] if existing else now,
+                "modifiedOn": now,
+                "disableLocalAuth": bool(props.get("disableLocalAuth", False)),
+                "description": props.get("description"),
+                "resourceId": None,
+                "computeType": props.get("computeType") or "AmlCompute",
+                # The service answers every PUT, an update too, with 201 and Creating.
+                "provisioningState": "Creating",
+                "provisioningErrors": None,
+                "provisioningWarnings": None,
+                "isAttachedCompute": False,
+                "properties": inner,
+            },
+        }
+        if existing:  # an update answers with what the created cluster shows, and more
+            res["properties"]["computeLocation"] = location
         api.data["computes"][name] = res
         op = api.start_op("compute-create", [name], 0.2)
         api.store.save()
-    return Response(200 if existing else 201, copy.deepcopy(res), api.op_headers(req, op))
+        view = copy.deepcopy(res)
+        if existing:
+            batch = f"{ws_id(req).split('/providers/')[0]}/providers/Microsoft.BatchAI"
+            view["properties"]["resourceId"] = f"{batch}/workspaces/{req.m['ws']}/clusters/{name}"
+    headers = api.op_headers(req, op, status="computeOperationsStatus", location=None)
+    return Response(201, view, headers)
 
 
 def delete_compute(api: Api, req: Request) -> Response:
@@ -99,13 +137,16 @@ def delete_compute(api: Api, req: Request) -> Response:
         comp["properties"]["provisioningState"] = "Deleting"
         op = api.start_op("compute-delete", [name], 0.2)
         api.store.save()
-    return Response(202, None, api.op_headers(req, op))
+    headers = api.op_headers(req, op, status="computeOperationsStatus", location=None)
+    return Response(202, None, headers)
 
 
 def _created(api: Api, op: dict[str, Any]) -> Callable[[], None] | None:
     comp = api.data["computes"].get(op["target"][0])
     if comp:
         comp["properties"]["provisioningState"] = op["outcome"]
+        comp["properties"]["provisioningWarnings"] = {}
+        comp["properties"]["computeLocation"] = comp.get("location") or LOCATION
     return None
 
 

@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ...workspace import UPLOAD_ROUTE
 from ..arm import CONTAINER, DATASTORE, ApiError, Family, Request, Response, Route
-
-if TYPE_CHECKING:
-    from ..api import Api
+from ..arm import Service as Api
 
 
 def upload(api: Api, req: Request) -> Response:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..arm import Family, Request, Response, Route, body_dict
-
-if TYPE_CHECKING:
-    from ..api import Api
+from ..arm import Service as Api
 
 
 def debug_state(api: Api, req: Request) -> Response:

@@ -11,7 +11,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ... import catalog
 from ...catalog.uri import MODELS, parse_registry_uri
@@ -19,7 +19,9 @@ from ..arm import (
     LOCATION,
     PROVIDER,
     REGISTRY,
+    SYSTEM_DATA_ENDPOINT,
     WS,
+    ZERO_ID,
     ApiError,
     Family,
     Request,
@@ -31,10 +33,8 @@ from ..arm import (
     system_data,
     ws_id,
 )
+from ..arm import Service as Api
 from ..scoring import ScoringServer, free_port, key_hash
-
-if TYPE_CHECKING:
-    from ..api import Api
 
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 WS_MODEL = re.compile(r"/workspaces/[^/]+/models/(?P<name>[^/]+)/versions/(?P<ver>[^/]+)$")
@@ -151,28 +151,41 @@ def put_endpoint(api: Api, req: Request) -> Response:
             res = copy.deepcopy(body)
             port = free_port()
             api.keys[name] = (secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+            op = api.start_op("endpoint-create", [name], 0.3, running="Updating")
+            headers = api.op_headers(req, op, location="resource")
             res.update(
                 id=f"{ws_id(req)}/onlineEndpoints/{name}",
                 name=name,
                 type=f"{PROVIDER}/workspaces/onlineEndpoints",
-                systemData=system_data(),
+                kind="Managed",
+                systemData=system_data(keys=SYSTEM_DATA_ENDPOINT),
             )
             res.setdefault("location", LOCATION)
-            res.setdefault("identity", {"type": "SystemAssigned"})
+            identity = res.setdefault("identity", {"type": "SystemAssigned"})
+            if isinstance(identity, dict):
+                identity.setdefault("principalId", ZERO_ID)
+                identity.setdefault("tenantId", ZERO_ID)
             p = res.setdefault("properties", {})
             p.setdefault("authMode", "Key")
+            p.setdefault("description", None)
+            p["properties"] = {
+                **(p.get("properties") or {}),
+                "azureml.onlineendpointid": res["id"].lower(),
+                "AzureAsyncOperationUri": headers["Azure-AsyncOperation"],
+            }
+            # The scoring URI exists once the endpoint does (set when the operation ends).
             p.update(
                 provisioningState="Creating",
                 traffic=dict(traffic or {}),
                 mirrorTraffic={},
                 publicNetworkAccess="Enabled",
-                scoringUri=f"http://127.0.0.1:{port}/score",
-                swaggerUri=f"http://127.0.0.1:{port}/swagger.json",
+                scoringUri=None,
+                swaggerUri=None,
+                compute=None,
             )
             res["_port"] = port
             api.data["endpoints"][name] = res
-            op = api.start_op("endpoint-create", [name], 0.3)
-            status = 201
+            view = public(res)
         else:
             res = existing
             for key in ("tags", "description"):
@@ -183,13 +196,40 @@ def put_endpoint(api: Api, req: Request) -> Response:
             if traffic is not None:
                 res["properties"]["traffic"] = dict(traffic)
             res["properties"]["provisioningState"] = "Updating"
-            res["systemData"] = system_data(res["systemData"]["createdAt"])
+            res["systemData"] = system_data(res["systemData"]["createdAt"], SYSTEM_DATA_ENDPOINT)
             _write_routes(api, name)
-            op = api.start_op("endpoint-create", [name], 0.2)
-            status = 200
+            op = api.start_op("endpoint-create", [name], 0.2, running="Updating")
+            headers = api.op_headers(req, op, location="resource")
+            view = _update_answer(res, headers)
         api.store.save()
-        view = public(res)
-    return Response(status, view, api.op_headers(req, op))
+    # The service answers an update with 201 too (recordings/: a traffic change).
+    return Response(201, view, headers)
+
+
+def _update_answer(res: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    """What the service sends back for a PUT on an existing endpoint (recorded): the accepted
+    request's view, without location and identity, still saying Creating, no scoring URI."""
+    p = res["properties"]
+    return {
+        "id": res["id"],
+        "name": res["name"],
+        "type": res["type"],
+        "properties": {
+            "description": p.get("description"),
+            "properties": {"AzureAsyncOperationUri": headers["Azure-AsyncOperation"]},
+            "scoringUri": None,
+            "swaggerUri": None,
+            "authMode": p.get("authMode"),
+            "provisioningState": "Creating",
+            "compute": None,
+            "traffic": copy.deepcopy(p.get("traffic") or {}),
+            "mirrorTraffic": copy.deepcopy(p.get("mirrorTraffic") or {}),
+            "publicNetworkAccess": p.get("publicNetworkAccess"),
+        },
+        "systemData": {"lastModifiedAt": res["systemData"]["lastModifiedAt"]},
+        "tags": copy.deepcopy(res.get("tags") or {}),
+        "kind": res.get("kind", "Managed"),
+    }
 
 
 def delete_endpoint(api: Api, req: Request) -> Response:
@@ -203,7 +243,7 @@ def delete_endpoint(api: Api, req: Request) -> Response:
             dep["properties"]["provisioningState"] = "Deleting"
         # The deletion ends only once the scoring server is down (its URI answers no more).
         gate = threading.Event()
-        op = api.start_op("endpoint-delete", [name], 0.3, gate=gate)
+        op = api.start_op("endpoint-delete", [name], 0.3, gate=gate, running="Updating")
         threading.Thread(target=_stop, args=(api.servers.get(name), gate), daemon=True).start()
         api.store.save()
     return Response(202, None, api.op_headers(req, op))
@@ -296,13 +336,18 @@ def put_deployment(api: Api, req: Request) -> Response:
                 id=f"{ep['id']}/deployments/{name}",
                 name=name,
                 type=f"{PROVIDER}/workspaces/onlineEndpoints/deployments",
-                systemData=system_data(),
+                kind="Managed",
+                systemData=system_data(keys=SYSTEM_DATA_ENDPOINT),
             )
             res.setdefault("location", LOCATION)
-            res.setdefault("sku", {"name": "Default", "capacity": 1})
+            sku = res.setdefault("sku", {"name": "Default", "capacity": 1})
+            if isinstance(sku, dict):
+                sku.setdefault("tier", "Standard")
             p = res.setdefault("properties", {})
             for key, value in DEPLOYMENT_DEFAULTS.items():
                 p.setdefault(key, copy.deepcopy(value))
+            if isinstance(p.get("requestSettings"), dict):
+                p["requestSettings"].setdefault("maxQueueWait", "PT0S")
             p["provisioningState"] = "Creating"
             status = 201
         else:
@@ -330,13 +375,25 @@ def put_deployment(api: Api, req: Request) -> Response:
                 api.deploy_seconds,
                 outcome="Failed",
                 error=message,
+                running="Updating",
             )
         else:
-            op = api.start_op("deployment-create", [ep_name, name], api.deploy_seconds, gate=gate)
+            op = api.start_op(
+                "deployment-create",
+                [ep_name, name],
+                api.deploy_seconds,
+                gate=gate,
+                running="Updating",
+            )
             threading.Thread(target=_provision, args=(api, ep_name, op, gate), daemon=True).start()
+        headers = api.op_headers(req, op, location="resource")
+        res["properties"]["properties"] = {
+            **(res["properties"].get("properties") or {}),
+            "AzureAsyncOperationUri": headers["Azure-AsyncOperation"],
+        }
         api.store.save()
         view = copy.deepcopy(res)
-    return Response(status, view, api.op_headers(req, op))
+    return Response(status, view, headers)
 
 
 def delete_deployment(api: Api, req: Request) -> Response:
@@ -355,7 +412,7 @@ def delete_deployment(api: Api, req: Request) -> Response:
                 "traffic; set it to 0 before deleting it.",
             )
         dep["properties"]["provisioningState"] = "Deleting"
-        op = api.start_op("deployment-delete", [ep_name, name], 0.2)
+        op = api.start_op("deployment-delete", [ep_name, name], 0.2, running="Updating")
         api.store.save()
     return Response(202, None, api.op_headers(req, op))
 
@@ -426,6 +483,20 @@ def _write_routes(api: Api, ep_name: str) -> None:
     server.write_routes([key_hash(k) for k in _keys(api, ep_name)], deployments)
 
 
+def _service_variables(p: dict[str, Any]) -> None:
+    """The environment variables the service adds to a deployment it provisioned (recorded):
+    where the model is mounted and, with a scoring script, where the code is."""
+    env = p.get("environmentVariables")
+    env = env if isinstance(env, dict) else {}
+    label = _model_label(str(p.get("model") or "")).replace(":", "/")
+    env.setdefault("AZUREML_MODEL_DIR", f"/var/azureml-app/azureml-models/{label}")
+    code = p.get("codeConfiguration")
+    if isinstance(code, dict) and code.get("scoringScript"):
+        env.setdefault("AZUREML_ENTRY_SCRIPT", str(code["scoringScript"]))
+        env.setdefault("AML_APP_ROOT", "/var/azureml-app/onlinescoring")
+    p["environmentVariables"] = env
+
+
 write_routes = _write_routes  # the out-of-band family rewrites routing after a traffic change
 
 
@@ -435,7 +506,12 @@ write_routes = _write_routes  # the out-of-band family rewrites routing after a 
 def _endpoint_created(api: Api, op: dict[str, Any]) -> Callable[[], None] | None:
     ep = api.data["endpoints"].get(op["target"][0])
     if ep:
-        ep["properties"]["provisioningState"] = op["outcome"]
+        p = ep["properties"]
+        p["provisioningState"] = op["outcome"]
+        if op["outcome"] == "Succeeded" and not p.get("scoringUri"):
+            port = ep["_port"]
+            p["scoringUri"] = f"http://127.0.0.1:{port}/score"
+            p["swaggerUri"] = f"http://127.0.0.1:{port}/swagger.json"
     return None
 
 
@@ -453,6 +529,8 @@ def _deployment_created(api: Api, op: dict[str, Any]) -> Callable[[], None] | No
     dep = api.data["deployments"].get(ep_name, {}).get(name)
     if dep:
         dep["properties"]["provisioningState"] = op["outcome"]
+        if op["outcome"] == "Succeeded":
+            _service_variables(dep["properties"])
         _write_routes(api, ep_name)
     return None
 

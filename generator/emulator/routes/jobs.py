@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
-from typing import TYPE_CHECKING, Any
+import urllib.parse
+from typing import Any
 
 from ..arm import (
     DATASTORE,
+    LOCATION,
     PROVIDER,
+    SYSTEM_DATA_JOB,
     WS,
     ApiError,
     Family,
@@ -20,11 +24,9 @@ from ..arm import (
     system_data,
     ws_id,
 )
+from ..arm import Service as Api
 from ..ftcheck import check_finetuning_job
-from ..jobcheck import JobProblem, check_pipeline_job
-
-if TYPE_CHECKING:
-    from ..api import Api
+from ..jobcheck import JobProblem, SubmitProblem, check_pipeline_job
 
 TERMINAL = ("Completed", "Failed", "Canceled")
 FINETUNING = "FineTuning"
@@ -61,11 +63,14 @@ def put_job(api: Api, req: Request) -> Response:
             api.store.save()
             return Response(200, _view(existing))
         meta: dict[str, Any] = {"created": time.time(), "final": "Completed"}
+        finetuning = props.get("jobType") == FINETUNING
         try:
-            if props.get("jobType") == FINETUNING:
+            if finetuning:
                 check_finetuning_job(props, api.data["uploads"], api.data["computes"])
             else:
                 check_pipeline_job(props, api.data["uploads"], api.data["computes"])
+        except SubmitProblem as problem:  # the service refuses it at once
+            raise ApiError(400, problem.code, problem.message) from None
         except JobProblem as problem:
             meta.update(final="Failed", error=problem.message, code=problem.code)
         fault = api.faults.take_job_status()
@@ -83,19 +88,66 @@ def put_job(api: Api, req: Request) -> Response:
         res["id"] = f"{ws_id(req)}/jobs/{name}"
         res["name"] = name
         res["type"] = f"{PROVIDER}/workspaces/jobs"
-        res["systemData"] = system_data()
+        res["systemData"] = system_data(keys=SYSTEM_DATA_JOB)
         p = res["properties"]
-        p["status"] = "NotStarted"
         p.setdefault("properties", {})
-        p["services"] = {
-            "Studio": {
-                "jobServiceType": "Studio",
-                "endpoint": f"{api.url}portal/runs/{name}?wsid={ws_id(req)}",
-            }
-        }
+        for out in (p.get("outputs") or {}).values():
+            if isinstance(out, dict):
+                out.setdefault("mode", "ReadWriteMount")
+        if finetuning:
+            _finetuning_defaults(p)
+        else:
+            p["status"] = "NotStarted"
+            p["services"] = _services(api, req, name)
+            p["properties"] = {**_pipeline_properties(p), **p["properties"]}
         api.data["jobs"][name] = {"resource": res, "meta": meta}
         api.store.save()
-    return Response(201, _view(api.data["jobs"][name]))
+    location = api.url + urllib.parse.quote(req.path.lstrip("/"))
+    return Response(201, _view(api.data["jobs"][name]), {"Location": location})
+
+
+def _services(api: Api, req: Request, name: str) -> dict[str, Any]:
+    """A pipeline job's services, as the service lists them (a fine-tuning job has none)."""
+    tracking = f"azureml://{LOCATION}.api.azureml.ms/mlflow/v1.0{ws_id(req)}"
+    return {
+        "Tracking": {"jobServiceType": "Tracking", "endpoint": tracking},
+        "Studio": {
+            "jobServiceType": "Studio",
+            "endpoint": f"{api.url}portal/runs/{name}?wsid={ws_id(req)}",
+        },
+    }
+
+
+def _pipeline_properties(p: dict[str, Any]) -> dict[str, str]:
+    """Some of the run properties the service adds to a pipeline job it accepts (recorded)."""
+    literals = {
+        k: v.get("value")
+        for k, v in (p.get("inputs") or {}).items()
+        if isinstance(v, dict) and v.get("jobInputType") == "literal"
+    }
+    compute = str(p.get("computeId") or "serverless").rsplit("/", 1)[-1]
+    return {
+        "azureml.DevPlatv2": "true",
+        "azureml.runsource": "azureml.PipelineRun",
+        "runSource": "MFE",
+        "runType": "HTTP",
+        "azureml.parameters": json.dumps(literals, separators=(",", ":")),
+        "azureml.defaultComputeName": compute,
+        "azureml.defaultDataStoreName": DATASTORE,
+        "azureml.pipelineComponent": "pipelinerun",
+    }
+
+
+def _finetuning_defaults(p: dict[str, Any]) -> None:
+    """What the service fills into a fine-tuning job it accepts (recordings/): it is Running at
+    once, has no services (no Studio link), no instance types unless given, read-only inputs."""
+    p["status"] = "Running"
+    p.pop("services", None)
+    p.setdefault("resources", {"instanceTypes": []})
+    details = p.get("fineTuningDetails") or {}
+    for key in ("model", "trainingData", "validationData"):
+        if isinstance(details.get(key), dict):
+            details[key].setdefault("mode", "ReadOnlyMount")
 
 
 def _advance_job(api: Api, job: dict[str, Any], now: float) -> bool:
@@ -109,6 +161,8 @@ def _advance_job(api: Api, job: dict[str, Any], now: float) -> bool:
         frac = (now - meta["created"]) / max(api.job_seconds, 1e-6)
         if meta["final"] == "Failed" and meta.get("code") == "UserError" and frac >= 0.25:
             new = "Failed"  # the service rejects a bad job while preparing it
+        elif frac < 1.0 and props.get("jobType") == FINETUNING:
+            new = "Running"  # the service answers a fine-tuning job's PUT with Running
         elif frac < 0.1:
             new = "NotStarted"
         elif frac < 0.25:
@@ -178,6 +232,7 @@ def _register_output_model(api: Api, job: dict[str, Any]) -> None:
             "properties": {"azureml.finetuning.base_model": _base_model(props)},
             "flavors": {"python_function": {"data": {"loader_module": "mlflow.transformers"}}},
             "provisioningState": "Succeeded",
+            "stage": "Development",
             "isArchived": False,
         },
     }
@@ -221,7 +276,7 @@ def cancel_job(api: Api, req: Request) -> Response:
             job["resource"]["properties"]["status"] = "CancelRequested"
         op = api.start_op("job-cancel", [req.m["name"]], min(0.5, 0.1 * api.job_seconds))
         api.store.save()
-    return Response(202, None, api.op_headers(req, op))
+    return Response(202, None, api.op_headers(req, op, status=None))
 
 
 FAMILY = Family(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...catalog.uri import MODELS, parse_registry_uri
 from ..arm import (
@@ -29,9 +29,7 @@ from ..arm import (
     public,
     system_data,
 )
-
-if TYPE_CHECKING:
-    from ..api import Api
+from ..arm import Service as Api
 
 SECTION = "marketplace_subscriptions"
 NAME = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]{0,49}$")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import TYPE_CHECKING, Any
+import urllib.parse
+from typing import Any
 
 from ... import catalog
 from ..arm import (
@@ -16,13 +17,11 @@ from ..arm import (
     Response,
     Route,
     body_dict,
-    not_found,
+    model_not_found,
     system_data,
     ws_id,
 )
-
-if TYPE_CHECKING:
-    from ..api import Api
+from ..arm import Service as Api
 
 JOB_OUTPUT = re.compile(r"^azureml://(?:.*/)?jobs/(?P<job>[^/]+)/outputs/(?P<out>[^/]+)/?$")
 DATASTORE_URI = re.compile(
@@ -47,9 +46,11 @@ def _container(api: Api, req: Request, name: str) -> dict[str, Any]:
         "properties": {
             "latestVersion": latest,
             "nextVersion": nxt,
+            "description": None,
             "isArchived": False,
             "tags": {},
             "properties": {},
+            "provisioningState": "Succeeded",
         },
         "systemData": system_data(),
     }
@@ -61,11 +62,13 @@ def list_model_containers(api: Api, req: Request) -> Response:
 
 def get_model_container(api: Api, req: Request) -> Response:
     if req.m["name"] not in api.data["models"]:
-        raise not_found("Model container", req.m["name"])
+        raise model_not_found(req.m["name"])
     return Response(200, _container(api, req, req.m["name"]))
 
 
 def list_models(api: Api, req: Request) -> Response:
+    if req.m["name"] not in api.data["models"]:
+        raise model_not_found(req.m["name"])  # the service: 404, not an empty list
     versions = list(_versions(api, req.m["name"]).values())
     order = req.query.get("$orderBy", "").lower()
     if order.startswith("createdtime"):
@@ -79,7 +82,7 @@ def list_models(api: Api, req: Request) -> Response:
 def get_model(api: Api, req: Request) -> Response:
     model = _versions(api, req.m["name"]).get(req.m["ver"])
     if model is None:
-        raise not_found("Model", f"{req.m['name']}:{req.m['ver']}")
+        raise model_not_found(req.m["name"], req.m["ver"])
     return Response(200, copy.deepcopy(model))
 
 
@@ -105,6 +108,7 @@ def put_model(api: Api, req: Request) -> Response:
             systemData=system_data(),
         )
         res["properties"]["provisioningState"] = "Succeeded"
+        res["properties"].setdefault("stage", "Development")
         res["properties"].setdefault("flavors", {})
         if (
             res["properties"].get("modelType") == "mlflow_model"
@@ -115,7 +119,8 @@ def put_model(api: Api, req: Request) -> Response:
             }
         api.data["models"].setdefault(name, {})[ver] = res
         api.store.save()
-    return Response(201, copy.deepcopy(res))
+    location = api.url + urllib.parse.quote(req.path.lstrip("/"))
+    return Response(201, copy.deepcopy(res), {"Location": location})
 
 
 def _check_model_uri(api: Api, uri: str) -> None:

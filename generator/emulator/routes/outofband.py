@@ -17,9 +17,10 @@ Answers 200 with the changed resource's REST body; 404 for an unknown resource.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..arm import (
+    SYSTEM_DATA_ALL,
     ApiError,
     Family,
     Request,
@@ -30,10 +31,8 @@ from ..arm import (
     public,
     system_data,
 )
+from ..arm import Service as Api
 from .endpoints import write_routes
-
-if TYPE_CHECKING:
-    from ..api import Api
 
 RESOURCES = ("endpoint", "deployment", "compute", "model")
 KEYS = {"resource", "name", "endpoint", "version", "traffic", "instance_count", "tags", "set"}
@@ -100,7 +99,8 @@ def change(api: Api, req: Request) -> Response:
         for path, value in (body.get("set") or {}).items():
             _set_path(res, str(path), value)
         created = (res.get("systemData") or {}).get("createdAt")
-        res["systemData"] = system_data(created)
+        keys = tuple(res.get("systemData") or {}) or SYSTEM_DATA_ALL  # the resource's own keys
+        res["systemData"] = system_data(created, keys)
         api.data["faults_fired"].append(["out_of_band", "POST", f"{kind} {body.get('name')}"])
         if kind in ("endpoint", "deployment"):
             write_routes(api, str(body.get("endpoint") or body.get("name")))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import TYPE_CHECKING, Any
+import uuid
+from typing import Any
 
 from ... import catalog
 from ...catalog.uri import MODELS, registry_uri
@@ -16,17 +17,19 @@ from ..arm import (
     PROVIDER,
     REG,
     REGISTRY,
+    ZERO_ID,
     Family,
     Request,
     Response,
     Route,
     not_found,
+    now_iso,
     system_data,
 )
+from ..arm import Service as Api
 
-if TYPE_CHECKING:
-    from ..api import Api
-
+# The public registries of Azure ML's model catalogue (the publishers' own registries).
+PUBLIC_REGISTRIES = (REGISTRY, "azureml-meta", "azureml-mistral", "azureml-cohere", "azureml-ai21")
 # Lifecycle keys of the bundled catalog -> the registry's tag names.
 LIFECYCLE_TAGS = {
     "finetune_deprecation": "FinetuneDeprecationDate",
@@ -44,20 +47,56 @@ NEW_LIFECYCLE = {
 
 
 def registry_discovery(api: Api, req: Request) -> Response:
-    if req.m["reg"] != REGISTRY:
-        raise not_found("Registry", req.m["reg"])
+    """Azure ML's public model registries exist for everyone (their models are served from the
+    bundled catalogue, which holds `azureml`'s); any other registry answers as one this identity
+    may not use does (recorded)."""
+    if req.m["reg"] not in PUBLIC_REGISTRIES:
+        return Response(403, _no_access(req.m["reg"]))
     return Response(
         200,
         {
-            "registryName": REGISTRY,
+            "registryId": str(uuid.UUID(int=0xAA)),
+            "registryName": req.m["reg"],
+            "tenantId": ZERO_ID,
             "primaryRegion": LOCATION,
             "regions": [LOCATION],
             "subscriptionId": "00000000-0000-0000-0000-0000000000aa",
             "resourceGroup": "registry-azureml",
+            "workspaceName": None,
             "primaryRegionResourceProviderUri": api.url,
-            "registryFqdns": {LOCATION: {"primary": api.url}},
+            "registryFqdns": {LOCATION: {"uri": api.url}},
+            "intellectualPropertyPublisher": None,
         },
     )
+
+
+def _no_access(name: str) -> dict[str, Any]:
+    """The registry service's answer for a registry this identity may not use (recorded: 403,
+    whether it exists or not; its own error format, not ARM's)."""
+    return {
+        "error": {
+            "code": "UserError",
+            "message": f"User/tenant/subscription is not allowed to access registry {name}",
+            "messageFormat": (
+                "User/tenant/subscription is not allowed to access registry {feedName}"
+            ),
+            "messageParameters": {"feedName": name},
+            "details": [],
+            "innerError": {
+                "code": "Auth",
+                "innerError": {
+                    "code": "Authorization",
+                    "innerError": {"code": "UnAuthorizedRegistryAccess"},
+                },
+            },
+        },
+        "correlation": {"operation": uuid.uuid4().hex, "request": uuid.uuid4().hex[:16]},
+        "environment": LOCATION,
+        "location": LOCATION,
+        "time": now_iso(),
+        "componentName": "feedmanagement",
+        "statusCode": 403,
+    }
 
 
 def _reg_base(req: Request) -> str:

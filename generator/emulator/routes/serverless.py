@@ -14,7 +14,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ... import catalog
 from ...catalog.uri import MODELS, parse_registry_uri
@@ -32,10 +32,8 @@ from ..arm import (
     public,
     system_data,
 )
+from ..arm import Service as Api
 from ..scoring import ScoringServer, free_port, key_hash
-
-if TYPE_CHECKING:
-    from ..api import Api
 
 NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{1,50}[a-zA-Z0-9]$")
 WS_MODEL_ID = re.compile(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ... import catalog
 from ..arm import (
@@ -14,6 +14,7 @@ from ..arm import (
     LOCATION,
     PROVIDER,
     WS,
+    ZERO_ID,
     ApiError,
     Family,
     Request,
@@ -23,9 +24,7 @@ from ..arm import (
     system_data,
     ws_id,
 )
-
-if TYPE_CHECKING:
-    from ..api import Api
+from ..arm import Service as Api
 
 
 def _storage_prefix(req: Request) -> str:
@@ -34,6 +33,8 @@ def _storage_prefix(req: Request) -> str:
 
 def get_workspace(api: Api, req: Request) -> Response:
     wid = ws_id(req)
+    prefix = f"/subscriptions/{req.m['sub']}/resourceGroups/{req.m['rg']}/providers"
+    workspace_id = str(uuid.UUID(int=1))
     return Response(
         200,
         {
@@ -41,21 +42,59 @@ def get_workspace(api: Api, req: Request) -> Response:
             "name": req.m["ws"],
             "type": f"{PROVIDER}/workspaces",
             "location": LOCATION,
-            "kind": "Default",
             "tags": {},
-            "identity": {"type": "SystemAssigned"},
+            "etag": None,
+            "kind": "Default",
+            "identity": {"type": "SystemAssigned", "principalId": ZERO_ID, "tenantId": ZERO_ID},
             "sku": {"name": "Basic", "tier": "Basic"},
             "properties": {
                 "friendlyName": req.m["ws"],
                 "description": "amlgen local emulator",
-                "discoveryUrl": f"{api.url}discovery",
-                "workspaceId": str(uuid.UUID(int=1)),
                 "storageAccount": f"{_storage_prefix(req)}/storageAccounts/emulatorstore",
-                "mlFlowTrackingUri": f"azureml://{LOCATION}.api.azureml.ms/mlflow/v1.0{wid}",
-                "provisioningState": "Succeeded",
-                "publicNetworkAccess": "Enabled",
+                "keyVault": f"{prefix}/Microsoft.Keyvault/vaults/emulatorvault",
+                "applicationInsights": f"{prefix}/Microsoft.insights/components/emulatorinsights",
+                "containerRegistry": (
+                    f"{prefix}/Microsoft.ContainerRegistry/registries/emulatorregistry"
+                ),
                 "hbiWorkspace": False,
+                "tenantId": ZERO_ID,
+                "provisioningState": "Succeeded",
+                "managedNetwork": {
+                    "changeableIsolationModes": [
+                        "AllowInternetOutbound",
+                        "AllowOnlyApprovedOutbound",
+                    ],
+                    "isolationMode": "Disabled",
+                },
+                "allowRoleAssignmentOnRG": True,
                 "v1LegacyMode": False,
+                "softDeleteEnabled": False,
+                "creationTime": "2025-01-01T00:00:00.0000000Z",
+                "notebookInfo": {
+                    "resourceId": uuid.UUID(int=2).hex,
+                    "fqdn": f"ml-emulator-{LOCATION}-{workspace_id}.{LOCATION}.notebooks.invalid",
+                    "isPrivateLinkEnabled": False,
+                    "notebookPreparationError": None,
+                },
+                "storageHnsEnabled": False,
+                "workspaceId": workspace_id,
+                "privateLinkCount": 0,
+                "publicNetworkAccess": "Enabled",
+                "ipAllowlist": [],
+                "networkAcls": {
+                    "defaultAction": "Allow",
+                    "bypass": "",
+                    "ipRules": [],
+                    "resourceAccessRules": [],
+                },
+                "discoveryUrl": f"{api.url}discovery",
+                "mlFlowTrackingUri": f"azureml://{LOCATION}.api.azureml.ms/mlflow/v1.0{wid}",
+                "EnableSoftwareBillOfMaterials": False,
+                "sdkTelemetryAppInsightsKey": str(uuid.UUID(int=3)),
+                "sasGetterUri": "",
+                "enableDataIsolation": False,
+                "systemDatastoresAuthMode": "identity",
+                "enableServiceSideCMKEncryption": False,
             },
             "systemData": system_data(),
         },
@@ -63,21 +102,26 @@ def get_workspace(api: Api, req: Request) -> Response:
 
 
 def _datastore(req: Request) -> dict[str, Any]:
+    sd = system_data(keys=("createdAt", "lastModifiedAt", "lastModifiedBy", "lastModifiedByType"))
+    sd.update(lastModifiedBy=str(uuid.UUID(int=4)), lastModifiedByType="Application")
     return {
         "id": f"{ws_id(req)}/datastores/{DATASTORE}",
         "name": DATASTORE,
         "type": f"{PROVIDER}/workspaces/datastores",
         "properties": {
+            "description": None,
+            "isDefault": True,
+            "credentials": {"credentialsType": "AccountKey"},
+            "subscriptionId": req.m["sub"],
+            "resourceGroup": req.m["rg"],
             "datastoreType": "AzureBlob",
             "accountName": "emulatorstore",
             "containerName": CONTAINER,
-            "endpoint": "emulator.invalid",
+            "endpoint": "emulator.invalid",  # uploads land in the emulator (workspace/uploads.py)
             "protocol": "https",
-            "credentials": {"credentialsType": "None"},
-            "isDefault": True,
-            "description": "uploads land in the emulator (see generator/workspace/uploads.py)",
+            "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
         },
-        "systemData": system_data(),
+        "systemData": sd,
     }
 
 
@@ -89,6 +133,15 @@ def get_datastore(api: Api, req: Request) -> Response:
     if req.m["name"] != DATASTORE:
         raise not_found("Datastore", req.m["name"])
     return Response(200, _datastore(req))
+
+
+def list_secrets(api: Api, req: Request) -> Response:
+    """The SAS the SDK asks for before an upload; the emulator's upload route ignores it."""
+    if req.m["name"] != DATASTORE:
+        raise not_found("Datastore", req.m["name"])
+    return Response(
+        200, {"secretsType": "Sas", "sasToken": "?sv=emulator&sig=emulator&srt=co&sp=rcuwdl"}
+    )
 
 
 def list_vm_sizes(api: Api, req: Request) -> Response:
@@ -115,34 +168,61 @@ def list_vm_sizes(api: Api, req: Request) -> Response:
     return Response(200, {"value": sizes})
 
 
-def get_operation(api: Api, req: Request) -> Response:
+def _operation(api: Api, req: Request) -> dict[str, Any]:
     op = api.data["operations"].get(req.m["op"])
     if op is None:
         raise not_found("Operation", req.m["op"])
     op["polls"] = op.get("polls", 0) + 1
+    return op
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+
+
+def _error(op: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": "DeploymentFailed" if "deployment" in op["kind"] else "OperationFailed",
+        "message": op.get("error") or "failed",
+    }
+
+
+def get_operation(api: Api, req: Request) -> Response:
+    """An online endpoint's (or deployment's, ...) operation status, as the service words it:
+    Updating while it runs, endTime 0001-01-01 until it ends."""
+    op = _operation(api, req)
+    running = op["status"] == "InProgress"
     body: dict[str, Any] = {
         "id": req.path,
         "name": req.m["op"],
-        "status": op["status"],
-        "startTime": datetime.fromtimestamp(op["started"], timezone.utc).isoformat(),
+        "status": op.get("running", "InProgress") if running else op["status"],
+        "startTime": _iso(op["started"]),
+        "endTime": "0001-01-01T00:00:00+00:00" if running else _iso(op.get("ended", op["started"])),
+        "percentComplete": 0.0,
     }
     if op["status"] == "Failed":
-        body["error"] = {
-            "code": "DeploymentFailed" if "deployment" in op["kind"] else "OperationFailed",
-            "message": op.get("error") or "failed",
-        }
-    headers = {"Retry-After": str(api.poll_seconds)} if op["status"] == "InProgress" else {}
+        body["error"] = _error(op)
+    headers = {"Retry-After": str(api.poll_seconds)} if running else {}
     return Response(200, body, headers)
 
 
+def get_compute_operation(api: Api, req: Request) -> Response:
+    """A cluster operation's status: the compute service's shorter answer."""
+    op = _operation(api, req)
+    if op["status"] == "InProgress":
+        return Response(200, {"status": "InProgress"}, {"Retry-After": str(api.poll_seconds)})
+    body: dict[str, Any] = {"status": op["status"], "percentComplete": 100.0}
+    if op["status"] == "Failed":
+        body["error"] = _error(op)
+    return Response(200, body)
+
+
 def get_operation_result(api: Api, req: Request) -> Response:
-    op = api.data["operations"].get(req.m["op"])
-    if op is None:
-        raise not_found("Operation", req.m["op"])
+    op = _operation(api, req)
     if op["status"] == "InProgress":
         return Response(
             202,
-            None,
+            {},
             {
                 "Retry-After": str(api.poll_seconds),
                 "Location": api.url + req.path.lstrip("/"),
@@ -150,7 +230,7 @@ def get_operation_result(api: Api, req: Request) -> Response:
         )
     if op["status"] == "Failed":
         raise ApiError(400, "OperationFailed", op.get("error") or "failed")
-    return Response(204)
+    return Response(200)
 
 
 FAMILY = Family(
@@ -160,7 +240,9 @@ FAMILY = Family(
         Route("GET", LOC + r"/vmSizes", list_vm_sizes),
         Route("GET", LOC + r"/mfeOperationsStatus/(?P<op>[^/]+)", get_operation),
         Route("GET", LOC + r"/mfeOperationResults/(?P<op>[^/]+)", get_operation_result),
+        Route("GET", LOC + r"/computeOperationsStatus/(?P<op>[^/]+)", get_compute_operation),
         Route("GET", WS + r"/datastores", list_datastores),
         Route("GET", WS + r"/datastores/(?P<name>[^/]+)", get_datastore),
+        Route("POST", WS + r"/datastores/(?P<name>[^/]+)/listSecrets", list_secrets),
     ),
 )
