@@ -115,13 +115,17 @@ def sort_key(f: Finding) -> tuple[Any, ...]:
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
-    """Drop SDK findings and hygiene warnings that a more specific error at one place covers."""
+    """Drop SDK findings and hygiene warnings that a more specific error at one place covers;
+    an unfilled placeholder is the whole story of its field."""
     specific = {
         (f.file, f.yaml_path) for f in findings if f.severity == ERROR and f.layer >= COMPONENT
     }
+    unfilled = {(f.file, f.yaml_path) for f in findings if f.code.startswith("placeholder.")}
     out, seen = [], set()
     for f in findings:
         if f.layer in (SDK, HYGIENE) and f.yaml_path and (f.file, f.yaml_path) in specific:
+            continue
+        if (f.file, f.yaml_path) in unfilled and not f.code.startswith("placeholder."):
             continue
         key = (f.file, f.line, f.yaml_path, f.message)
         if key not in seen:

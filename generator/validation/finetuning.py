@@ -21,11 +21,11 @@ from ..finetuning import spec
 from ..limits import ASSET_NAME as MODEL_NAME
 from ..limits import COMPUTE_NAME
 from .assets import Asset
-from .cross import check_chat_jsonl
+from .cross import CHAT_COMPONENT, check_chat_jsonl, missing_data
 from .findings import AZURE, COMPONENT, CROSS, ERROR, WARNING, Finding, YamlPath, finding
 from .rules import check_online_name, check_vm_size
 
-COMPONENT_NAME = "chat_completion_pipeline"
+COMPONENT_NAME = CHAT_COMPONENT
 WORKSPACE_MODEL = re.compile(
     r"^azureml://locations/(?P<loc>[^/]+)/workspaces/(?P<ws>[^/]+)/models/(?P<name>[^/]+)"
     r"/versions/(?P<ver>[^/]+)$"
@@ -234,17 +234,7 @@ def _data(asset: Asset, task: str, kind: str) -> list[Finding]:
             continue  # a data asset or a datastore URI: the service reads it
         local = (asset.path.parent / text.removeprefix("file:")).resolve()
         if not local.exists():
-            out.append(
-                _f(
-                    asset,
-                    path,
-                    WARNING,
-                    "cross.data-missing",
-                    f"{text} is not prepared yet (paths are relative to the YAML's folder): run "
-                    f"`amlgen data --env {asset.path.parent.name}`",
-                    CROSS,
-                )
-            )
+            out.append(missing_data(asset, path, local))
             continue
         if local.suffix.lower() != ".jsonl":
             sev = ERROR if kind == "serverless" else WARNING

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..catalog import lockfile
 from ..errors import ParamsError, RenderError
-from . import component, cross, finetuning, pipeline, rules, runtime
+from . import component, cross, finetuning, pipeline, placeholders, rules, runtime
 from .assets import Asset, load_asset
 from .findings import (
     ERROR,
@@ -30,6 +30,7 @@ from .findings import (
     finding,
     finish,
 )
+from .sdk_schema import FIELD_FROM_COMMAND
 
 if TYPE_CHECKING:
     from .online import Online
@@ -138,6 +139,7 @@ def check_set(
         for node in component.pipeline_nodes(asset, lookup):
             out += runtime.check_runtime(asset, node)
         out += rules.check_asset(asset)
+        out += placeholders.check_asset(asset)
     out += cross.check_set(assets, project_dir, lookup, models, registry.candidates())
     out += finetuning.check_set(assets)
     return out
@@ -220,6 +222,7 @@ def validate_paths(
         from .online import Online, registry_client
 
         checker = Online(lambda registry: registry_client(registry, emulator))
+    everything: list[Asset] = []
     for files in sets:
         assets: list[Asset] = []
         for file in files:
@@ -228,8 +231,21 @@ def validate_paths(
             assets.append(asset)
             report.files.append(asset.name)
         findings += check_set(assets, root, sdk=sdk, online=checker)
-    report.findings = finish(findings)
+        everything += assets
+    report.findings = finish(_inline_components_named(everything, findings))
     return report
+
+
+def _inline_components_named(assets: list[Asset], findings: list[Finding]) -> list[Finding]:
+    """A component file a pipeline or sweep of this call uses inline needs no `name` of its own
+    (the SDK names the node); alone, `az ml component create` needs `--name`."""
+    used = {os.path.realpath(p) for a in assets for p in pipeline.component_files(a)}
+    by_name = {a.name: os.path.realpath(a.path) for a in assets}
+    return [
+        f
+        for f in findings
+        if f.code != FIELD_FROM_COMMAND or f.yaml_path != "name" or by_name.get(f.file) not in used
+    ]
 
 
 def validate_rendered(files: dict[str, str], root: Path) -> list[Finding]:
