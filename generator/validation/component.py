@@ -393,7 +393,7 @@ def _check_node(asset: Asset, node: Node, nodes: dict[str, Node]) -> list[Findin
         if bundled:
             add(
                 (*base, "component"),
-                WARNING,
+                INFO,
                 "component.unknown-version",
                 f"{node.name} version {node.version} is not in the bundled catalog "
                 f"({', '.join(bundled)}): its inputs cannot be checked offline "

@@ -104,7 +104,7 @@ def _model_meta(
                 finding(
                     job,
                     path,
-                    WARNING,
+                    INFO,
                     "cross.model-unknown-version",
                     f"{name} version {version} is not in the bundled catalog "
                     f"({', '.join(known)}): its allow lists cannot be checked",

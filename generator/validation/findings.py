@@ -125,13 +125,23 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     for f in findings:
         if f.layer in (SDK, HYGIENE) and f.yaml_path and (f.file, f.yaml_path) in specific:
             continue
-        if (f.file, f.yaml_path) in unfilled and not f.code.startswith("placeholder."):
+        if not f.code.startswith("placeholder.") and _under(f, unfilled):
             continue
         key = (f.file, f.line, f.yaml_path, f.message)
         if key not in seen:
             seen.add(key)
             out.append(f)
     return out
+
+
+def _under(f: Finding, places: set[tuple[str, str]]) -> bool:
+    """Whether `f` is at, or under, one of `places` (file, dotted path)."""
+    path = f.yaml_path
+    while path:
+        if (f.file, path) in places:
+            return True
+        path = path.rpartition(".")[0]
+    return False
 
 
 def _cap(findings: list[Finding], limit: int) -> list[Finding]:

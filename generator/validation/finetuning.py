@@ -22,7 +22,7 @@ from ..limits import ASSET_NAME as MODEL_NAME
 from ..limits import COMPUTE_NAME
 from .assets import Asset
 from .cross import CHAT_COMPONENT, check_chat_jsonl, missing_data
-from .findings import AZURE, COMPONENT, CROSS, ERROR, WARNING, Finding, YamlPath, finding
+from .findings import AZURE, COMPONENT, CROSS, ERROR, INFO, WARNING, Finding, YamlPath, finding
 from .rules import check_online_name, check_vm_size
 
 COMPONENT_NAME = CHAT_COMPONENT
@@ -130,7 +130,7 @@ def _hyperparameters(asset: Asset, task: str, kind: str) -> list[Finding]:
         return [_f(asset, ("hyperparameters",), ERROR, "finetuning.hyperparameter", msg, COMPONENT)]
     if task != "chat_completion":
         msg = f"hyper-parameters are not checked for task {task} (no bundled interface)"
-        return [_f(asset, ("hyperparameters",), WARNING, "finetuning.unchecked", msg, COMPONENT)]
+        return [_f(asset, ("hyperparameters",), INFO, "finetuning.unchecked", msg, COMPONENT)]
     inputs = catalog.all_component_inputs(COMPONENT_NAME)
     allowed = spec.allowed_hyperparameters(
         kind, {k: v for k, v in inputs.items() if v.is_literal and k != "task_name"}

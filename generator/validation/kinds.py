@@ -361,6 +361,8 @@ def detect(data: dict[str, Any]) -> tuple[str, str | None] | None:
     if foreign(data):
         return None
     declared = from_schema(data.get("$schema"))
+    if declared is None and schema_stem(data.get("$schema")):
+        return None  # a kind we do not know (DataIndex, Run, ...): never guessed from its shape
     found = declared or from_shape(data)
     kind = data.get("type")
     kind = kind.lower() if isinstance(kind, str) else None

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from . import kinds
 from .assets import Asset
 from .findings import AZURE, ERROR, Finding, YamlPath, finding
 
@@ -24,7 +25,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"<[^<>\n]*[A-Za-z][^<>\n]*>"), "an angle-bracket placeholder"),
     (re.compile(r"\$(?!\{\{)\{?[A-Za-z_][A-Za-z0-9_]*\}?"), "a shell-style variable"),
     (re.compile(r"(?<!\$)\{\{\s*[A-Za-z_][\w.\- ]*\}\}"), "a template variable"),
-    (re.compile(r"(?i)(?<![a-z0-9])your[-_][a-z0-9]"), "a 'your-…' placeholder"),
+    (re.compile(r"(?i)(?<![a-z0-9_-])your[-_][a-z0-9_-]+"), "a 'your-…' placeholder"),
     (
         re.compile(
             r"(?i)(?<![a-z0-9])(?:replace[-_ ]?(?:me|this|with)|change[-_ ]?me|"
@@ -33,6 +34,13 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "a fill-me-in marker",
     ),
     (re.compile(r"(?i)(?<![a-z0-9])x{4,}(?:-x{4,})*(?![a-z0-9])"), "an x-ed out value"),
+    (
+        re.compile(
+            r"(?i)/(?:subscriptions|resourcegroups|workspaces|registries|storageaccounts|"
+            r"userassignedidentities|vaults)/\{[^/{}]+\}"
+        ),
+        "a {…} slot in a resource id",
+    ),
 )
 
 # Keys whose string value is a name, a compute, a path or a URI, wherever they appear.
@@ -71,8 +79,14 @@ REFERENCE_KEYS = frozenset(
         "subscription_id",
         "resource_group",
         "workspace_name",
+        "target",
+        "location",
     }
 )
+# Keys ending so name a reference too (a pipeline input `ws_connection_name`, `model_path`),
+# except the free-text display name.
+REFERENCE_SUFFIXES = ("_name", "_compute", "_path", "_uri", "_url", "_connection", "_id")
+NOT_REFERENCES = frozenset({"display_name"})
 # Subtrees of free text: never judged.
 FREE_TEXT = frozenset(
     {"description", "tags", "properties", "command", "args", "environment_variables", "metadata"}
@@ -88,6 +102,13 @@ def find(text: str) -> tuple[str, str] | None:
     return None
 
 
+def is_reference(key: str) -> bool:
+    """Whether a key's string value names something (a name, compute, path or URI)."""
+    if key in NOT_REFERENCES:
+        return False
+    return key in REFERENCE_KEYS or key.endswith(REFERENCE_SUFFIXES)
+
+
 def _references(data: Any) -> Iterator[tuple[YamlPath, str]]:
     """Every string under a reference key, with its YAML path (free-text subtrees skipped)."""
     stack: list[tuple[Any, YamlPath, bool]] = [(data, (), False)]
@@ -100,14 +121,14 @@ def _references(data: Any) -> Iterator[tuple[YamlPath, str]]:
             for key, value in node.items():
                 if key in FREE_TEXT:
                     continue
-                stack.append((value, (*path, key), key in REFERENCE_KEYS))
+                stack.append((value, (*path, key), is_reference(str(key))))
         elif isinstance(node, list):
             stack += [(v, (*path, i), judged) for i, v in enumerate(node)]
 
 
 def check_asset(asset: Asset) -> list[Finding]:
     """An error for every reference that still holds a placeholder, naming the field."""
-    if not isinstance(asset.data, dict) or asset.kind is None:
+    if not isinstance(asset.data, dict) or asset.kind in (None, *kinds.NOT_JUDGED):
         return []
     out: list[Finding] = []
     for path, text in sorted(_references(asset.data), key=lambda item: [str(p) for p in item[0]]):
