@@ -217,6 +217,14 @@ def test_an_automl_component_is_a_component() -> None:
     )
 
 
+def test_only_a_named_versioned_definition_under_a_job_schema_is_a_component() -> None:
+    job = {"$schema": SCHEMA.format("pipelineJob"), "type": "pipeline", "jobs": {}}
+    assert kinds.detect({**job, "name": "p", "version": "1"})[0] == kinds.PIPELINE_COMPONENT  # type: ignore[index]
+    # A run with a stray `version` keeps its job schema (and the SDK's unknown-key error).
+    stray = {**job, "version": "1", "settings": {"default_compute": "azureml:c"}}
+    assert kinds.detect(stray)[0] == kinds.PIPELINE_JOB  # type: ignore[index]
+
+
 def test_an_unknown_schema_is_never_guessed_from_the_shape(tmp_path: Path) -> None:
     # A DataIndex has `type: uri_folder` and `path`, which would read as a data asset.
     text = "$schema: http://azureml/sdk-2-0/DataIndex.json\ntype: uri_folder\nname: i\npath: x\n"

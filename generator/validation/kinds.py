@@ -293,6 +293,13 @@ def foreign(data: dict[Any, Any]) -> str | None:
     return None
 
 
+def _versioned(data: dict[str, Any]) -> bool:
+    """A named, versioned definition with nothing only a run has: a component, whatever its
+    `$schema` says (a job with a stray `version` keeps its job schema and its unknown key)."""
+    run_only = {"experiment_name", "compute", "settings", "services"}
+    return "name" in data and "version" in data and not run_only & set(data)
+
+
 def from_shape(data: dict[str, Any]) -> tuple[str, str | None] | None:
     """The kind of a file without a known `$schema`: from `type`, then from telltale keys."""
     kind = data.get("type")
@@ -368,7 +375,7 @@ def detect(data: dict[str, Any]) -> tuple[str, str | None] | None:
     kind = kind.lower() if isinstance(kind, str) else None
     if declared and kind is not None and kind not in _SCHEMA_TYPES.get(declared[0], {kind}):
         found = from_shape(data) or declared
-    elif declared and declared[0] in JOB_KINDS and kind in _COMPONENT_TYPES and _is_component(data):
+    elif declared and declared[0] in JOB_KINDS and kind in _COMPONENT_TYPES and _versioned(data):
         found = _COMPONENT_TYPES[kind], None
     if found and found[0] == BATCH_DEPLOYMENT and kind in ("model", "pipeline"):
         return BATCH_DEPLOYMENT, kind

@@ -222,7 +222,7 @@ def validate_paths(
         from .online import Online, registry_client
 
         checker = Online(lambda registry: registry_client(registry, emulator))
-    everything: list[Asset] = []
+    inline = _InlineUse()
     for files in sets:
         assets: list[Asset] = []
         for file in files:
@@ -231,21 +231,33 @@ def validate_paths(
             assets.append(asset)
             report.files.append(asset.name)
         findings += check_set(assets, root, sdk=sdk, online=checker)
-        everything += assets
-    report.findings = finish(_inline_components_named(everything, findings))
+        inline.note(assets)
+    report.findings = finish(inline.drop_names(findings))
     return report
 
 
-def _inline_components_named(assets: list[Asset], findings: list[Finding]) -> list[Finding]:
+class _InlineUse:
     """A component file a pipeline or sweep of this call uses inline needs no `name` of its own
-    (the SDK names the node); alone, `az ml component create` needs `--name`."""
-    used = {os.path.realpath(p) for a in assets for p in pipeline.component_files(a)}
-    by_name = {a.name: os.path.realpath(a.path) for a in assets}
-    return [
-        f
-        for f in findings
-        if f.code != FIELD_FROM_COMMAND or f.yaml_path != "name" or by_name.get(f.file) not in used
-    ]
+    (the SDK names the node); alone, `az ml component create` needs `--name`. Only paths are
+    kept, so a call over many files holds no more than one set of assets at a time."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self.where: dict[str, str] = {}
+
+    def note(self, assets: list[Asset]) -> None:
+        for asset in assets:
+            self.where[asset.name] = os.path.realpath(asset.path)
+            self.used |= {os.path.realpath(p) for p in pipeline.component_files(asset)}
+
+    def drop_names(self, findings: list[Finding]) -> list[Finding]:
+        return [
+            f
+            for f in findings
+            if f.code != FIELD_FROM_COMMAND
+            or f.yaml_path != "name"
+            or self.where.get(f.file) not in self.used
+        ]
 
 
 def validate_rendered(files: dict[str, str], root: Path) -> list[Finding]:
