@@ -105,6 +105,16 @@ class Judgement:
             return f"{what} is archived in the registry: {self.successor_text()}"
         return None
 
+    def acknowledged_by(self, stage: str | None) -> bool:
+        """Whether a reviewed acknowledgement (params `model.acknowledged_lifecycle`) covers
+        this judgement: `retired` covers deprecated and retired, `deprecated` only deprecated
+        (a model that has since retired needs a fresh review)."""
+        if stage == RETIRED:
+            return not self.live
+        if stage == DEPRECATED:
+            return not self.live and not self.retired
+        return False
+
     def refusal(self) -> str | None:
         """Why submitting or deploying it would be rejected by the service, or None."""
         if not self.retired:

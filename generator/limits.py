@@ -22,6 +22,8 @@ ONLINE_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$")  # endpo
 ONLINE_NAME_LEN = (3, 32)
 COMPUTE_NAME = re.compile(r"^[a-zA-Z](?![a-zA-Z0-9-]*-\d+$)[a-zA-Z0-9\-]{2,23}$")
 ASSET_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$")  # job, workspace model
+# Registry assets may also have dots: the azureml registry's Phi-3.5-mini-instruct.
+REGISTRY_ASSET_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_.]{0,254}$")
 EXPERIMENT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,255}$")
 NODE_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -63,6 +65,11 @@ def asset_name(name: str, what: str) -> str | None:
         f"{what} name {clip(name)}: 1-255 letters, digits, '-' and '_' (no dots or spaces), "
         "starting with a letter or digit"
     )
+
+
+def registry_only_name(name: str) -> bool:
+    """A name a registry takes for an asset and a workspace refuses (it has dots)."""
+    return not ASSET_NAME.match(name) and bool(REGISTRY_ASSET_NAME.match(name))
 
 
 def experiment_name(name: str) -> str | None:

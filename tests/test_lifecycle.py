@@ -176,12 +176,35 @@ def _amlgen(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_rendering_notebook_names_the_date_and_only_live_successors(project: Path) -> None:
+    # Without the reviewed acknowledgement, rendering warns (and `validate --strict` fails).
+    overlay = project / "params" / "notebook.yaml"
+    text = overlay.read_text(encoding="utf-8")
+    assert "  acknowledged_lifecycle: retired\n" in text
+    overlay.write_text(text.replace("  acknowledged_lifecycle: retired\n", ""), encoding="utf-8")
     result = _amlgen(project, "render", "--env", "notebook")
     assert result.returncode == 0, result.stderr
     warning = [ln for ln in result.stderr.splitlines() if "cross.model-lifecycle" in ln]
     assert len(warning) == 1
     assert "retired on 2025-08-30" in warning[0] and "Phi-4 version 8" in warning[0]
     assert "Phi-3.5" not in warning[0]
+    strict = _amlgen(project, "validate", "--strict", "azureml/notebook")
+    assert strict.returncode == 1 and "[cross.model-lifecycle]" in strict.stdout
+
+
+def test_an_acknowledged_retirement_is_a_note_that_strict_passes(project: Path) -> None:
+    result = _amlgen(project, "render", "--env", "notebook")
+    assert result.returncode == 0 and "cross.model-lifecycle" not in result.stderr
+    strict = _amlgen(project, "validate", "--strict", "azureml/notebook")
+    assert strict.returncode == 0, strict.stdout + strict.stderr
+    note = [ln for ln in strict.stdout.splitlines() if "model-lifecycle-acknowledged" in ln]
+    assert len(note) == 1 and ": info: " in note[0]
+    assert "retired on 2025-08-30" in note[0] and "Phi-4 version 8" in note[0]
+    # The acknowledgement changes how validation reports, never what runs (nor the params tag).
+    acknowledged = load_params("notebook", project).fingerprint
+    overlay = project / "params" / "notebook.yaml"
+    text = overlay.read_text(encoding="utf-8")
+    overlay.write_text(text.replace("  acknowledged_lifecycle: retired\n", ""), encoding="utf-8")
+    assert load_params("notebook", project).fingerprint == acknowledged
 
 
 def test_dev_and_prod_name_no_retired_model() -> None:

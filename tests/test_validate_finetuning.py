@@ -144,10 +144,10 @@ MISTAKES: list[Any] = [
     ),
     ("no training data", _set(JOB, "training_data", delete=True), "finetuning.data", "error"),
     (
-        "training data not prepared",
+        "training data that `amlgen data` never writes",
         _set(JOB, "training_data", "path", value="../../data/ultrachat_200k/nope.jsonl"),
         "cross.data-missing",
-        "warning",
+        "error",
     ),
     ("training data as CSV (serverless)", _csv, "finetuning.data-format", "error"),
     ("training rows without messages", _rows, "cross.data-rows", "error"),

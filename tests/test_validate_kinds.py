@@ -202,7 +202,7 @@ KIND_CASES = [
              "endpoint_name: sklearn-fare-ep", "endpoint_name: sklearn-fares-ep",
              "cross.endpoint-name", "endpoint_name", "not the endpoint defined in this set"),
     KindCase("batch-endpoint-name", "batch", "endpoint.yml", "name: mnist-batch",
-             "name: Mnist-Batch", "azure.name", "name", "must be lower case"),
+             "name: mnist_batch", "azure.name", "name", "single hyphens"),
     KindCase("batch-settings-typo", "batch", "model-deployment.yml", "  mini_batch_size: 10",
              "  mini_batch_sise: 10", "sdk.unknown-key", "settings.mini_batch_sise", "rejects",
              sdk=True),

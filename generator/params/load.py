@@ -61,9 +61,12 @@ class Resolved:
 
     @property
     def fingerprint(self) -> str:
-        """Hash of everything that decides what runs (not of file names or comments)."""
+        """Hash of everything that decides what runs (not of file names or comments, nor of
+        the lifecycle acknowledgement, which only decides how validation reports)."""
         payload = {
-            "params": self.params.model_dump(mode="json"),
+            "params": self.params.model_dump(
+                mode="json", exclude={"model": {"acknowledged_lifecycle"}}
+            ),
             "finetune_inputs": self.finetune_inputs,
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))

@@ -79,6 +79,15 @@ class ModelRef(Strict):
             "(not `off`: YAML 1.1 reads that as false)."
         ),
     )
+    acknowledged_lifecycle: Literal["deprecated", "retired"] | None = Field(
+        None,
+        description=(
+            "A reviewed acknowledgement that this environment keeps a deprecated (or retired) "
+            "model on purpose, e.g. for reference: `validate` then reports the model's lifecycle "
+            "as a note, so `--strict` passes. `retired` covers deprecated too. Submitting to "
+            "Azure still refuses a retired model."
+        ),
+    )
 
 
 class ComponentRef(Strict):

@@ -79,8 +79,28 @@ def _scalar_traps(asset: Asset, root: yaml.Node) -> list[Finding]:
             if trap:
                 code, msg = trap
                 line = node.start_mark.line + 1
-                out.append(finding(asset, path, WARNING, code, msg, HYGIENE, line=line))
+                if code == "yaml.number-as-string":
+                    if _cast_or_text(asset, path):
+                        continue
+                    severity = INFO  # passed on as text, which parses as the number it reads as
+                else:
+                    severity = WARNING
+                out.append(finding(asset, path, severity, code, msg, HYGIENE, line=line))
     return out
+
+
+def _cast_or_text(asset: Asset, path: YamlPath) -> bool:
+    """Where `1e-8` read as a string changes nothing: a typed number input's default/min/max
+    (the SDK casts it to a float) or a tag (Azure keeps tags as text anyway)."""
+    if "tags" in path[:-1]:
+        return True
+    parent = asset.get(*path[:-1]) if path else None
+    return (
+        len(path) >= 3
+        and path[-1] in ("default", "min", "max")
+        and isinstance(parent, dict)
+        and parent.get("type") in ("number", "integer")
+    )
 
 
 def _scalar_trap(node: yaml.ScalarNode, path: YamlPath) -> tuple[str, str] | None:
@@ -94,8 +114,9 @@ def _scalar_trap(node: yaml.ScalarNode, path: YamlPath) -> tuple[str, str] | Non
         )
     if tag == "str" and _EXP_NUMBER.match(text):
         return "yaml.number-as-string", (
-            f"`{text}` is read as the STRING {text!r} by YAML 1.1 (a float needs a dot); "
-            f"write {yaml11_float(float(text))} for a number"
+            f"`{text}` is read as the STRING {text!r} by YAML 1.1 (a float needs a dot); Azure ML "
+            f"passes it on as text, which parses as the number; write {yaml11_float(float(text))} "
+            "so every reader sees a number"
         )
     if tag == "float" and path and path[-1] in _VERSION_KEYS:
         return "yaml.version-as-number", (
@@ -165,8 +186,19 @@ def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, l
     detected = kinds.detect(asset.data)
     if detected is None:
         findings.append(_unknown_kind(asset))
-    else:
-        asset.kind, asset.variant = detected
+        return asset, findings
+    asset.kind, asset.variant = detected
+    if asset.kind in kinds.NOT_JUDGED:
+        msg = f"{kinds.NOT_JUDGED[asset.kind]}: only YAML hygiene was checked"
+        findings.append(finding(asset, (), INFO, "yaml.not-judged", msg, HYGIENE))
+    declared = kinds.schema_mismatch(asset.data, detected)
+    if declared is not None:
+        msg = (
+            f"$schema names a {kinds.label(declared)} but the content is a "
+            f"{kinds.label(asset.kind)} (its `type` and keys): Azure ML reads the content, so it "
+            f"is checked as a {kinds.label(asset.kind)}; fix the $schema for editor help"
+        )
+        findings.append(finding(asset, ("$schema",), WARNING, "yaml.schema-mismatch", msg, HYGIENE))
     return asset, findings
 
 
@@ -174,8 +206,12 @@ def _unknown_kind(asset: Asset) -> Finding:
     """A note, never an error: Azure ML may know kinds this tool does not."""
     schema, kind = asset.get("$schema"), asset.get("type")
     only = "only YAML hygiene was checked"
-    if kinds.schema_stem(schema):
-        path: YamlPath = ("$schema",)
+    other = kinds.foreign(asset.data) if isinstance(asset.data, dict) else None
+    if other:
+        path: YamlPath = ()
+        msg = f"{other}, not an Azure ML asset: not checked"
+    elif kinds.schema_stem(schema):
+        path = ("$schema",)
         msg = f"$schema {kinds.schema_stem(schema)!r} is not a kind amlgen knows: {only}"
     elif isinstance(kind, str):
         path = ("type",)

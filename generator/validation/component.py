@@ -71,6 +71,15 @@ _WORDS = {
 }
 
 
+def step_type(step: dict[str, Any]) -> Any:
+    """A step's `type`; without one the SDK makes an inline job or a component node a command
+    step (the MLOps templates write inline command steps that way)."""
+    kind = step.get("type")
+    if kind is None and ("command" in step or isinstance(step.get("component"), str | dict)):
+        return "command"
+    return kind
+
+
 def mapping(value: Any) -> dict[str, Any]:
     """`value` if it is a mapping, else empty (bad shapes are reported by other checks)."""
     return value if isinstance(value, dict) else {}
@@ -361,7 +370,7 @@ def _check_node(asset: Asset, node: Node, nodes: dict[str, Node]) -> list[Findin
         add(base, ERROR, "component.step", "a step must be a mapping with `type` and `component`")
         return out
     if node.ref is None:
-        inline = step.get("type") in INLINE_TYPES or isinstance(step.get("component"), dict)
+        inline = step_type(step) in INLINE_TYPES or isinstance(step.get("component"), dict)
         if step.get("component") is None and not inline:
             add(
                 base,
@@ -384,7 +393,7 @@ def _check_node(asset: Asset, node: Node, nodes: dict[str, Node]) -> list[Findin
         if bundled:
             add(
                 (*base, "component"),
-                WARNING,
+                INFO,
                 "component.unknown-version",
                 f"{node.name} version {node.version} is not in the bundled catalog "
                 f"({', '.join(bundled)}): its inputs cannot be checked offline "

@@ -7,10 +7,12 @@ is a size the model may be fine-tuned on, and the local data files exist and loo
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +36,30 @@ def lookup_model(name: str, version: str) -> catalog.ModelVersion | None:
     return catalog.model(name, version)
 
 
+# The chat fine-tune component and its inputs that take chat JSONL (facts §7): the chat-row rule
+# applies to these files only, never to any other local .jsonl (benchmark data, metrics).
+CHAT_COMPONENT = "chat_completion_pipeline"
+CHAT_DATA_INPUTS = ("train_file_path", "validation_file_path", "test_file_path")
+
+
 def finetune_node(nodes: list[Node]) -> Node | None:
     for node in nodes:
         if node.spec and "number_of_gpu_to_use_finetuning" in node.spec.inputs:
             return node
     return None
+
+
+def chat_data_paths(job: Asset, nodes: list[Node]) -> set[YamlPath]:
+    """Where a pipeline names the local files that feed chat fine-tuning."""
+    out: set[YamlPath] = set()
+    for node in nodes:
+        if node.name != CHAT_COMPONENT and node is not finetune_node([node]):
+            continue
+        for name in CHAT_DATA_INPUTS:
+            parent = node.bound_inputs.get(name)
+            local: YamlPath = ("jobs", node.key, "inputs", name, "path")
+            out.add(("inputs", parent, "path") if parent else local)
+    return out
 
 
 def base_model(job: Asset, node: Node) -> tuple[YamlPath, str | None]:
@@ -86,7 +107,7 @@ def _model_meta(
                 finding(
                     job,
                     path,
-                    WARNING,
+                    INFO,
                     "cross.model-unknown-version",
                     f"{name} version {version} is not in the bundled catalog "
                     f"({', '.join(known)}): its allow lists cannot be checked",
@@ -113,8 +134,58 @@ def _model_meta(
 def _lifecycle(
     job: Asset, path: YamlPath, meta: catalog.ModelVersion, candidates: Candidates
 ) -> list[Finding]:
-    msg = lifecycle.judge(meta, candidates=candidates).message()  # generator/lifecycle.py
-    return [finding(job, path, WARNING, "cross.model-lifecycle", msg, CROSS)] if msg else []
+    judgement = lifecycle.judge(meta, candidates=candidates)  # generator/lifecycle.py
+    msg = judgement.message()
+    if not msg:
+        return []
+    stage = _acknowledged_stage(job)
+    if judgement.acknowledged_by(stage):
+        note = f"{msg} (kept on purpose: params model.acknowledged_lifecycle: {stage})"
+        return [finding(job, path, INFO, "cross.model-lifecycle-acknowledged", note, CROSS)]
+    return [finding(job, path, WARNING, "cross.model-lifecycle", msg, CROSS)]
+
+
+def _acknowledged_stage(job: Asset) -> str | None:
+    env = env_params(job)
+    return env.acknowledged if env is not None else None
+
+
+@dataclass(frozen=True)
+class EnvFacts:
+    """What validation takes from the params of the environment a rendered file belongs to."""
+
+    name: str
+    prepared: frozenset[Path]  # the data files `amlgen data --env <name>` writes
+    acknowledged: str | None  # params model.acknowledged_lifecycle
+
+
+def env_params(asset: Asset) -> EnvFacts | None:
+    """The facts of the environment a file of azureml/<env>/ belongs to (params/<env>.yaml), or
+    None for any other file or unreadable params (validate's params layer reports those)."""
+    project = project_of(asset)
+    env = _env_of(asset, project) if project is not None else None
+    if project is None or env is None:
+        return None
+    files = (project / "params" / "base.yaml", project / "params" / f"{env}.yaml")
+    try:
+        stamp = tuple(f.stat().st_mtime_ns for f in files)
+    except OSError:
+        return None
+    return _env_facts(str(project.resolve()), env, stamp)
+
+
+@functools.lru_cache(maxsize=32)
+def _env_facts(project: str, env: str, stamp: tuple[int, ...]) -> EnvFacts | None:
+    from ..errors import AmlgenError
+    from ..params import load_params
+
+    try:
+        p = load_params(env, Path(project)).params
+    except AmlgenError:
+        return None
+    folder = Path(os.path.realpath(Path(project) / p.data.dir))
+    prepared = frozenset(folder / f"{split}.jsonl" for split in p.data.splits)
+    return EnvFacts(env, prepared, p.model.acknowledged_lifecycle)
 
 
 def _base(asset: Asset) -> str:
@@ -264,7 +335,7 @@ def _deployment(
     ep_name = dep.get("endpoint_name")
     if endpoints and ep_name is not None:
         names = [e.get("name") for e in endpoints]
-        if ep_name not in names:
+        if str(ep_name).lower() not in {str(n).lower() for n in names}:  # the SDK lower-cases
             out.append(
                 finding(
                     dep,
@@ -377,24 +448,20 @@ def _env_of(asset: Asset, project_dir: Path) -> str | None:
     return env if env != "base" and (project_dir / "params" / f"{env}.yaml").is_file() else None
 
 
-def _missing_data(job: Asset, path: YamlPath, local: Path, project_dir: Path | None) -> Finding:
+def missing_data(job: Asset, path: YamlPath, local: Path) -> Finding:
+    """A local data file that is not there. A split `amlgen data` writes for this environment
+    is prepared at submission time, not a defect of the committed YAML: a note. Anything else
+    cannot be uploaded: an error."""
     shown = job.get(*path)
-    prepared_later = False
-    if project_dir is not None:
-        try:
-            Path(os.path.realpath(local)).relative_to(os.path.realpath(project_dir / "data"))
-            prepared_later = True
-        except ValueError:
-            pass
-    if prepared_later and project_dir is not None:
-        env = _env_of(job, project_dir)
-        cmd = f"amlgen data --env {env}" if env else "amlgen data"
+    env = env_params(job)
+    if env is not None and Path(os.path.realpath(local)) in env.prepared:
         return finding(
             job,
             path,
-            WARNING,
+            INFO,
             "cross.data-missing",
-            f"{shown} is not prepared yet: run `{cmd}`",
+            f"{shown} is not prepared yet: `amlgen data --env {env.name}` writes it before "
+            "submission (the pre-flight refuses to submit without it)",
             CROSS,
         )
     return finding(
@@ -463,11 +530,14 @@ def check_set(
         if node is not None:
             meta = _model_meta(job, node, models, out, candidates) or meta
             out += _finetune_compute(job, node, assets, meta)
+        chat = chat_data_paths(job, nodes)
         for path, local in _data_inputs(job, nodes):
             kind = reading.kind_of(local)
             if kind is None:
-                out.append(_missing_data(job, path, local, project_of(job)))
-            elif kind != "folder" and (kind != "file" or local.suffix.lower() == ".jsonl"):
+                out.append(missing_data(job, path, local))
+            elif kind in ("other", "loop") or (
+                path in chat and kind == "file" and local.suffix.lower() == ".jsonl"
+            ):
                 for sev, msg in check_chat_jsonl(local):
                     out.append(finding(job, path, sev, "cross.data", f"{local.name}: {msg}", CROSS))
     endpoints, registered = _by_kind(assets, ENDPOINT), _by_kind(assets, MODEL)

@@ -115,19 +115,33 @@ def sort_key(f: Finding) -> tuple[Any, ...]:
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
-    """Drop SDK findings and hygiene warnings that a more specific error at one place covers."""
+    """Drop SDK findings and hygiene warnings that a more specific error at one place covers;
+    an unfilled placeholder is the whole story of its field."""
     specific = {
         (f.file, f.yaml_path) for f in findings if f.severity == ERROR and f.layer >= COMPONENT
     }
+    unfilled = {(f.file, f.yaml_path) for f in findings if f.code.startswith("placeholder.")}
     out, seen = [], set()
     for f in findings:
         if f.layer in (SDK, HYGIENE) and f.yaml_path and (f.file, f.yaml_path) in specific:
+            continue
+        if not f.code.startswith("placeholder.") and _under(f, unfilled):
             continue
         key = (f.file, f.line, f.yaml_path, f.message)
         if key not in seen:
             seen.add(key)
             out.append(f)
     return out
+
+
+def _under(f: Finding, places: set[tuple[str, str]]) -> bool:
+    """Whether `f` is at, or under, one of `places` (file, dotted path)."""
+    path = f.yaml_path
+    while path:
+        if (f.file, path) in places:
+            return True
+        path = path.rpartition(".")[0]
+    return False
 
 
 def _cap(findings: list[Finding], limit: int) -> list[Finding]:

@@ -22,11 +22,11 @@ from ..finetuning import spec
 from ..limits import ASSET_NAME as MODEL_NAME
 from ..limits import COMPUTE_NAME
 from .assets import Asset
-from .cross import check_chat_jsonl
-from .findings import AZURE, COMPONENT, CROSS, ERROR, WARNING, Finding, YamlPath, finding
+from .cross import CHAT_COMPONENT, check_chat_jsonl, missing_data
+from .findings import AZURE, COMPONENT, CROSS, ERROR, INFO, WARNING, Finding, YamlPath, finding
 from .rules import check_online_name, check_vm_size
 
-COMPONENT_NAME = "chat_completion_pipeline"
+COMPONENT_NAME = CHAT_COMPONENT
 WORKSPACE_MODEL = re.compile(
     r"^azureml://locations/(?P<loc>[^/]+)/workspaces/(?P<ws>[^/]+)/models/(?P<name>[^/]+)"
     r"/versions/(?P<ver>[^/]+)$"
@@ -131,7 +131,7 @@ def _hyperparameters(asset: Asset, task: str, kind: str) -> list[Finding]:
         return [_f(asset, ("hyperparameters",), ERROR, "finetuning.hyperparameter", msg, COMPONENT)]
     if task != "chat_completion":
         msg = f"hyper-parameters are not checked for task {task} (no bundled interface)"
-        return [_f(asset, ("hyperparameters",), WARNING, "finetuning.unchecked", msg, COMPONENT)]
+        return [_f(asset, ("hyperparameters",), INFO, "finetuning.unchecked", msg, COMPONENT)]
     inputs = catalog.all_component_inputs(COMPONENT_NAME)
     allowed = spec.allowed_hyperparameters(
         kind, {k: v for k, v in inputs.items() if v.is_literal and k != "task_name"}
@@ -236,17 +236,7 @@ def _data(asset: Asset, task: str, kind: str) -> list[Finding]:
         # not resolved: a symlink's own name decides the format; reading follows it
         local = Path(os.path.abspath(asset.path.parent / text.removeprefix("file:")))
         if reading.kind_of(local) is None:
-            out.append(
-                _f(
-                    asset,
-                    path,
-                    WARNING,
-                    "cross.data-missing",
-                    f"{text} is not prepared yet (paths are relative to the YAML's folder): run "
-                    f"`amlgen data --env {asset.path.parent.name}`",
-                    CROSS,
-                )
-            )
+            out.append(missing_data(asset, path, local))
             continue
         if local.suffix.lower() != ".jsonl":
             sev = ERROR if kind == "serverless" else WARNING

@@ -26,6 +26,7 @@ PIPELINE_COMPONENT = "pipeline_component"
 SPARK_COMPONENT = "spark_component"
 PARALLEL_COMPONENT = "parallel_component"
 DATA_TRANSFER_COMPONENT = "data_transfer_component"
+AUTOML_COMPONENT = "automl_component"
 DATA = "data"
 MODEL = "model"
 ENVIRONMENT = "environment"
@@ -48,6 +49,8 @@ DEPLOYMENT_TEMPLATE = "deployment_template"
 CAPABILITY_HOST = "capability_host"
 DATA_IMPORT = "data_import"
 CONDA_FILE = "conda_file"  # not an asset: the conda spec an environment or component points at
+FEATURE_SET_SPEC = "feature_set_spec"  # not an asset: what a feature set's `specification` names
+PROMPT_FLOW = "prompt_flow"  # flow.dag.yaml / flow.meta.yaml: a kind amlgen does not judge
 
 JOB_KINDS = (
     COMMAND_JOB,
@@ -66,7 +69,13 @@ COMPONENT_KINDS = (
     SPARK_COMPONENT,
     PARALLEL_COMPONENT,
     DATA_TRANSFER_COMPONENT,
+    AUTOML_COMPONENT,
 )
+# Recognised, and deliberately not judged: a note says so (never an error).
+NOT_JUDGED = {
+    PROMPT_FLOW: "a prompt flow (flow.dag.yaml, flow.meta.yaml): prompt flow judges it, amlgen "
+    "does not",
+}
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,25 @@ KINDS: dict[str, Kind] = {
         Kind(CAPABILITY_HOST, "capability host", "load_capability_host"),
         Kind(DATA_IMPORT, "data import", None),
         Kind(CONDA_FILE, "conda file", None),
+        Kind(FEATURE_SET_SPEC, "feature set specification", None),
+        Kind(PROMPT_FLOW, "prompt flow", None),
     )
+}
+
+# Fields the documented create command supplies from its own flags (azure-cli-extensions,
+# azext_mlv2/manual/_params: `--name/-n`, `--endpoint-name/-e`, and `--set field=value`): a file
+# without them runs with that command line, so their absence is a warning naming the flag.
+_NOT_CREATED = {DATA_IMPORT, CONDA_FILE, FEATURE_SET_SPEC, PROMPT_FLOW}
+_NAMED_BY_FLAG = set(KINDS) - set(JOB_KINDS) - _NOT_CREATED
+CREATE_FLAGS: dict[str, dict[str, str]] = {
+    **{kind: {"name": "--name"} for kind in _NAMED_BY_FLAG},
+    DEPLOYMENT: {"name": "--name", "endpoint_name": "--endpoint-name"},
+    BATCH_DEPLOYMENT: {
+        "name": "--name",
+        "endpoint_name": "--endpoint-name",
+        "compute": "--set compute=<cluster>",
+        "model": "--set model=<model>",
+    },
 }
 
 # Loaders per variant where the SDK has a narrower one than the kind's.
@@ -129,6 +156,7 @@ SCHEMAS: dict[str, tuple[str, str | None]] = {
     "sparkcomponent": (SPARK_COMPONENT, None),
     "parallelcomponent": (PARALLEL_COMPONENT, None),
     "datatransfercomponent": (DATA_TRANSFER_COMPONENT, None),
+    "automlcomponent": (AUTOML_COMPONENT, None),
     "data": (DATA, None),
     "model": (MODEL, None),
     "environment": (ENVIRONMENT, None),
@@ -166,6 +194,7 @@ SCHEMAS: dict[str, tuple[str, str | None]] = {
     "deploymenttemplate": (DEPLOYMENT_TEMPLATE, None),
     "capabilityhost": (CAPABILITY_HOST, None),
     "dataimport": (DATA_IMPORT, None),
+    "flow": (PROMPT_FLOW, None),
 }
 
 _JOB_TYPES = {
@@ -185,6 +214,12 @@ _COMPONENT_TYPES = {
     "spark": SPARK_COMPONENT,
     "parallel": PARALLEL_COMPONENT,
     "data_transfer": DATA_TRANSFER_COMPONENT,
+    "automl": AUTOML_COMPONENT,
+}
+# The `type` values each `$schema` kind allows; an explicit other `type` is a mismatch.
+_SCHEMA_TYPES: dict[str, set[str]] = {
+    **{kind: {t} for t, kind in _JOB_TYPES.items()},
+    **{kind: {t} for t, kind in _COMPONENT_TYPES.items()},
 }
 _COMPUTE_TYPES = {"amlcompute", "computeinstance", "kubernetes", "virtualmachine", "synapsespark"}
 _DATA_TYPES = {"uri_file", "uri_folder", "mltable"}
@@ -237,12 +272,44 @@ def _is_component(data: dict[str, Any]) -> bool:
     return "version" in data or "is_deterministic" in data
 
 
+def foreign(data: dict[Any, Any]) -> str | None:
+    """What a YAML file that is no Azure ML asset at all is (a CI definition beside the assets),
+    or None. A GitHub workflow's `on:` is the boolean True to YAML 1.1."""
+    if "$schema" in data:
+        return None
+    jobs = data.get("jobs")
+    if isinstance(jobs, dict) and (
+        True in data
+        or "on" in data
+        or any(isinstance(j, dict) and {"runs-on", "steps", "uses"} & set(j) for j in jobs.values())
+    ):
+        return "a GitHub Actions workflow"
+    if {"runs", "inputs"} <= set(data) or ("runs" in data and "name" in data):
+        return "a GitHub Action definition"
+    if {"stages", "steps", "pool", "extends"} & set(data) or (
+        isinstance(jobs, list) and "parameters" in data
+    ):
+        return "an Azure Pipelines definition"
+    return None
+
+
+def _versioned(data: dict[str, Any]) -> bool:
+    """A named, versioned definition with nothing only a run has: a component, whatever its
+    `$schema` says (a job with a stray `version` keeps its job schema and its unknown key)."""
+    run_only = {"experiment_name", "compute", "settings", "services"}
+    return "name" in data and "version" in data and not run_only & set(data)
+
+
 def from_shape(data: dict[str, Any]) -> tuple[str, str | None] | None:
     """The kind of a file without a known `$schema`: from `type`, then from telltale keys."""
     kind = data.get("type")
     kind = kind.lower() if isinstance(kind, str) else None
     if isinstance(data.get("dependencies"), list) and kind is None:
         return CONDA_FILE, None
+    if isinstance(data.get("nodes"), list) and ("inputs" in data or "outputs" in data):
+        return PROMPT_FLOW, None  # flow.dag.yaml
+    if isinstance(data.get("features"), list) and isinstance(data.get("source"), dict):
+        return FEATURE_SET_SPEC, None
     if kind in _COMPONENT_TYPES and (_is_component(data) or kind == "parallel"):
         return _COMPONENT_TYPES[kind], None
     if kind in _JOB_TYPES:
@@ -278,7 +345,12 @@ def from_shape(data: dict[str, Any]) -> tuple[str, str | None] | None:
         return FEATURE_STORE_ENTITY, None
     if "entities" in data and "specification" in data:
         return FEATURE_SET, None
-    if ("image" in data or "build" in data or "conda_file" in data) and "path" not in data:
+    image = data.get("image")
+    if (
+        (isinstance(image, str) or "build" in data or "conda_file" in data)
+        and "path" not in data
+        and not isinstance(image, dict)  # an image *build* config (azureml-assets), not a CLI file
+    ):
         return ENVIRONMENT, None
     if "size" in data or "min_instances" in data or "max_instances" in data:
         return COMPUTE, "amlcompute"
@@ -288,15 +360,36 @@ def from_shape(data: dict[str, Any]) -> tuple[str, str | None] | None:
 
 
 def detect(data: dict[str, Any]) -> tuple[str, str | None] | None:
-    """(kind id, variant) of a parsed file, or None when it is of no kind we know."""
-    found = from_schema(data.get("$schema")) or from_shape(data)
+    """(kind id, variant) of a parsed file, or None when it is of no kind we know.
+
+    The content decides over a `$schema` it contradicts (an explicit `type` the schema's kind
+    does not have, or a job schema on a versioned component), as the SDK's loaders do.
+    """
+    if foreign(data):
+        return None
+    declared = from_schema(data.get("$schema"))
+    if declared is None and schema_stem(data.get("$schema")):
+        return None  # a kind we do not know (DataIndex, Run, ...): never guessed from its shape
+    found = declared or from_shape(data)
     kind = data.get("type")
     kind = kind.lower() if isinstance(kind, str) else None
+    if declared and kind is not None and kind not in _SCHEMA_TYPES.get(declared[0], {kind}):
+        found = from_shape(data) or declared
+    elif declared and declared[0] in JOB_KINDS and kind in _COMPONENT_TYPES and _versioned(data):
+        found = _COMPONENT_TYPES[kind], None
     if found and found[0] == BATCH_DEPLOYMENT and kind in ("model", "pipeline"):
         return BATCH_DEPLOYMENT, kind
     if found and found[0] == DEPLOYMENT and kind == "kubernetes":
         return DEPLOYMENT, "kubernetes"
     return found
+
+
+def schema_mismatch(data: dict[str, Any], found: tuple[str, str | None] | None) -> str | None:
+    """The kind a file's `$schema` names when its content is of another kind, else None."""
+    declared = from_schema(data.get("$schema"))
+    if declared is None or found is None or declared[0] == found[0]:
+        return None
+    return declared[0]
 
 
 def label(kind: str | None) -> str:

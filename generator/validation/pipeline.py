@@ -25,9 +25,10 @@ from .component import (
     is_local,
     lookup_bundled,
     mapping,
+    step_type,
 )
 from .findings import COMPONENT, ERROR, WARNING, Finding, YamlPath, finding
-from .kinds import PIPELINE_COMPONENT, PIPELINE_JOB
+from .kinds import PIPELINE_COMPONENT, PIPELINE_JOB, SWEEP_JOB
 
 BINDING = re.compile(
     r"\$\{\{\s*parent\.(?:(?P<scope>inputs|outputs)\.(?P<name>[A-Za-z0-9_]+)"
@@ -80,7 +81,7 @@ def component_file(asset: Asset, ref: str) -> Path | None:
 
 def step_of(asset: Asset, key: str, lookup: SpecLookup = lookup_bundled) -> Step:
     step = mapping(asset.get("jobs", key))
-    kind = step.get("type")
+    kind = step_type(step)
     declared = set(mapping(step.get("outputs")))
     ref = step.get("component")
     if kind == "sweep":
@@ -106,6 +107,15 @@ def steps(asset: Asset, lookup: SpecLookup = lookup_bundled) -> dict[str, Step]:
     if asset.kind not in (PIPELINE_JOB, PIPELINE_COMPONENT):
         return {}
     return {str(k): step_of(asset, str(k), lookup) for k in mapping(asset.get("jobs"))}
+
+
+def component_files(asset: Asset) -> list[Path]:
+    """The local component files a pipeline's steps or a sweep job's trial use inline."""
+    out = [s.component_file for s in steps(asset).values() if s.component_file is not None]
+    trial = asset.get("trial") if asset.kind == SWEEP_JOB else None
+    if isinstance(trial, str) and (local := component_file(asset, trial)) is not None:
+        out.append(local)
+    return out
 
 
 def _strings(value: Any, path: YamlPath) -> list[tuple[YamlPath, str]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import catalog, limits
 from .assets import Asset
-from .findings import AZURE, ERROR, WARNING, Finding, YamlPath, finding
+from .findings import AZURE, ERROR, INFO, WARNING, Finding, YamlPath, finding
 from .kinds import BATCH_ENDPOINT, COMPUTE, DEPLOYMENT, ENDPOINT, JOB_KINDS, MODEL, PIPELINE_JOB
 
 _SERVERLESS_SIZE_INPUTS = (
@@ -33,16 +33,16 @@ def check_online_name(asset: Asset, path: YamlPath, what: str) -> list[Finding]:
     name = asset.get(*path)
     if not isinstance(name, str):
         return []
-    problems = []
     problem = limits.online_name(name, what)  # the params model applies the same rule
     if problem:
-        problems.append(problem)
-    elif name != name.lower():
-        problems.append(
-            f"{what} name {name!r} must be lower case (the CLI lower-cases it: "
-            f"use {name.lower()!r})"
+        return [finding(asset, path, ERROR, "azure.name", problem, AZURE)]
+    if name != name.lower():
+        msg = (
+            f"{what} name {name!r}: the SDK lower-cases it (Azure's names are case-insensitive), "
+            f"so Azure shows {name.lower()!r}; write that to keep files and portal alike"
         )
-    return [finding(asset, path, ERROR, "azure.name", p, AZURE) for p in problems]
+        return [finding(asset, path, INFO, "azure.name-case", msg, AZURE)]
+    return []
 
 
 def check_vm_size(asset: Asset, path: YamlPath, size: Any, purpose: str) -> list[Finding]:
@@ -207,16 +207,23 @@ def _model(asset: Asset) -> list[Finding]:
     out: list[Finding] = []
     name = asset.get("name")
     problem = limits.asset_name(name, "model") if isinstance(name, str) else None
-    if problem:
+    if problem and limits.registry_only_name(str(name)):
+        msg = (
+            f"model name {name!r} has a dot: a registry takes it (`az ml model create "
+            "--registry-name R`), a workspace refuses it"
+        )
+        out.append(finding(asset, ("name",), WARNING, "azure.name-registry-only", msg, AZURE))
+    elif problem:
         out.append(finding(asset, ("name",), ERROR, "azure.name", problem, AZURE))
     if asset.get("version") is None and "version" not in (asset.data or {}):
         out.append(
             finding(
                 asset,
                 ("name",),
-                WARNING,
-                "azure.model-version",
-                "no version: Azure assigns the next number, so the deployment cannot pin it",
+                INFO,
+                "azure.model-autoversion",
+                "no version: Azure assigns the next number (deploy it by that number or "
+                "@latest); pin one with `version:` or `--version` to name it in advance",
                 AZURE,
             )
         )

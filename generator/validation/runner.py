@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .. import reading
 from ..catalog import lockfile
 from ..errors import ParamsError, RenderError
-from . import component, cross, finetuning, pipeline, rules, runtime
+from . import component, cross, finetuning, pipeline, placeholders, rules, runtime
 from .assets import Asset, load_asset
 from .findings import (
     ERROR,
@@ -31,6 +31,7 @@ from .findings import (
     finding,
     finish,
 )
+from .sdk_schema import FIELD_FROM_COMMAND
 
 if TYPE_CHECKING:
     from .online import Online
@@ -139,6 +140,7 @@ def check_set(
         for node in component.pipeline_nodes(asset, lookup):
             out += runtime.check_runtime(asset, node)
         out += rules.check_asset(asset)
+        out += placeholders.check_asset(asset)
     out += cross.check_set(assets, project_dir, lookup, models, registry.candidates())
     out += finetuning.check_set(assets)
     return out
@@ -226,6 +228,7 @@ def validate_paths(
         from .online import Online, registry_client
 
         checker = Online(lambda registry: registry_client(registry, emulator))
+    inline = _InlineUse()
     for files in sets:
         assets: list[Asset] = []
         for file in files:
@@ -234,8 +237,33 @@ def validate_paths(
             assets.append(asset)
             report.files.append(asset.name)
         findings += check_set(assets, root, sdk=sdk, online=checker)
-    report.findings = finish(findings)
+        inline.note(assets)
+    report.findings = finish(inline.drop_names(findings))
     return report
+
+
+class _InlineUse:
+    """A component file a pipeline or sweep of this call uses inline needs no `name` of its own
+    (the SDK names the node); alone, `az ml component create` needs `--name`. Only paths are
+    kept, so a call over many files holds no more than one set of assets at a time."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self.where: dict[str, str] = {}
+
+    def note(self, assets: list[Asset]) -> None:
+        for asset in assets:
+            self.where[asset.name] = os.path.realpath(asset.path)
+            self.used |= {os.path.realpath(p) for p in pipeline.component_files(asset)}
+
+    def drop_names(self, findings: list[Finding]) -> list[Finding]:
+        return [
+            f
+            for f in findings
+            if f.code != FIELD_FROM_COMMAND
+            or f.yaml_path != "name"
+            or self.where.get(f.file) not in self.used
+        ]
 
 
 def validate_rendered(files: dict[str, str], root: Path) -> list[Finding]:

@@ -17,9 +17,10 @@ from typing import Any
 from ..quiet import quiet
 from .assets import Asset
 from .findings import ERROR, SDK, WARNING, Finding, YamlPath, finding
-from .kinds import KINDS, VARIANT_LOADERS
+from .kinds import CREATE_FLAGS, KINDS, VARIANT_LOADERS, label
 
 _LOCATION_LINE = re.compile(r"#line (\d+)")
+FIELD_FROM_COMMAND = "sdk.field-from-command"
 
 
 def loader(name: str) -> Callable[..., Any] | None:
@@ -57,6 +58,10 @@ def _from_validate_job(asset: Asset, result: dict[str, Any]) -> list[Finding]:
                 message = "unknown key: the SDK only warns, but Azure ML rejects it"
             else:
                 severity_here = severity
+            supplied = _supplied(asset, path, message)
+            if supplied is not None:
+                out.append(supplied)
+                continue
             match = _LOCATION_LINE.search(str(entry.get("location", "")))
             line = int(match.group(1)) if match else asset.line(path)
             unknown = _inline_unknown_keys(asset, path, message)
@@ -65,6 +70,21 @@ def _from_validate_job(asset: Asset, result: dict[str, Any]) -> list[Finding]:
                 continue
             out.append(finding(asset, path, severity_here, code, message, SDK, line=line))
     return out
+
+
+def _supplied(asset: Asset, path: YamlPath, message: str) -> Finding | None:
+    """A required field the create command supplies from a flag: a warning naming the flag,
+    not the SDK's error (the documented command line runs the file)."""
+    if len(path) != 1 or not message.startswith("Missing data for required field"):
+        return None
+    flag = CREATE_FLAGS.get(str(asset.kind), {}).get(str(path[0]))
+    if flag is None:
+        return None
+    msg = (
+        f"`{path[0]}` is not in the file: the {label(asset.kind)} is created only when the "
+        f"command line gives it ({flag})"
+    )
+    return finding(asset, (path[0],), WARNING, FIELD_FROM_COMMAND, msg, SDK)
 
 
 # Inline step types -> (module, the strict inline-job schema, the component node schema).
@@ -92,7 +112,7 @@ def _inline_unknown_keys(asset: Asset, path: YamlPath, message: str) -> list[Fin
     step = asset.get(*path[:2])
     if not isinstance(step, dict) or "component" in step or not message.startswith("Missing"):
         return []
-    where = _INLINE_SCHEMAS.get(str(step.get("type")))
+    where = _INLINE_SCHEMAS.get(str(step.get("type") or "command"))  # the SDK's default
     if where is None:
         return []
     with quiet():
@@ -148,6 +168,10 @@ def _from_exception(asset: Asset, exc: Exception) -> list[Finding]:
         return [finding(asset, (), ERROR, "sdk.load", first, SDK)]
     out = []
     for path, message in _flatten(parsed):
+        supplied = _supplied(asset, path, message)
+        if supplied is not None:
+            out.append(supplied)
+            continue
         code = "sdk.unknown-key" if message.startswith("Unknown field") else "sdk.schema"
         if code == "sdk.unknown-key":
             message = "unknown key: Azure ML rejects it"
