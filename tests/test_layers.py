@@ -30,10 +30,23 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
             "planner",
             "locking",
             "project",
+            "pricing",
         ),
     ),
     (3, ("backends",)),
-    (2, ("rendering", "finetuning.render", "validation", "data", "pipeline_job")),
+    (
+        2,
+        (
+            "rendering",
+            "finetuning.render",
+            "validation",
+            "data",
+            "pipeline_job",
+            "footprint",
+            "costs",
+            "costview",
+        ),
+    ),
     (1, ("params",)),
     (
         0,
@@ -55,6 +68,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
             "state",
             "finetuning",
             "finetuning.spec",
+            "prices",
         ),
     ),
 ]

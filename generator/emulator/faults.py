@@ -10,6 +10,11 @@ Each rule fires a bounded number of times, so a test can say exactly what goes w
   - {fault: registry_model, name: Phi-4, version: "8", lifecycle: {finetune_retirement: DATE},
      drop_finetune_skus: [SIZE], drop_inference_skus: [SIZE]}
                                                the registry's model metadata changed (stays so)
+  - {fault: prices, answer: malformed | empty | wrong_unit | bad_price | unavailable | price,
+     size: SIZE, price: N, times: N}
+                                               the Retail Prices stand-in (routes/prices.py)
+                                               answers so for SIZE (default: every size); stays
+                                               in force unless `times` bounds it
 """
 
 from __future__ import annotations
@@ -21,13 +26,23 @@ from typing import Any
 
 import yaml
 
-KINDS = ("job_status", "deployment_fails", "throttle", "restart", "registry_model", "forbidden")
+KINDS = (
+    "job_status",
+    "deployment_fails",
+    "throttle",
+    "restart",
+    "registry_model",
+    "forbidden",
+    "prices",
+)
+PRICE_ANSWERS = ("malformed", "empty", "wrong_unit", "bad_price", "unavailable", "price")
 ALLOWED_KEYS = {
     "job_status": {"fault", "status", "message"},
     "deployment_fails": {"fault", "message"},
     "throttle": {"fault", "status", "times", "retry_after", "match", "method"},
     "restart": {"fault", "after_requests", "down_seconds"},
     "forbidden": {"fault", "times", "match", "method"},
+    "prices": {"fault", "answer", "size", "price", "times"},
     "registry_model": {
         "fault",
         "name",
@@ -90,6 +105,15 @@ def normalise(rule: Any, source: str = "fault", index: int = 0) -> dict[str, Any
         out["match"] = str(out.get("match", ""))
         if "method" in out:
             out["method"] = str(out["method"]).upper()
+    elif kind == "prices":
+        if out.get("answer") not in PRICE_ANSWERS:
+            raise _problem(source, index, f"answer: must be one of {', '.join(PRICE_ANSWERS)}")
+        if "size" in out:
+            out["size"] = str(out["size"]).lower()
+        if out["answer"] == "price":
+            number("price", 1, 0.0001)
+        if "times" in out:
+            number("times", 1, 1, integer=True)
     elif kind == "restart":
         number("after_requests", 1, 1, integer=True)
         number("down_seconds", 0.5, 0)
@@ -191,6 +215,23 @@ class Faults:
                 ),
             )
         return model
+
+    def prices(self, size: str) -> dict[str, Any] | None:
+        """The newest prices rule for `size` (or for every size); one with `times` counts this
+        request against them."""
+        with self._lock:
+            for rule in reversed(self._rules):
+                if rule["fault"] != "prices" or rule.get("size") not in (None, size.lower()):
+                    continue
+                if "times" in rule:
+                    rule["times"] -= 1
+                    if rule["times"] <= 0:
+                        self._rules.remove(rule)
+                return dict(rule)
+        return None
+
+    def take_prices(self) -> dict[str, Any] | None:
+        return self._take("prices")
 
     def take_job_status(self) -> dict[str, Any] | None:
         return self._take("job_status")
