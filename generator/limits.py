@@ -232,6 +232,8 @@ IDLE_SECONDS = Bound(0, 7 * 24 * 3600, "s")
 JOB_TIMEOUT_MINUTES = Bound(1, 30 * 24 * 60, "minutes", "30 days")
 SPLIT_PERCENT = Bound(0, 100, "%", lo_open=True)
 SEED = Bound(0, 2**32 - 1)
+# Budgets are in the price currency; above a million an hour or a job is a typo, not a budget.
+BUDGET = Bound(0, 1_000_000, lo_open=True, why="an amount in budget.currency")
 INFERENCE: dict[str, Bound] = {
     "temperature": Bound(0, 2),
     "top_p": Bound(0, 1),
@@ -251,6 +253,19 @@ def probe(kind: str, key: str, value: Any) -> str | None:
         return f"is fixed at {LIVENESS_SUCCESS_THRESHOLD} for a liveness probe, got {value}"
     bound = PROBE.get(key)
     return bound.problem(value) if bound else None
+
+
+REGION_NAME = re.compile(r"^[a-z][a-z0-9]{1,39}$")
+
+
+def region_name(name: str) -> str | None:
+    """An Azure region as ARM and the price list name it: `eastus2`, not `East US 2`."""
+    if REGION_NAME.match(name):
+        return None
+    return (
+        f"region {name!r}: the ARM name, lower-case letters and digits (e.g. eastus2, "
+        "swedencentral; `az account list-locations -o table` lists them)"
+    )
 
 
 def scale(min_instances: Any, max_instances: Any) -> str | None:

@@ -409,6 +409,11 @@ class AzBackend:
             return None
         return str(out["name"]), str(out.get("version") or "1")
 
+    def workspace_region(self, note: str | None = None) -> str | None:
+        """The workspace's region (prices and quota are regional); None in a dry run."""
+        out = self._tsv(["ml", "workspace", "show", "--query", "location", "-o", "tsv"], note)
+        return out or None
+
     def workspace_ref(self) -> tuple[str, str]:
         """(region, workspace id): the parts of a serverless endpoint's model id."""
         ws = self._json(["ml", "workspace", "show", "-o", "json"])

@@ -61,9 +61,10 @@ class Resolved:
 
     @property
     def fingerprint(self) -> str:
-        """Hash of everything that decides what runs (not of file names or comments)."""
+        """Hash of everything that decides what runs (not of file names or comments). The
+        budget decides whether a run may start, not what runs: changing it re-tags nothing."""
         payload = {
-            "params": self.params.model_dump(mode="json"),
+            "params": self.params.model_dump(mode="json", exclude={"budget"}),
             "finetune_inputs": self.finetune_inputs,
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
