@@ -171,17 +171,16 @@ def markdown_details(est: Estimate) -> list[str]:
             elif ln.now_count == 0:
                 now = "none"
         else:
-            ceiling = f"≤ {money(ln.ceiling, cur)}" if ln.ceiling is not None else ""
-            cost = f"{ceiling} ({hours(use.hours or 0)})".strip()
+            span = hours(use.hours or 0)
+            cost = f"≤ {money(ln.ceiling, cur)} ({span})" if ln.ceiling is not None else span
             now = ""
         size = ", ".join(use.sizes) or "—"
         gpus = "" if ln.gpus is None else str(ln.gpus)
         out.append(f"| `{use.title}` | {size} | {use.count} | {gpus} | {price} | {cost} | {now} |")
-    out.append("")
-    out += [f"- {b}" for b in _budget_lines(est)]
-    out += [f"- warning: {w}" for w in est.book.warnings]
-    out += [f"- note: {n}" for n in est.book.notes]
-    return [*out, "", "</details>"]
+    bullets = [f"- {b}" for b in _budget_lines(est)]
+    bullets += [f"- warning: {w}" for w in est.book.warnings]
+    bullets += [f"- note: {n}" for n in est.book.notes]
+    return [*out, *(["", *bullets] if bullets else []), "", "</details>"]
 
 
 def as_dict(est: Estimate) -> dict[str, Any]:

@@ -225,15 +225,16 @@ class Plan:
         if detailed:
             lines += ["", "<details><summary>Changes</summary>", ""]
             for r in detailed:
-                lines += [f"**{r.title}** ({self._label(r)})", "", "```diff"]
+                lines += [f"**{r.title}** ({self._label(r)})", ""]
+                lines += ["```diff"] if r.changes else []  # a note alone needs no diff
                 for c in r.changes:
                     if c.old is not None:
                         lines.append(f"- {c.path}: {show(c.old)}")
                     if c.new is not None:
                         lines.append(f"+ {c.path}: {show(c.new)}")
-                lines.append("```")
+                lines += ["```"] if r.changes else []
                 if r.note:
-                    lines += ["", r.note]
+                    lines += ["", r.note] if r.changes else [r.note]
                 lines.append("")
             lines.append("</details>")
         if self.cost is not None:

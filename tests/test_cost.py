@@ -440,6 +440,8 @@ def test_plan_prices_live_then_from_the_lock_then_in_gpu_hours(
         "**Cost: +$6.00/h ($0.00/h now → $6.00/h while it stays up)** · job ceiling $75.00 · "
         "**over budget: budget.max_per_hour**"
     )
+    assert "```diff\n```" not in md  # a resource with a note and no changes gets no empty diff
+    assert "- budget.max_per_hour $5.00/h: OVER BUDGET ($6.00/h)\n" in md
 
     # The prices API is down: the lock's prices, dated, and one note.
     emu.add_fault({"fault": "prices", "answer": "unavailable"})
