@@ -1,11 +1,11 @@
-"""What an environment will cost, before it costs: prices x footprint, and the budget.
+"""What an environment will cost, before it costs: prices x what runs, and the budget.
 
 `Book` answers one size's price: from the Retail Prices API (`generator.prices`), from
 params/registry.lock when the API cannot be read (or offline), or not at all (`--no-prices`);
-it never makes one up. `estimate()` turns a footprint (`generator.footprint`) and a book into
-one `Line` per billable resource: per hour for what stays up (and what runs now, when a plan
-read the live state), the ceiling of the job (nodes x hours x price), GPU- and node-hours
-always. `Estimate.budget()` compares it with `budget.max_per_hour` / `max_per_job`.
+it never makes one up. `estimate()` turns what an environment runs (`generator.billable`) and
+a book into one `Line` per billable resource: per hour for what stays up (and what runs now,
+when a plan read the live state), the ceiling of the job (nodes x hours x price), GPU- and
+node-hours always. `Estimate.checks()` compares it with `budget.max_per_hour` / `max_per_job`.
 The text, markdown and JSON views are in `generator.costview`.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import prices
+from .billable import JOB, SERVERLESS, Billable, Use, billable
 from .catalog.pricelock import LOCK_SOURCE, lookup
 from .finetuning.spec import normal_region
-from .footprint import JOB, SERVERLESS, Footprint, Use, footprint
 from .params import Resolved
 from .params.fields import Budget
 from .prices import Endpoint, PriceError, Quote
@@ -289,13 +289,13 @@ def params_region(resolved: Resolved) -> str | None:
 
 
 def locked_estimate(resolved: Resolved, locked: dict[tuple[str, str, str], Quote]) -> Estimate:
-    """Offline: the params' footprint at the prices the lock holds for the params' region."""
+    """Offline: what the params run, at the prices the lock holds for the params' region."""
     book = Book(params_region(resolved), resolved.params.budget.currency, LOCK, locked)
-    return estimate(footprint(resolved), book, None, resolved.params.budget)
+    return estimate(billable(resolved), book, None, resolved.params.budget)
 
 
 def estimate(
-    fp: Footprint,
+    fp: Billable,
     book: Book,
     now: dict[str, tuple[int, str | None]] | None = None,
     budget: Budget | None = None,

@@ -1,6 +1,6 @@
 """Prices where amlgen acts: `plan`'s cost lines, the budget guard, and the prices in the lock.
 
-- `plan_estimate`: the plan's footprint priced in the workspace's region (read live through
+- `plan_estimate`: what the plan runs, priced in the workspace's region (read live through
   the backend), with what runs now taken from the plan's own live reads, so a params change from
   1 to 2 instances shows `+$X/h`.
 - `check_budget`: before `run`/`deploy`/`submit` create anything, a budget the run would exceed
@@ -23,11 +23,11 @@ from typing import Any
 
 from . import lifecycle, names
 from .backends import Backend
+from .billable import COMPUTE, DEPLOYMENT, SERVERLESS, Billable, billable
 from .catalog import lockfile, pricelock
 from .costs import LIVE, LOCK, OFF, Book, Estimate, estimate, figure, money, params_region
 from .errors import AmlgenError, WorkflowError
 from .finetuning.spec import normal_region
-from .footprint import COMPUTE, DEPLOYMENT, SERVERLESS, Footprint, footprint
 from .params import Resolved, load_params
 from .prices import Endpoint, PriceError, Quote, endpoint, key, read_price
 from .workspace import Workspace, resolve_workspace
@@ -73,7 +73,7 @@ def make_book(
 # --- plan ------------------------------------------------------------------------------------
 
 
-def now_running(fp: Footprint, resources: list[Any]) -> dict[str, tuple[int, str | None]]:
+def now_running(fp: Billable, resources: list[Any]) -> dict[str, tuple[int, str | None]]:
     """What runs now, per stays-up resource, from a plan's live reads: its `old` values where
     the plan changes them, the committed ones where it does not, nothing where it creates."""
     by_title = {r.title: r for r in resources}
@@ -102,7 +102,7 @@ def plan_estimate(
 ) -> Estimate:
     """The cost lines of a plan (`read=False`: --no-prices, GPU- and node-hours only)."""
     notes: list[str] = []
-    fp = footprint(resolved)
+    fp = billable(resolved)
     region = None
     if fp.sizes and read:  # nothing with a VM size, nothing to price by region
         region = live_region(reader, resolved, notes, REGION_NOTE)
@@ -142,7 +142,7 @@ def check_budget(
     notes: list[str] = []
     region = live_region(backend, resolved, notes, f"budget guard: {REGION_NOTE}")
     book = make_book(resolved, ws, project_dir, region, LOCK if backend.dry_run else LIVE)
-    est = estimate(footprint(resolved), book, None, budget)
+    est = estimate(billable(resolved), book, None, budget)
     for line in [*notes, *book.notes]:
         warn(f"note: {line}")
     for line in book.warnings:
@@ -182,7 +182,7 @@ def _wanted(
     for env in envs:
         r = load_params(env, root)
         region, currency = params_region(r), r.params.budget.currency
-        sizes = footprint(r).sizes
+        sizes = billable(r).sizes
         if region is None:
             if sizes:
                 unpriced.append(env)

@@ -42,7 +42,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
             "validation",
             "data",
             "pipeline_job",
-            "footprint",
+            "billable",
             "costs",
             "costview",
         ),

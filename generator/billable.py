@@ -1,5 +1,9 @@
 """What one environment runs that bills: per resource its VM size(s), how many, how long.
 
+(A minimal module of the cost work, #25. The quota work, #22, describes what an environment
+consumes in its own `generator/footprint.py`, from the rendered files and for quota; the two
+count the same resources and can be merged into one.)
+
 Derived from the resolved params (the same values the rendered files hold), so `plan`, the
 budget guard, `validate` and `amlgen lock` count the same things:
 
@@ -62,7 +66,7 @@ class Use:
 
 
 @dataclass(frozen=True)
-class Footprint:
+class Billable:
     env: str
     uses: tuple[Use, ...]
 
@@ -85,7 +89,7 @@ def canonical_size(size: str) -> str:
     return vm.name if vm else size
 
 
-def footprint(resolved: Resolved) -> Footprint:
+def billable(resolved: Resolved) -> Billable:
     """What `resolved`'s environment runs that bills."""
     p = resolved.params
     out_dir = f"{names.OUTPUT_DIR}/{resolved.env}"
@@ -122,7 +126,7 @@ def footprint(resolved: Resolved) -> Footprint:
         uses.append(
             Use(DEPLOYMENT, name, f"{out_dir}/{names.DEPLOYMENT_FILE}", sizes, d.instance_count)
         )
-    return Footprint(resolved.env, tuple(uses))
+    return Billable(resolved.env, tuple(uses))
 
 
 __all__ = [
@@ -130,8 +134,8 @@ __all__ = [
     "DEPLOYMENT",
     "JOB",
     "SERVERLESS",
-    "Footprint",
+    "Billable",
     "Use",
+    "billable",
     "canonical_size",
-    "footprint",
 ]
