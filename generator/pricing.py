@@ -1,12 +1,10 @@
-"""Prices where amlgen acts: `plan`'s cost lines, the budget guard, and the prices in the lock.
+"""Prices where amlgen acts: `plan`'s cost lines, the budget guard's prices, the lock's prices.
 
 - `plan_estimate`: what the plan runs, priced in the workspace's region (read live through
   the backend), with what runs now taken from the plan's own live reads, so a params change from
   1 to 2 instances shows `+$X/h`.
-- `check_budget`: before `run`/`deploy`/`submit` create anything, a budget the run would exceed
-  is one refusal line with the figures (prices: the API, else the lock; in a dry run the lock).
-  A price that cannot be known leaves the limit unchecked with one warning: the budget guard,
-  like the quota check, never blocks on what it cannot read.
+- `live_region` / `make_book`: the region and the prices the budget guard of pre-flight
+  (`generator.preflight.check_budget`) uses too.
 - `lock_prices` / `check_prices`: what `amlgen lock` writes to and re-checks in the lock's
   `prices:` section, for the sizes every environment uses in its `budget.region` (or
   `finetuning_job.region`). A price that cannot be read leaves the lock's entry as it was;
@@ -17,16 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import lifecycle, names
-from .backends import Backend
 from .billable import COMPUTE, DEPLOYMENT, SERVERLESS, Billable, billable
 from .catalog import lockfile, pricelock
-from .costs import LIVE, LOCK, OFF, Book, Estimate, estimate, figure, money, params_region
-from .errors import AmlgenError, WorkflowError
+from .costs import LIVE, OFF, Book, Estimate, estimate, money, params_region
+from .errors import AmlgenError
 from .finetuning.spec import normal_region
 from .params import Resolved, load_params
 from .prices import Endpoint, PriceError, Quote, endpoint, key, read_price
@@ -41,7 +37,10 @@ def live_region(reader: Any, resolved: Resolved, notes: list[str], note: str) ->
     """The workspace's region through the backend (the params' region when it cannot be read)."""
     said = params_region(resolved)
     region: str | None = None
-    read = getattr(reader, "workspace_region", None)
+    # #22's backends read it as survey("region"); until they merge, workspace_region().
+    survey = getattr(reader, "survey", None)
+    read = (lambda note: survey("region", note=note)) if survey else None
+    read = read or getattr(reader, "workspace_region", None)
     if read is not None:
         try:
             got = read(note=note)
@@ -113,60 +112,6 @@ def plan_estimate(
     if not read:
         book.notes.append("prices not read (--no-prices): GPU-hours and node-hours only")
     return estimate(fp, book, now_running(fp, resources), resolved.params.budget)
-
-
-# --- the budget guard ------------------------------------------------------------------------
-
-
-def check_budget(
-    resolved: Resolved,
-    backend: Backend,
-    ws: Workspace,
-    project_dir: Path,
-    warn: Callable[[str], None],
-    *,
-    job: bool,
-    hour: bool,
-) -> Estimate | None:
-    """Refuse before anything is created when the run would exceed `budget.max_per_job` (a
-    new job's ceiling) or `budget.max_per_hour` (what stays up); one line with the figures."""
-    b = resolved.params.budget
-    budget = b.model_copy(
-        update={
-            "max_per_job": b.max_per_job if job else None,
-            "max_per_hour": b.max_per_hour if hour else None,
-        }
-    )
-    if budget.max_per_job is None and budget.max_per_hour is None:
-        return None
-    notes: list[str] = []
-    region = live_region(backend, resolved, notes, f"budget guard: {REGION_NOTE}")
-    book = make_book(resolved, ws, project_dir, region, LOCK if backend.dry_run else LIVE)
-    est = estimate(billable(resolved), book, None, budget)
-    for line in [*notes, *book.notes]:
-        warn(f"note: {line}")
-    for line in book.warnings:
-        warn(f"warning: {line}")
-    cur = est.currency
-    over = [c for c in est.checks() if c.over]
-    if over:
-        parts = []
-        for c in over:
-            unit = "/h" if c.limit == "max_per_hour" else ""
-            parts.append(
-                f"budget.{c.limit} is {money(c.allowed, cur)}{unit}, the run costs "
-                f"{money(c.cost or 0, cur)}{unit} ({c.figures})"
-            )
-        where = f"{est.region}; prices: {'; '.join(est.sources())}"
-        raise WorkflowError(
-            f"over budget, nothing was created: {'; '.join(parts)} [{where}]: lower the "
-            "counts or sizes, or raise the budget in params"
-        )
-    for c in est.checks():
-        if c.cost is None:
-            missing = ", ".join(figure(ln, cur) for ln in est.unpriced)
-            warn(f"warning: budget.{c.limit} not checked: {missing}")
-    return est
 
 
 # --- the lock's prices -----------------------------------------------------------------------
@@ -281,11 +226,11 @@ def check_prices(
 
 
 __all__ = [
-    "check_budget",
     "check_prices",
     "live_region",
     "lock_endpoint",
     "lock_prices",
+    "make_book",
     "now_running",
     "plan_estimate",
 ]

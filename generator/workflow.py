@@ -23,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import finetune_flow, names, preflight, pricing
+from . import finetune_flow, names, preflight
 from .backends import (
     TERMINAL,
     Assets,
@@ -182,7 +182,7 @@ class Flow:
         preflight.validate_offline(self.assets_dir, self.project_dir)
         preflight.check_data(self.assets, self.opts.env, request)
         args = (self.resolved, self.backend, self.ws, self.project_dir, self.say)
-        pricing.check_budget(*args, job=job, hour=hour and not self._deployed())
+        preflight.check_budget(*args, job=job, hour=hour and not self._deployed())
         if live:
             self.check_live(new_job=True)
 
