@@ -557,3 +557,25 @@ def test_validate_reports_a_budget_the_locked_prices_exceed(locked: Path) -> Non
     unchecked = found["budget.max_per_hour"]  # the deployment's size is not locked
     assert unchecked.severity == "info" and "not checked offline" in unchecked.message
     assert f"no price for {A100} in eastus" in unchecked.message
+
+
+def test_a_dry_run_guards_with_the_locked_prices_and_lists_the_region_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AMLGEN_EMULATOR", "AMLGEN_EMULATOR_SECRET", *CLEAN_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AMLGEN_TODAY", TODAY)
+    proj = make_project(tmp_path / "p")
+    budget(proj, "prod", region="eastus", max_per_hour=5)
+    done = generator.run("prod", project_dir=proj, backend="cli", dry_run=True)
+    assert done.plan[0] == (
+        "az ml workspace show --query location -o tsv  # budget guard: prices are regional"
+    )
+    data = yaml.safe_load((proj / LOCK_FILE).read_text())
+    data["prices"] = [
+        {"size": A100, "region": "eastus", "currency": "USD", "per_hour": 3.0, "meter": "m",
+         "product": "p", "read_from": "r", "filter": "f", "read_on": TODAY},
+    ]  # fmt: skip
+    (proj / LOCK_FILE).write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(WorkflowError, match=r"\$6.00/h .*prices: params/registry.lock, read 2026"):
+        generator.run("prod", project_dir=proj, backend="sdk", dry_run=True)
