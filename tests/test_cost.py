@@ -126,6 +126,9 @@ def test_the_stand_in_filters_pages_and_marks_its_fixtures(emu: Emulator) -> Non
     with pytest.raises(urllib.error.HTTPError) as bad:
         get(emu, "%24filter=armSkuName%20like%20%27x%27")
     assert bad.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        get(emu, "currencyCode=%27XYZ%27")
+    assert unknown.value.code == 400
 
 
 def test_the_linux_pay_as_you_go_meter_is_read_across_pages(emu: Emulator) -> None:
