@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .catalog import azure_limits
+
 # --- names -------------------------------------------------------------------------------------
 
 ONLINE_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$")  # endpoint, deployment
@@ -210,9 +212,15 @@ def finetune_input(name: str, value: Any) -> str | None:
     return bound.problem(value) if bound else None
 
 
-REQUEST_TIMEOUT_MS = Bound(1, 180_000, "ms", "the managed online endpoint maximum")
+REQUEST_TIMEOUT_MS = Bound(
+    1, azure_limits.REQUEST_TIMEOUT_MS.value, "ms", "the managed online endpoint maximum"
+)
 MAX_CONCURRENT_REQUESTS = Bound(1, 1000)
-INSTANCE_COUNT = Bound(1, 50, why="Azure's default per-deployment limit; 3+ for availability")
+INSTANCE_COUNT = Bound(
+    1,
+    azure_limits.INSTANCES_PER_DEPLOYMENT.value,
+    why="Azure's default per-deployment limit; 3+ for availability",
+)
 TRAFFIC_PERCENT = Bound(0, 100, "%")
 # Azure's minimum is 1 for each; the upper ends are an hour (a model that takes longer to
 # load is misconfigured) and a thousand attempts.

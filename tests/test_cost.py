@@ -420,12 +420,12 @@ def test_plan_prices_live_then_from_the_lock_then_in_gpu_hours(
     flow: tuple[Emulator, Path],
 ) -> None:
     emu, proj = flow
-    budget(proj, "prod", region="eastus", max_per_hour=5, max_per_job=100)
+    budget(proj, "prod", region="eastus2", max_per_hour=5, max_per_job=100)
     live = json.loads(
         plan(proj, emu, "--env", "prod", "--backend", "sdk", "--format", "json").stdout
     )
     cost = live["cost"]
-    assert (cost["currency"], cost["region"], cost["prices"]) == ("USD", "eastus", "live")
+    assert (cost["currency"], cost["region"], cost["prices"]) == ("USD", "eastus2", "live")
     assert cost["per_hour"] == {"planned": 6.0, "now": 0.0, "change": 6.0}
     assert cost["job_ceiling"] == 75.0  # 1 node × (720 min + 30 min idle) × $6.00
     by = {r["kind"]: r for r in cost["resources"]}
@@ -449,14 +449,14 @@ def test_plan_prices_live_then_from_the_lock_then_in_gpu_hours(
     # The prices API is down: the lock's prices, dated, and one note.
     emu.add_fault({"fault": "prices", "answer": "unavailable"})
     down = plan(proj, emu, "--env", "prod", "--backend", "sdk").stdout
-    assert "Cost (USD, eastus):" in down and "stays up: unknown per hour" not in down
+    assert "Cost (USD, eastus2):" in down and "stays up: unknown per hour" not in down
     assert "job ceiling" not in down and "25 GPU-hours" in down
     assert down.count("note: prices API unreachable") == 1
     emu.faults.take_prices()
     assert generator.lock(proj, emulator=emu.url, on=DAY).prices == 2
     emu.add_fault({"fault": "prices", "answer": "unavailable"})
     offline = plan(proj, emu, "--env", "prod", "--backend", "sdk").stdout
-    assert f"Cost (USD, eastus; prices: params/registry.lock, read {TODAY}):" in offline
+    assert f"Cost (USD, eastus2; prices: params/registry.lock, read {TODAY}):" in offline
     assert "job ceiling $75.00" in offline and "note: prices API unreachable" in offline
 
     # --no-prices: GPU-hours and node-hours, one note, no money.
@@ -505,7 +505,7 @@ def test_the_budget_guard_refuses_before_anything_is_created(
     assert str(err.value) == (
         "over budget, nothing was created: budget.max_per_hour is $5.00/h, the run costs "
         f"$6.00/h (online deployment ultrachat-completion-prod/demo: 2 × {A100} at $3.00/h = "
-        f"$6.00/h) [eastus; prices: {prices.EMULATOR_SOURCE}, read {TODAY}]: lower the counts "
+        f"$6.00/h) [eastus2; prices: {prices.EMULATOR_SOURCE}, read {TODAY}]: lower the counts "
         "or sizes, or raise the budget in params"
     )
     with pytest.raises(WorkflowError, match=r"^over budget, nothing was created: budget.max_per"):
@@ -533,7 +533,7 @@ def test_within_budget_runs_and_an_unknown_price_only_warns(flow: tuple[Emulator
     lines.clear()
     generator.deploy("dev", project_dir=proj, backend="sdk", log=lines.append)
     warned = [ln for ln in lines if ln.startswith("warning: budget.max_per_hour not checked")]
-    assert len(warned) == 1 and "no price for Standard_NC24ads_A100_v4 in eastus" in warned[0]
+    assert len(warned) == 1 and "no price for Standard_NC24ads_A100_v4 in eastus2" in warned[0]
     assert any("unexpected unit 1/Day" in ln for ln in lines)
     generator.teardown("dev", project_dir=proj, backend="sdk")
 
@@ -582,3 +582,4 @@ def test_a_dry_run_guards_with_the_locked_prices_and_lists_the_region_read(
     (proj / LOCK_FILE).write_text(yaml.safe_dump(data, sort_keys=False))
     with pytest.raises(WorkflowError, match=r"\$6.00/h .*prices: params/registry.lock, read 2026"):
         generator.run("prod", project_dir=proj, backend="sdk", dry_run=True)
+

@@ -203,7 +203,7 @@ def test_fresh_workspace_plans_everything_as_create(emu: Any, tmp_path: Path, ba
         "  = registry component azureml/chat_completion_pipeline:0.0.82: exists\n"
         "  = registry model azureml/Phi-4:8: exists\n"
         # Priced from the emulator's Retail Prices stand-in (fixtures: $3.00 per GPU-hour).
-        f"Cost (USD, eastus; prices: {FIXTURES}, read {TODAY}):\n"
+        f"Cost (USD, eastus2; prices: {FIXTURES}, read {TODAY}):\n"
         f"  compute gpu-a100: 0 × {A100} (1 GPU) while idle = $0.00/h\n"
         "  job azureml/dev/pipeline-job.yml: at most 1 node × 12.5 h (job.timeout_minutes 720 + "
         f"0.5 h idle) of {A100} (1 GPU) at $3.00/h = $37.50 (12.5 node-hours, 12.5 GPU-hours)\n"
@@ -290,7 +290,7 @@ def test_out_of_band_changes_show_as_drift_in_every_format(emu: Any, tmp_path: P
     assert md.exit_code == 0
     assert md.stdout.startswith(  # the cost change first: 3 instances now, 1 committed
         "### amlgen plan: `dev`\n\n**Cost: -$6.00/h ($9.00/h now → $3.00/h while it stays "
-        "up)** · job ceiling $37.50 · USD, eastus; prices: "
+        "up)** · job ceiling $37.50 · USD, eastus2; prices: "
         f"{FIXTURES}, read {TODAY}\n\n"
         "**Plan: 0 to create, 3 to update (3 drift), 2 unchanged.**\n"
     )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .arm import LOCATION, PROVIDER, ApiError, Family, Finisher, Handler, Request, Response
+from .arm import DEFAULT_REGION, PROVIDER, ApiError, Family, Finisher, Handler, Request, Response
 from .faults import Faults
 from .routes import FAMILIES
 from .scoring import ScoringServer
@@ -47,8 +47,10 @@ class Api:
         deploy_seconds: float,
         poll_seconds: int,
         families: tuple[Family, ...] = FAMILIES,
+        region: str = DEFAULT_REGION,
     ) -> None:
         self.store = store
+        self.region = region  # the workspace's region (`--region`)
         self.faults = faults
         self.workdir = workdir
         self.job_seconds = job_seconds
@@ -109,7 +111,8 @@ class Api:
 
     def op_headers(self, req: Request, op_id: str) -> dict[str, str]:
         """The headers of a 201/202 answer whose work goes on (the SDK polls the first)."""
-        base = f"{self.url}subscriptions/{req.m['sub']}/providers/{PROVIDER}/locations/{LOCATION}"
+        sub = req.m["sub"]
+        base = f"{self.url}subscriptions/{sub}/providers/{PROVIDER}/locations/{self.region}"
         q = "?api-version=2024-10-01"
         return {
             "Azure-AsyncOperation": f"{base}/mfeOperationsStatus/{op_id}{q}",

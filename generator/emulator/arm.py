@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .api import Api
 
-LOCATION = "eastus"
+LOCATION = "eastus"  # the `azureml` registry's region
+# The workspace's region unless `--region` says otherwise: one where every path amlgen supports
+# is offered (Phi-4 serverless fine-tuning and deployment among them).
+DEFAULT_REGION = "eastus2"
 PROVIDER = "Microsoft.MachineLearningServices"
 ARM = rf"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/{PROVIDER}"
 WS = ARM + r"/workspaces/(?P<ws>[^/]+)"

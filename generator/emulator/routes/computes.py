@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ... import catalog
+from .. import quota
 from ..arm import (
-    LOCATION,
     PROVIDER,
     WS,
     ApiError,
@@ -54,13 +54,19 @@ def put_compute(api: Api, req: Request) -> Response:
     size = inner.get("vmSize")
     if size and catalog.vm_size(str(size)) is None:
         raise ApiError(
-            400, "BadRequest", f"The VM size '{size}' is not supported in region {LOCATION}."
+            400, "BadRequest", f"The VM size '{size}' is not supported in region {api.region}."
         )
     vm = catalog.vm_size(str(size)) if size else None
     if vm is not None and vm.retired:
         raise ApiError(400, "BadRequest", f"The VM size '{vm.name}' was retired on {vm.retired}.")
+    if vm is not None and not quota.offered(api, vm.name):
+        raise quota.not_offered(api, vm.name, "compute clusters")
     with api.store.lock:
         existing = api.data["computes"].get(name)
+        if existing is None and vm is not None:
+            nodes = int((inner.get("scaleSettings") or {}).get("maxNodeCount") or 1)
+            low = str(inner.get("vmPriority") or "").lower() == "lowpriority"
+            quota.check_cluster(api, vm.name, nodes, low)
         res = copy.deepcopy(body)
         res.update(
             id=f"{ws_id(req)}/computes/{name}",
@@ -68,7 +74,7 @@ def put_compute(api: Api, req: Request) -> Response:
             type=f"{PROVIDER}/workspaces/computes",
             systemData=system_data(),
         )
-        res.setdefault("location", LOCATION)
+        res.setdefault("location", api.region)
         p = res.setdefault("properties", {})
         p["provisioningState"] = "Updating" if existing else "Creating"
         p.setdefault("properties", {}).update(

@@ -6,12 +6,11 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ... import catalog
+from .. import quota
 from ..arm import (
     CONTAINER,
     DATASTORE,
     LOC,
-    LOCATION,
     PROVIDER,
     WS,
     ApiError,
@@ -40,7 +39,7 @@ def get_workspace(api: Api, req: Request) -> Response:
             "id": wid,
             "name": req.m["ws"],
             "type": f"{PROVIDER}/workspaces",
-            "location": LOCATION,
+            "location": api.region,
             "kind": "Default",
             "tags": {},
             "identity": {"type": "SystemAssigned"},
@@ -51,7 +50,7 @@ def get_workspace(api: Api, req: Request) -> Response:
                 "discoveryUrl": f"{api.url}discovery",
                 "workspaceId": str(uuid.UUID(int=1)),
                 "storageAccount": f"{_storage_prefix(req)}/storageAccounts/emulatorstore",
-                "mlFlowTrackingUri": f"azureml://{LOCATION}.api.azureml.ms/mlflow/v1.0{wid}",
+                "mlFlowTrackingUri": f"azureml://{api.region}.api.azureml.ms/mlflow/v1.0{wid}",
                 "provisioningState": "Succeeded",
                 "publicNetworkAccess": "Enabled",
                 "hbiWorkspace": False,
@@ -92,27 +91,18 @@ def get_datastore(api: Api, req: Request) -> Response:
 
 
 def list_vm_sizes(api: Api, req: Request) -> Response:
-    sizes = []
-    for name in catalog.vm_size_names():
-        vm = catalog.vm_size(name)
-        assert vm is not None
-        if vm.retired:
-            continue  # retired sizes are no longer offered in the region
-        sizes.append(
-            {
-                "name": vm.name,
-                "family": "standardNCADSA100v4Family" if vm.gpus else "standardDFamily",
-                "vCPUs": max(2, 24 * vm.gpus),
-                "gpus": vm.gpus,
-                "osVhdSizeMB": 1047552,
-                "maxResourceVolumeMB": 65536,
-                "memoryGB": float(max(14, 220 * vm.gpus)),
-                "lowPriorityCapable": True,
-                "premiumIO": True,
-                "supportedComputeTypes": ["AmlCompute", "ComputeInstance"],
-            }
-        )
-    return Response(200, {"value": sizes})
+    return Response(200, {"value": quota.size_rows(api)})
+
+
+def list_usages(api: Api, req: Request) -> Response:
+    return Response(200, {"value": quota.usage_rows(api, req.m["sub"], req.m["loc"])})
+
+
+def discovery(api: Api, req: Request) -> Response:
+    """The workspace's service hosts (its `discoveryUrl`): every one is the emulator."""
+    host = api.url.rstrip("/")
+    keys = ("api", "catalog", "experimentation", "gallery", "history", "hyperdrive")
+    return Response(200, {k: host for k in (*keys, "labeling", "modelmanagement", "pipelines")})
 
 
 def get_operation(api: Api, req: Request) -> Response:
@@ -158,6 +148,8 @@ FAMILY = Family(
     (
         Route("GET", WS, get_workspace),
         Route("GET", LOC + r"/vmSizes", list_vm_sizes),
+        Route("GET", LOC + r"/usages", list_usages),
+        Route("GET", r"/discovery", discovery),
         Route("GET", LOC + r"/mfeOperationsStatus/(?P<op>[^/]+)", get_operation),
         Route("GET", LOC + r"/mfeOperationResults/(?P<op>[^/]+)", get_operation_result),
         Route("GET", WS + r"/datastores", list_datastores),
