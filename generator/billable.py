@@ -9,7 +9,8 @@ budget guard, `validate` and `amlgen lock` count the same things:
 
   job                  the fine-tuning job: `compute.nodes` nodes of the job's size for at most
                        `job.timeout_minutes` (the time `run` waits; the service does not stop the
-                       job then), plus the cluster's idle time before it scales down; a
+                       job then, only after Azure's longest job, azure_limits.JOB_DAYS), plus
+                       the cluster's idle time before it scales down; a
                        fine-tuning job's `instance_types` lists sizes the service picks from
   compute              the cluster's `min_instances` nodes, up while the cluster exists
   online_deployment    `instance_count` instances of `instance_type`, up while it exists
@@ -24,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import catalog, names
+from .catalog import azure_limits
 from .params import Resolved
 
 JOB = "job"
@@ -49,6 +51,7 @@ class Use:
     hours: float | None = None
     idle_hours: float = 0.0  # part of `hours`: a cluster's idle time before it scales down
     timeout_minutes: int | None = None
+    low_priority: bool = False  # priced at pay-as-you-go all the same: an upper bound
 
     @property
     def title(self) -> str:
@@ -94,7 +97,10 @@ def billable(resolved: Resolved) -> Billable:
     p = resolved.params
     out_dir = f"{names.OUTPUT_DIR}/{resolved.env}"
     timeout = p.job.timeout_minutes
-    hours = timeout / 60
+    low = p.compute.kind == "cluster" and p.compute.tier == "low_priority"
+    # Azure stops a job after 21 days (7 on low priority): no ceiling beyond that.
+    days = (azure_limits.LOW_PRIORITY_JOB_DAYS if low else azure_limits.JOB_DAYS).value
+    hours = min(timeout / 60, days * 24)
     uses: list[Use] = []
     finetuning_job = p.method == "finetuning_job"
     job_file = (
@@ -104,8 +110,10 @@ def billable(resolved: Resolved) -> Billable:
     if p.compute.kind == "cluster" and size:
         idle = p.compute.idle_time_before_scale_down / 3600
         cluster = f"{out_dir}/{names.COMPUTE_FILE}"
-        uses.append(Use(COMPUTE, p.compute.name, cluster, (size,), p.compute.min_instances))
-        job = Use(JOB, job_file, job_file, (size,), p.compute.nodes, hours + idle, idle, timeout)
+        idle_nodes = p.compute.min_instances
+        uses.append(Use(COMPUTE, p.compute.name, cluster, (size,), idle_nodes, low_priority=low))
+        nodes = p.compute.nodes
+        job = Use(JOB, job_file, job_file, (size,), nodes, hours + idle, idle, timeout, low)
     elif finetuning_job and p.compute.kind == "instance_types":
         sizes = tuple(canonical_size(s) for s in p.compute.instance_types)
         job = Use(JOB, job_file, job_file, sizes, 1, hours, 0.0, timeout)

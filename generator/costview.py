@@ -37,6 +37,13 @@ def _why(est: Estimate, ln: Line) -> str:
 
 
 def _line_text(est: Estimate, ln: Line) -> str:
+    text = _line(est, ln)
+    if ln.use.low_priority and ln.quote is not None:
+        text += " (low priority: priced at pay-as-you-go, an upper bound)"
+    return text
+
+
+def _line(est: Estimate, ln: Line) -> str:
     use, q, cur = ln.use, ln.quote, est.currency
     if not use.sizes:
         return f"{use.title}: {ln.why} ({DETAIL.get(use.kind, 'no VM size')})"

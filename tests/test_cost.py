@@ -583,3 +583,37 @@ def test_a_dry_run_guards_with_the_locked_prices_and_lists_the_region_read(
     with pytest.raises(WorkflowError, match=r"\$6.00/h .*prices: params/registry.lock, read 2026"):
         generator.run("prod", project_dir=proj, backend="sdk", dry_run=True)
 
+
+def _quote(size: str, per_hour: float, region: str = "eastus2") -> prices.Quote:
+    return prices.Quote(size, region, "USD", per_hour, "m", "p", "r", "f", TODAY, "test")
+
+
+def test_what_bills_and_its_arithmetic_offline() -> None:
+    from generator.billable import billable
+    from generator.costs import LOCK, Book, estimate
+
+    locked = {q.key(): q for q in (_quote(A100, 3.0), _quote(A100X2, 6.0))}
+    # Azure stops a job after 7 days on low priority: a 30-day timeout is priced at 7 days,
+    # plus the cluster's idle half hour; low priority is priced at pay-as-you-go (an upper bound).
+    low = load_params(
+        "prod", ROOT, ["job.timeout_minutes=43200", "compute.tier=low_priority", "compute.nodes=2"]
+    )
+    est = estimate(billable(low), Book("eastus2", "USD", LOCK, locked))
+    job = est.job
+    assert job is not None and job.use.hours == 7 * 24 + 0.5 and job.use.count == 2
+    assert job.ceiling == 2 * (7 * 24 + 0.5) * 6.0 and job.gpu_hours == 2 * 2 * (7 * 24 + 0.5)
+    from generator import costview
+
+    assert "(low priority: priced at pay-as-you-go, an upper bound)" in costview.text(est)[2]
+    # The service picks one of several instance types: the dearest prices the ceiling.
+    picks = load_params(
+        "serverless",
+        ROOT,
+        ["compute.kind=instance_types", f"compute.instance_types=[{A100}, {A100X2}]"],
+    )
+    line = estimate(billable(picks), Book("eastus2", "USD", LOCK, locked)).job
+    assert line is not None and (line.size, line.ceiling) == (A100X2, 12 * 6.0)
+    # No region, no price: GPU-hours and node-hours still.
+    dev = estimate(billable(load_params("dev", ROOT)), Book(None, "USD", LOCK, locked))
+    assert dev.per_hour is None and dev.job is not None and dev.job.gpu_hours == 12.5
+    assert dev.job.why == "not priced: no region (set budget.region)"
