@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .catalog import azure_limits
 from .reading import clip
 
 # --- names -------------------------------------------------------------------------------------
@@ -222,9 +223,15 @@ def finetune_input(name: str, value: Any) -> str | None:
     return bound.problem(value) if bound else None
 
 
-REQUEST_TIMEOUT_MS = Bound(1, 180_000, "ms", "the managed online endpoint maximum")
+REQUEST_TIMEOUT_MS = Bound(
+    1, azure_limits.REQUEST_TIMEOUT_MS.value, "ms", "the managed online endpoint maximum"
+)
 MAX_CONCURRENT_REQUESTS = Bound(1, 1000)
-INSTANCE_COUNT = Bound(1, 50, why="Azure's default per-deployment limit; 3+ for availability")
+INSTANCE_COUNT = Bound(
+    1,
+    azure_limits.INSTANCES_PER_DEPLOYMENT.value,
+    why="Azure's default per-deployment limit; 3+ for availability",
+)
 TRAFFIC_PERCENT = Bound(0, 100, "%")
 # Azure's minimum is 1 for each; the upper ends are an hour (a model that takes longer to
 # load is misconfigured) and a thousand attempts.
@@ -244,6 +251,8 @@ IDLE_SECONDS = Bound(0, 7 * 24 * 3600, "s")
 JOB_TIMEOUT_MINUTES = Bound(1, 30 * 24 * 60, "minutes", "30 days")
 SPLIT_PERCENT = Bound(0, 100, "%", lo_open=True)
 SEED = Bound(0, 2**32 - 1)
+# Budgets are in the price currency; above a million an hour or a job is a typo, not a budget.
+BUDGET = Bound(0, 1_000_000, lo_open=True, why="an amount in budget.currency")
 INFERENCE: dict[str, Bound] = {
     "temperature": Bound(0, 2),
     "top_p": Bound(0, 1),
@@ -263,6 +272,19 @@ def probe(kind: str, key: str, value: Any) -> str | None:
         return f"is fixed at {LIVENESS_SUCCESS_THRESHOLD} for a liveness probe, got {clip(value)}"
     bound = PROBE.get(key)
     return bound.problem(value) if bound else None
+
+
+REGION_NAME = re.compile(r"^[a-z][a-z0-9]{1,39}$")
+
+
+def region_name(name: str) -> str | None:
+    """An Azure region as ARM and the price list name it: `eastus2`, not `East US 2`."""
+    if REGION_NAME.match(name):
+        return None
+    return (
+        f"region {name!r}: the ARM name, lower-case letters and digits (e.g. eastus2, "
+        "swedencentral; `az account list-locations -o table` lists them)"
+    )
 
 
 def scale(min_instances: Any, max_instances: Any) -> str | None:

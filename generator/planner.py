@@ -17,6 +17,7 @@ from .errors import WorkflowError
 from .params import Resolved, load_params
 from .planning import Plan, make_plan
 from .preflight import stale_files
+from .pricing import plan_estimate
 from .rendering import render
 from .state import State
 from .workspace import Workspace, redact, resolve_workspace
@@ -55,6 +56,7 @@ def plan(
     resource_group: str | None = None,
     workspace_name: str | None = None,
     job: str | None = None,
+    prices: bool = True,
 ) -> Plan:
     """What applying the rendered files of `env` would change in the workspace, and drift.
 
@@ -64,6 +66,8 @@ def plan(
     `job` names the job the model version is registered from (default: the recorded one, if
     any). Both methods: the pipeline's resources, or the fine-tuning job's (the model version
     it registers, the serverless endpoint or the online one, a marketplace subscription).
+    The plan carries what it costs (`Plan.cost`, generator/pricing.py): prices from the Retail
+    Prices API (the lock when it cannot be read), or, with `prices=False`, GPU- and node-hours.
     Errors are `WorkflowError`s with one line.
     """
     root = Path(project_dir)
@@ -89,7 +93,9 @@ def plan(
                 )
             assets = _assets(resolved, root / names.OUTPUT_DIR / env, root)
             recorded = job or recorded_job(root, env, assets.model_name, assets.model_version)
-            return make_plan(env, assets, read, reader.name, job=recorded)
+            result = make_plan(env, assets, read, reader.name, job=recorded)
+            result.cost = plan_estimate(resolved, reader, ws, root, result.resources, prices)
+            return result
         with tempfile.TemporaryDirectory(prefix="amlgen-plan-") as tmp:
             # The files `render --set` would write, in a copy of the project's layout, so every
             # file is named as in the project (azureml/<env>/deployment.yml).
@@ -99,7 +105,9 @@ def plan(
                 target.write_text(text, encoding="utf-8")
             assets = _assets(resolved, Path(tmp) / names.OUTPUT_DIR / env, Path(tmp))
             recorded = job or recorded_job(root, env, assets.model_name, assets.model_version)
-            return make_plan(env, assets, read, reader.name, job=recorded)
+            result = make_plan(env, assets, read, reader.name, job=recorded)
+        result.cost = plan_estimate(resolved, reader, ws, root, result.resources, prices)
+        return result
     except WorkflowError as exc:
         raise WorkflowError(redact(str(exc), ws.masks())) from None
 

@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from . import names
+from . import costview, names
 from .backends.base import Assets, ModelInfo, TransientError, entity_dict
 from .backends.finetune import FinetuneAssets
 from .catalog.uri import COMPONENTS, MODELS, parse_registry_uri, registry_uri
@@ -45,6 +45,9 @@ from .normalise import (
     show,
 )
 from .rendering import model_path
+
+if TYPE_CHECKING:
+    from .costs import Estimate
 
 FORMAT_VERSION = 1
 FORMATS = ("text", "json", "markdown")
@@ -138,6 +141,7 @@ class Plan:
     env: str
     backend: str
     resources: list[ResourcePlan]
+    cost: Estimate | None = None  # what it will cost (generator/pricing.py), when priced
 
     @property
     def changed(self) -> bool:
@@ -165,6 +169,7 @@ class Plan:
             "changes": self.changed,
             "summary": self.summary(),
             "resources": [r.to_dict() for r in self.resources],
+            **({"cost": costview.as_dict(self.cost)} if self.cost is not None else {}),
         }
 
     def summary_line(self) -> str:
@@ -204,11 +209,15 @@ class Plan:
             lines.extend(f"      {c.text()}" for c in r.changes)
             if r.note:
                 lines.append(f"      {r.note}")
+        lines += costview.text(self.cost) if self.cost is not None else []
         lines.append(self.summary_line())
         return "\n".join(lines) + "\n"
 
     def _markdown(self) -> str:
-        lines = [f"### amlgen plan: `{self.env}`", "", f"**{self.summary_line()}**", ""]
+        lines = [f"### amlgen plan: `{self.env}`", ""]
+        if self.cost is not None:  # the cost change first, as reviewers know it from infracost
+            lines += [costview.markdown_headline(self.cost), ""]
+        lines += [f"**{self.summary_line()}**", ""]
         lines += ["| | resource | action |", "| --- | --- | --- |"]
         for r in self.resources:
             lines.append(f"| {_SIGNS.get(r.action, '?')} | `{r.title}` | {self._label(r)} |")
@@ -216,17 +225,20 @@ class Plan:
         if detailed:
             lines += ["", "<details><summary>Changes</summary>", ""]
             for r in detailed:
-                lines += [f"**{r.title}** ({self._label(r)})", "", "```diff"]
+                lines += [f"**{r.title}** ({self._label(r)})", ""]
+                lines += ["```diff"] if r.changes else []  # a note alone needs no diff
                 for c in r.changes:
                     if c.old is not None:
                         lines.append(f"- {c.path}: {show(c.old)}")
                     if c.new is not None:
                         lines.append(f"+ {c.path}: {show(c.new)}")
-                lines.append("```")
+                lines += ["```"] if r.changes else []
                 if r.note:
-                    lines += ["", r.note]
+                    lines += ["", r.note] if r.changes else [r.note]
                 lines.append("")
             lines.append("</details>")
+        if self.cost is not None:
+            lines += ["", *costview.markdown_details(self.cost)]
         return "\n".join(lines) + "\n"
 
 

@@ -1,8 +1,9 @@
 """Pre-flight: everything checked before a command spends money, in this one place.
 
 In order: the rendered files match the params, the model is not retired, the offline validation
-passes, the data files exist; then, live through the backend's small read/create primitives (the
-same for `az ml` and the SDK): the base model exists in its registry and allows the fine-tuning
+passes, the data files exist, the run stays within the params' budget (`check_budget`); then,
+live through the backend's small read/create primitives (the same for `az ml` and the SDK):
+the base model exists in its registry and allows the fine-tuning
 size, the model version the run will register is free (a taken one would fail after the
 training), and the cluster exists (created from compute.yml when missing), is not Failed, has
 the rendered size and enough GPUs.
@@ -12,17 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import lifecycle, reading
+from . import costs, lifecycle, pricing, reading
 from .backends import Assets, Backend, FinetuneAssets
 from .backends.readers import enum_value
+from .billable import billable
 from .catalog import lockfile
 from .catalog.allow_lists import finetune_refusal, inference_warning
 from .catalog.metadata import version_entry
 from .errors import WorkflowError
 from .params import Resolved
 from .rendering import render
+from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .costs import Estimate
 
 Warn = Callable[[str], None]
 
@@ -86,6 +92,63 @@ def check_data(assets: Assets, env: str, request: bool) -> None:
     if missing:
         names = ", ".join(assets.rel(p) for p in missing)
         raise WorkflowError(f"data file(s) missing: {names}: run `amlgen data --env {env}` first")
+
+
+def check_budget(
+    resolved: Resolved,
+    backend: Backend,
+    ws: Workspace,
+    project_dir: Path,
+    warn: Warn,
+    *,
+    job: bool,
+    hour: bool,
+) -> Estimate | None:
+    """The budget guard: refuse before anything is created when the run would exceed
+    `budget.max_per_job` (a new job's ceiling) or `budget.max_per_hour` (what stays up), in one
+    line with the figures. Prices: the API, else the lock (a dry run: the lock; the region read
+    is listed). A price that cannot be known leaves its limit unchecked with one warning: like
+    a quota that cannot be read, it does not block the run."""
+    b = resolved.params.budget
+    budget = b.model_copy(
+        update={
+            "max_per_job": b.max_per_job if job else None,
+            "max_per_hour": b.max_per_hour if hour else None,
+        }
+    )
+    if budget.max_per_job is None and budget.max_per_hour is None:
+        return None
+    notes: list[str] = []
+    region = pricing.live_region(backend, resolved, notes, f"budget guard: {pricing.REGION_NOTE}")
+    mode = costs.LOCK if backend.dry_run else costs.LIVE
+    book = pricing.make_book(resolved, ws, project_dir, region, mode)
+    est = costs.estimate(billable(resolved), book, None, budget)
+    for line in [*notes, *book.notes]:
+        warn(f"note: {line}")
+    for line in book.warnings:
+        warn(f"warning: {line}")
+    cur = est.currency
+    over = [c for c in est.checks() if c.over]
+    if over:
+        parts = []
+        for c in over:
+            unit = "/h" if c.limit == "max_per_hour" else ""
+            parts.append(
+                f"budget.{c.limit} is {costs.money(c.allowed, cur)}{unit}, the run costs "
+                f"{costs.money(c.cost or 0, cur)}{unit} ({c.figures})"
+            )
+        where = f"{est.region}; prices: {'; '.join(est.sources())}"
+        raise WorkflowError(
+            f"over budget, nothing was created: {'; '.join(parts)} [{where}]: lower the "
+            "counts or sizes, or raise the budget in params"
+        )
+    for c in est.checks():
+        if c.cost is None:
+            hourly = c.limit == "max_per_hour"
+            lines = [ln for ln in est.unpriced if ln.use.stays_up == hourly]
+            missing = ", ".join(costs.figure(ln, cur) for ln in lines)
+            warn(f"warning: budget.{c.limit} not checked: {missing}")
+    return est
 
 
 # --- live ------------------------------------------------------------------------------------

@@ -172,13 +172,18 @@ class Flow:
         if self.default_assets:
             preflight.check_fresh(self.resolved, self.project_dir)
 
-    def preflight(self, request: bool, live: bool = True) -> None:
-        """Fresh assets, lifecycle, offline validation, data files, then the live checks (for a
-        new job: `submit` always submits one)."""
+    def preflight(
+        self, request: bool, live: bool = True, job: bool = True, hour: bool = False
+    ) -> None:
+        """Fresh assets, lifecycle, offline validation, data files, the budget (a new `job`'s
+        ceiling, what stays up per `hour`), then the live checks (for a new job: `submit`
+        always submits one)."""
         self.check_fresh()
         preflight.check_lifecycle(self.resolved, self.project_dir, self.ws.emulated, self.say)
         preflight.validate_offline(self.assets_dir, self.project_dir)
         preflight.check_data(self.assets, self.opts.env, request)
+        args = (self.resolved, self.backend, self.ws, self.project_dir, self.say)
+        preflight.check_budget(*args, job=job, hour=hour and not self._deployed())
         if live:
             self.check_live(new_job=True)
 
@@ -465,7 +470,7 @@ class Flow:
             self.say(message)
             return self._outcome(message=message)
         if not invoke_done:
-            self.preflight(request=True, live=False)
+            self.preflight(request=True, live=False, job=not self._resumed_job(), hour=True)
             self.show_plan()  # after the offline refusals, before the live pre-flight acts
             self.check_live()
         response: str | None = None
@@ -566,7 +571,7 @@ class Flow:
     @envlock.exclusive("deploy")
     def deploy(self) -> Outcome:
         self._fingerprint_guard()
-        self.preflight(request=False, live=False)
+        self.preflight(request=False, live=False, job=False, hour=True)
         self.show_plan()
         with self._endpoint_guard():
             self._deploy()

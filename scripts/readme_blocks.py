@@ -6,9 +6,11 @@ A marker line
 
 is followed by a fenced block holding what `amlgen ARGS` prints on stdout, run in a fresh copy of
 the project (params/, azureml/, samples/ and data prepared from the shipped sample), with no
-workspace configured. SCENARIO is `offline` (nothing else) or `drift` (a local emulator where
-`amlgen run --keep-endpoint` ran, then someone scaled the deployment to 3 instances and moved
-its traffic away in the portal).
+workspace configured. SCENARIO is `offline` (nothing else), `fresh` (a local emulator with an
+empty workspace) or `drift` (a local emulator where `amlgen run --keep-endpoint` ran, then
+someone scaled the deployment to 3 instances and moved its traffic away in the portal).
+README.md and every docs/*.md are kept so. Prices are read on a fixed day (AMLGEN_TODAY), so a
+block does not go stale overnight; against the emulator they are its fixtures.
 
     python scripts/readme_blocks.py --check   # exit 1 with a diff when a block is stale (make test)
     python scripts/readme_blocks.py --write   # rewrite the blocks in place (make readme)
@@ -33,11 +35,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+# A block's fence may be longer than three backticks (```` around markdown that has fences).
 MARKER = re.compile(
-    r"^<!-- amlgen:output (?P<scenario>[a-z]+): (?P<args>.+?) -->\n```[a-z]*\n", re.M
+    r"^<!-- amlgen:output (?P<scenario>[a-z]+): (?P<args>.+?) -->\n(?P<fence>`{3,})[a-z]*\n",
+    re.M,
 )
-FENCE = "\n```\n"
-SCENARIOS = ("offline", "drift")
+SCENARIOS = ("offline", "fresh", "drift")
+DOCS = ROOT / "docs"
+TODAY = "2026-12-02"  # the day the blocks' prices are read on
 SAMPLE = "samples/ultrachat_200k_sample"
 # Nothing from the caller's shell may leak in: no workspace, no emulator, no real `az`.
 DROP = ("AZURE_", "AZUREML_", "AMLGEN_", "CI", "GITHUB_")
@@ -47,7 +52,7 @@ def blocks(text: str) -> list[tuple[re.Match[str], int]]:
     """Each marker and the offset just after its block's last line (where the fence starts)."""
     out = []
     for m in MARKER.finditer(text):
-        end = text.find(FENCE, m.end() - 1)
+        end = text.find(f"\n{m['fence']}\n", m.end() - 1)
         if end < 0:
             raise SystemExit(f"README.md: the block after {m.group(0).splitlines()[0]!r} is open")
         out.append((m, end + 1))
@@ -58,6 +63,7 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(DROP)}
     bin_dir = Path(sys.executable).parent
     env["PATH"] = os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"])  # no `az` on the PATH
+    env["AMLGEN_TODAY"] = TODAY
     env.update(extra or {})
     return env
 
@@ -118,6 +124,9 @@ def scenario(name: str, project: Path) -> Iterator[dict[str, str]]:
                 "AMLGEN_POLL_SECONDS": "0.1",
             }
         )
+        if name == "fresh":
+            yield env
+            return
         ran = amlgen(project, ["run", "--env", "dev", "--backend", "sdk", "--keep-endpoint"], env)
         if ran.returncode != 0:
             raise SystemExit(f"amlgen run failed:\n{ran.stderr}")
@@ -169,27 +178,32 @@ def main() -> int:
     mode.add_argument("--check", action="store_true", help="exit 1 with a diff when stale")
     mode.add_argument("--write", action="store_true", help="rewrite the blocks in README.md")
     args = parser.parse_args()
-    text = README.read_text(encoding="utf-8")
-    new = generate(text)
-    if new == text:
-        print("README.md: every output block matches the tool", file=sys.stderr)
-        return 0
-    if args.write:
-        tmp = README.with_name(f".README.md.{os.getpid()}.amlgen-tmp")
-        tmp.write_text(new, encoding="utf-8")
-        tmp.replace(README)
-        print("README.md: output blocks rewritten", file=sys.stderr)
-        return 0
-    sys.stdout.writelines(
-        difflib.unified_diff(
-            text.splitlines(True), new.splitlines(True), "README.md", "README.md (the tool now)"
+    stale = 0
+    for path in [README, *sorted(DOCS.glob("*.md"))]:
+        name = path.relative_to(ROOT).as_posix()
+        text = path.read_text(encoding="utf-8")
+        new = generate(text)
+        if new == text:
+            print(f"{name}: every output block matches the tool", file=sys.stderr)
+            continue
+        if args.write:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.amlgen-tmp")
+            tmp.write_text(new, encoding="utf-8")
+            tmp.replace(path)
+            print(f"{name}: output blocks rewritten", file=sys.stderr)
+            continue
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                text.splitlines(True), new.splitlines(True), name, f"{name} (the tool now)"
+            )
         )
-    )
-    print(
-        "error: README.md's output blocks no longer match the tool: `make readme`, review, commit",
-        file=sys.stderr,
-    )
-    return 1
+        print(
+            f"error: {name}'s output blocks no longer match the tool: `make readme`, review, "
+            "commit",
+            file=sys.stderr,
+        )
+        stale += 1
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -80,6 +80,36 @@ def test_fault_file_rules_get_defaults(tmp_path: Path) -> None:
         emulator.stop()
 
 
+def test_quota_region_and_failure_faults_are_checked(tmp_path: Path) -> None:
+    rules = tmp_path / "faults.yml"
+    rules.write_text(
+        "- {fault: quota, family: standardNCADSA100v4Family}\n"
+        "- {fault: region_sizes, drop: [Standard_NC24ads_A100_v4]}\n"
+        "- {fault: deployment_fails}\n"
+    )
+    emulator = Emulator(faults=rules, region="West US 3")
+    try:
+        assert emulator.region == "westus3"
+        assert emulator.faults.pending() == [
+            {"fault": "quota", "family": "standardNCADSA100v4Family", "limit": 0, "used": 0},
+            {"fault": "region_sizes", "drop": ["Standard_NC24ads_A100_v4"]},
+            {"fault": "deployment_fails", "reason": "liveness_probe"},  # the old form still works
+        ]
+    finally:
+        emulator.stop()
+    for rule, problem in [
+        ("{fault: deployment_fails, reason: gpu_on_fire}", "reason: must be one of liveness_probe"),
+        ("{fault: quota, limit: 3}", "family: a quota family name"),
+        ("{fault: quota, family: f, used: -1}", "used: must be an integer >= 0"),
+        ("{fault: region_sizes, drop: Standard_NC24ads_A100_v4}", "drop: must be a list"),
+    ]:
+        rules.write_text(f"- {rule}\n")
+        with pytest.raises(EmulatorError, match=f"rule 1: {problem}"):
+            Emulator(faults=rules)
+    with pytest.raises(EmulatorError, match=r"--region east/us: an Azure region's name"):
+        Emulator(region="east/us")
+
+
 # --- one emulator for the module ----------------------------------------------------------------
 
 
@@ -419,7 +449,12 @@ def test_fault_job_status(emu: Emulator, ml: Any, assets: Path, compute: str, st
     assert job.status == status
     assert "Running" in job.seen  # it ran first, then ended as the fault says
     if status == "Failed":
-        assert "fault injected" in job.properties["error"]
+        # A pipeline fails through a step: the error names the node, the child job says why.
+        assert "Failed nodes: /" in job.properties["error"]
+        children = list(ml.jobs.list(parent_job_name=job.name))
+        failed = [c for c in children if c.status == "Failed"]
+        assert len(failed) == 1 and failed[0].display_name
+        assert "fault injected" in ml.jobs.get(failed[0].name).properties["error"]
 
 
 @pytest.mark.slow

@@ -252,7 +252,7 @@ def test_run_serverless_end_to_end_leaves_no_endpoint(
         if m == "PUT" and "/serverlessEndpoints/" in p
     )
     model_id = body["properties"]["modelSettings"]["modelId"]
-    assert model_id.startswith("azureml://locations/eastus/workspaces/")
+    assert model_id.startswith("azureml://locations/eastus2/workspaces/")
     assert model_id.endswith(f"/models/{MODEL}/versions/1")
     # No key (43 url-safe characters, as the emulator makes them) in what was said or stored.
     stored = "".join(p.read_text() for p in (proj / ".amlgen").rglob("*") if p.is_file())

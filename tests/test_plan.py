@@ -23,6 +23,9 @@ from generator.cli import cli
 from generator.workspace import Workspace, make_token
 
 ENDPOINT = "ultrachat-completion-dev"
+A100 = "Standard_NC24ads_A100_v4"
+FIXTURES = "the local emulator's price stand-in (fixture prices, not Azure's)"
+TODAY = "2026-12-02"  # AMLGEN_TODAY in the emulator fixture: the day prices are read on
 CLEAN_ENV = {"AZURE_SUBSCRIPTION_ID": "", "AZURE_RESOURCE_GROUP": "", "AZUREML_WORKSPACE_NAME": ""}
 
 
@@ -140,6 +143,7 @@ def test_forbidden_fault_rule_is_checked_and_bounded() -> None:
 def emu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with emulator_mod.Emulator(job_seconds=0.5, deploy_seconds=0.3) as server:
         point_flow_at(server, tmp_path, monkeypatch)
+        monkeypatch.setenv("AMLGEN_TODAY", TODAY)
         yield server
 
 
@@ -199,6 +203,14 @@ def test_fresh_workspace_plans_everything_as_create(emu: Any, tmp_path: Path, ba
         f"  + traffic {ENDPOINT}: create\n"
         "  = registry component azureml/chat_completion_pipeline:0.0.82: exists\n"
         "  = registry model azureml/Phi-4:8: exists\n"
+        # Priced from the emulator's Retail Prices stand-in (fixtures: $3.00 per GPU-hour).
+        f"Cost (USD, eastus2; prices: {FIXTURES}, read {TODAY}):\n"
+        f"  compute gpu-a100: 0 × {A100} (1 GPU) while idle = $0.00/h\n"
+        "  job azureml/dev/pipeline-job.yml: at most 1 node × 12.5 h (job.timeout_minutes 720 + "
+        f"0.5 h idle) of {A100} (1 GPU) at $3.00/h = $37.50 (12.5 node-hours, 12.5 GPU-hours)\n"
+        f"  online deployment {ENDPOINT}/demo: 1 × {A100} (1 GPU) at $3.00/h = $3.00/h; "
+        "now none\n"
+        "  stays up: +$3.00/h ($0.00/h now → $3.00/h while it stays up); job ceiling $37.50\n"
         "Plan: 5 to create, 0 to update, 0 unchanged.\n"
     )
     assert result.stderr == ""
@@ -253,7 +265,9 @@ def test_out_of_band_changes_show_as_drift_in_every_format(emu: Any, tmp_path: P
     for backend in ("sdk", "cli"):
         code, data = plan_json(proj, emu, backend)
         assert code == 2
-        assert list(data) == ["format_version", "env", "backend", "changes", "summary", "resources"]
+        assert list(data) == [
+            "format_version", "env", "backend", "changes", "summary", "resources", "cost",
+        ]  # fmt: skip
         assert data["format_version"] == planning.FORMAT_VERSION and data["backend"] == backend
         assert data["summary"] == {
             "create": 0,
@@ -275,8 +289,11 @@ def test_out_of_band_changes_show_as_drift_in_every_format(emu: Any, tmp_path: P
 
     md = amlgen(proj, "plan", "--backend", "sdk", "--format", "markdown", env=emu_env(emu))
     assert md.exit_code == 0
-    assert md.stdout.startswith(
-        "### amlgen plan: `dev`\n\n**Plan: 0 to create, 3 to update (3 drift), 2 unchanged.**\n"
+    assert md.stdout.startswith(  # the cost change first: 3 instances now, 1 committed
+        "### amlgen plan: `dev`\n\n**Cost: -$6.00/h ($9.00/h now → $3.00/h while it stays "
+        "up)** · job ceiling $37.50 · USD, eastus2; prices: "
+        f"{FIXTURES}, read {TODAY}\n\n"
+        "**Plan: 0 to create, 3 to update (3 drift), 2 unchanged.**\n"
     )
     assert f"| ~ | `traffic {ENDPOINT}` | update (drift: changed outside amlgen) |" in md.stdout
     assert "```diff\n- traffic[demo]: 0\n+ traffic[demo]: 100\n```" in md.stdout

@@ -70,6 +70,15 @@ def test_fresh_workspace_plans_the_model_the_job_registers_and_the_serverless_en
         f"  + serverless endpoint {ENDPOINT}: create\n"
         "      billed per hour while it exists: `run` deletes it unless --keep-endpoint\n"
         "  = registry model azureml/Phi-4:8: exists\n"
+        # Serverless fine-tuning and a serverless deployment have no VM size: no price is
+        # published in the Retail Prices API, and the plan says so instead of making one up.
+        "Cost (USD):\n"
+        f"  job azureml/{ENV}/finetuning-job.yml: price not published (serverless fine-tuning "
+        "is billed by the service; the portal's Pricing and terms shows it)\n"
+        f"  serverless endpoint {ENDPOINT}: price not published (a serverless deployment bills "
+        "per hour while it exists; the portal's Pricing and terms shows it)\n"
+        f"  stays up: unknown per hour (serverless endpoint {ENDPOINT}: price not published); "
+        "job: price not published\n"
         "Plan: 2 to create, 0 to update, 0 unchanged.\n"
     )
     assert len(emu.snapshot()["requests"]) == before  # a plan changes nothing

@@ -417,6 +417,11 @@ class AzBackend:
         out = self._json(args)
         return registered_model(out) if isinstance(out, dict) else None
 
+    def workspace_region(self, note: str | None = None) -> str | None:
+        """The workspace's region (prices and quota are regional); None in a dry run."""
+        out = self._tsv(["ml", "workspace", "show", "--query", "location", "-o", "tsv"], note)
+        return out or None
+
     def workspace_ref(self) -> tuple[str, str]:
         """(region, workspace id): the parts of a serverless endpoint's model id."""
         # `az ml workspace show` names the workspace with -n/--name: it has no -w

@@ -358,6 +358,16 @@ class SdkBackend:
             found = self.client.jobs.get(job)
         return registered_model((getattr(found, "outputs", None) or {}).get("registered_model"))
 
+    def workspace_region(self, note: str | None = None) -> str | None:
+        """The workspace's region (prices and quota are regional); None in a dry run."""
+        if self.dry_run:
+            line = "ml_client.workspaces.get(ml_client.workspace_name).location"
+            self._say(line + (f"  # {note}" if note else ""))
+            return None
+        with self._guard("reading the workspace"):
+            ws = self.client.workspaces.get(self.client.workspace_name)
+        return str(ws.location) if ws.location else None
+
     def workspace_ref(self) -> tuple[str, str]:
         """(region, workspace id): the parts of a serverless endpoint's model id."""
         self._say(

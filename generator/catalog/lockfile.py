@@ -18,7 +18,9 @@ from typing import Any
 
 from .. import catalog, names
 from ..errors import AmlgenError, ParamsError
+from ..prices import Quote
 from ..yamlio import Document, read
+from . import pricelock
 
 LOCK_FILE = names.LOCK_FILE
 LOCK_VERSION = 1
@@ -72,6 +74,8 @@ class Lock:
     path: Path
     components: dict[tuple[str, str, str], Entry] = field(default_factory=dict)
     models: dict[tuple[str, str, str], Entry] = field(default_factory=dict)
+    # VM prices by (size, region, currency), lower-cased (catalog/pricelock.py).
+    prices: dict[tuple[str, str, str], Quote] = field(default_factory=dict)
 
     def entries(self) -> Iterator[Entry]:
         yield from self.components.values()
@@ -146,10 +150,12 @@ def parse(doc: Document, path: Path) -> Lock:
     data = doc.data
     if not isinstance(data, dict):
         raise _fail(doc, (), "the lock must be a mapping (lock_version, components, models)")
-    unknown = set(data) - {"lock_version", "components", "models"}
+    unknown = set(data) - {"lock_version", "components", "models", pricelock.SECTION}
     if unknown:
         raise _fail(
-            doc, (sorted(unknown)[0],), "unknown key (allowed: lock_version, components, models)"
+            doc,
+            (sorted(unknown)[0],),
+            "unknown key (allowed: lock_version, components, models, prices)",
         )
     if data.get("lock_version") != LOCK_VERSION:
         raise _fail(doc, ("lock_version",), f"must be {LOCK_VERSION}")
@@ -166,6 +172,8 @@ def parse(doc: Document, path: Path) -> Lock:
             if entry.key in target:
                 raise _fail(doc, (section, i), f"{entry.name} {entry.version} is locked twice")
             target[entry.key] = entry
+    if pricelock.SECTION in data:
+        lock.prices = pricelock.parse(doc, data[pricelock.SECTION], _fail, _day)
     return lock
 
 

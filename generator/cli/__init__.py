@@ -25,6 +25,7 @@ from .options import (
     ENV,
     JOB,
     KEEP_ENDPOINT,
+    NO_PRICES,
     RESOURCE_GROUP,
     SET,
     STREAM,
@@ -272,20 +273,29 @@ def run(ctx: click.Context, **options: Any) -> None:
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when something would, 1 on errors.",
 )
-@options(SET, EMULATOR, SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE)
+@options(SET, EMULATOR, SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE, NO_PRICES)
 @click.pass_context
 def plan_command(
-    ctx: click.Context, fmt: str, detailed_exitcode: bool, overrides: tuple[str, ...], **opts: Any
+    ctx: click.Context,
+    fmt: str,
+    detailed_exitcode: bool,
+    overrides: tuple[str, ...],
+    no_prices: bool,
+    **opts: Any,
 ) -> None:
     """Show what applying azureml/<env>/ would change in the workspace, and drift.
 
     Per resource: create, update (old -> new, marked drift when changed outside amlgen),
     no change, or cannot update (and what to do instead). Changes nothing. With --set, the
     params rendered with the override are planned, as `render --set` would write them.
+    Then what it costs: per resource and in total, per hour of what stays up (and the change
+    against what runs now) and the job's ceiling, with the budget (docs/cost.md).
 
     Example: amlgen plan --env dev --detailed-exitcode --format markdown
     """
-    result = generator.plan(project_dir=_project(ctx), overrides=overrides, **opts)
+    result = generator.plan(
+        project_dir=_project(ctx), overrides=overrides, prices=not no_prices, **opts
+    )
     click.echo(result.render(fmt), nl=False)
     if detailed_exitcode:
         sys.exit(result.exit_code)
@@ -425,14 +435,17 @@ def data(
 @click.option(
     "--seed", is_flag=True, help="Write the lock from the bundled catalog (no registry access)."
 )
+@NO_PRICES
 @click.pass_context
 def lock_command(
-    ctx: click.Context, check: bool, env: str, emulator: str | None, seed: bool
+    ctx: click.Context, check: bool, env: str, emulator: str | None, seed: bool, no_prices: bool
 ) -> None:
     """Pin what the registry says about the pinned component and models in params/registry.lock.
 
     Offline commands (render, validate) read the lock; commit it and review its diffs. With
-    --check, --env limits the check to that environment's pins (default: all).
+    --check, --env limits the check to that environment's pins (default: all). It also records
+    the price per hour of each VM size the environments use in their budget.region (Azure
+    Retail Prices API; --no-prices skips them); --check notes a changed price.
 
     Example: amlgen lock --check --env dev
     """
@@ -442,7 +455,10 @@ def lock_command(
         env=env if _given(ctx, "env") else None,
         emulator=emulator,
         seed=seed,
+        prices=not no_prices,
     )
+    for line in result.messages:
+        _err(line)
     for change in result.changes:
         click.echo(change.text())
     _err(result.summary())

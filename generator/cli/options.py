@@ -134,6 +134,11 @@ TIMEOUT = click.option(
     help="Minutes to wait for the job (default: job.timeout_minutes).",
 )
 JOB = click.option("--job", default=None, help="Job name (default: the recorded one).")
+NO_PRICES = click.option(
+    "--no-prices",
+    is_flag=True,
+    help="Read no prices (the Retail Prices API): GPU-hours and node-hours instead.",
+)
 TARGET = (ENV, BACKEND, DRY_RUN, ASSETS, EMULATOR, SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE)
 TARGET_KEYS = (
     "backend",

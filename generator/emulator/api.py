@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .arm import LOCATION, PROVIDER, ApiError, Family, Finisher, Handler, Request, Response
+from .arm import DEFAULT_REGION, PROVIDER, ApiError, Family, Finisher, Handler, Request, Response
 from .faults import Faults
 from .routes import FAMILIES
 from .scoring import ScoringServer
@@ -48,8 +48,10 @@ class Api:
         deploy_seconds: float,
         poll_seconds: int,
         families: tuple[Family, ...] = FAMILIES,
+        region: str = DEFAULT_REGION,
     ) -> None:
         self.store = store
+        self.region = region  # the workspace's region (`--region`)
         self.faults = faults
         self.workdir = workdir
         self.job_seconds = job_seconds
@@ -123,7 +125,9 @@ class Api:
         the resource (recordings/): Azure-AsyncOperation on the `status` route (None: none),
         Location on the operation's result (`result`), the resource itself (`resource`) or
         none, and Retry-After (the service sends none; see tests/conformance/accepted.yaml)."""
-        base = f"{self.url}subscriptions/{req.m['sub']}/providers/{PROVIDER}/locations/{LOCATION}"
+        base = (
+            f"{self.url}subscriptions/{req.m['sub']}/providers/{PROVIDER}/locations/{self.region}"
+        )
         q = "?api-version=2024-10-01"
         out: dict[str, str] = {}
         if status is not None:

@@ -16,7 +16,10 @@ from .faults import Faults
 from .scoring import ScoringServer
 from .state import Store
 
-LOCATION = "eastus"
+LOCATION = "eastus"  # the `azureml` registry's region
+# The workspace's region unless `--region` says otherwise: one where every path amlgen supports
+# is offered (Phi-4 serverless fine-tuning and deployment among them).
+DEFAULT_REGION = "eastus2"
 PROVIDER = "Microsoft.MachineLearningServices"
 ARM = rf"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/{PROVIDER}"
 WS = ARM + r"/workspaces/(?P<ws>[^/]+)"
@@ -95,6 +98,7 @@ class Service(Protocol):
     Defined here, below the routes and the Api, so imports run api -> routes -> arm."""
 
     url: str
+    region: str  # the workspace's region (`--region`)
     workdir: Path
     job_seconds: float
     deploy_seconds: float

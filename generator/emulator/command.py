@@ -78,6 +78,12 @@ class _Command(click.Command):
     default=None,
     help="Keep the state in this JSON file (survives restarts).",
 )
+@click.option(
+    "--region",
+    default="eastus2",
+    show_default=True,
+    help="The workspace's Azure region (what quota, VM sizes and serverless offers follow).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log each request (method, path, status).")
 def emulator(
     port: int,
@@ -86,13 +92,14 @@ def emulator(
     job_seconds: float,
     deploy_seconds: float | None,
     state_file: Path | None,
+    region: str,
     verbose: bool,
 ) -> None:
     """Run the local Azure ML emulator in the foreground (Ctrl-C stops).
 
     Prints the two `export` lines that make every command (and both backends) use it.
 
-    Example: amlgen-emulator --port 8765 --job-seconds 5
+    Example: amlgen-emulator --port 8765 --job-seconds 5 --region westeurope
     """
     from .server import run_foreground
 
@@ -105,6 +112,7 @@ def emulator(
         deploy_seconds=deploy_seconds,
         secret=os.environ.get(ENV_EMULATOR_SECRET) or None,
         verbose=verbose,
+        region=region,
         echo=click.echo,
         log=lambda line: click.echo(line, err=True),
     )

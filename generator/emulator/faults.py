@@ -1,8 +1,18 @@
 """Fault injection rules for the emulator (`--faults FILE`, `Emulator.add_fault`).
 
 Each rule fires a bounded number of times, so a test can say exactly what goes wrong once:
-  - {fault: job_status, status: Failed}        next submitted job ends Failed (or Canceled)
-  - {fault: deployment_fails}                  next deployment provisioning ends Failed
+  - {fault: job_status, status: Failed, step: finetune}
+                                               next submitted job ends Failed (or Canceled); a
+                                               pipeline's failed child job is its `step` node
+                                               (default: its first)
+  - {fault: deployment_fails, reason: liveness_probe | out_of_memory | image_pull}
+                                               next deployment provisioning ends Failed, its
+                                               container logs saying why (default reason:
+                                               liveness_probe)
+  - {fault: quota, family: F, limit: N, used: N}
+                                               the workspace region's dedicated vCPUs of quota
+                                               family F (or `total`, `low_priority`); stays so
+  - {fault: region_sizes, drop: [SIZE, ...]}   the region does not offer these sizes (stays so)
   - {fault: throttle, status: 429, times: 2, retry_after: 1, match: "/jobs/"}   (or 503)
   - {fault: restart, after_requests: 5}        drop the connection, restart on the same port
   - {fault: forbidden, match: "/onlineEndpoints/", method: GET, times: 1}
@@ -10,6 +20,11 @@ Each rule fires a bounded number of times, so a test can say exactly what goes w
   - {fault: registry_model, name: Phi-4, version: "8", lifecycle: {finetune_retirement: DATE},
      drop_finetune_skus: [SIZE], drop_inference_skus: [SIZE]}
                                                the registry's model metadata changed (stays so)
+  - {fault: prices, answer: malformed | empty | wrong_unit | bad_price | unavailable | price,
+     size: SIZE, price: N, times: N}
+                                               the Retail Prices stand-in (routes/prices.py)
+                                               answers so for SIZE (default: every size); stays
+                                               in force unless `times` bounds it
 """
 
 from __future__ import annotations
@@ -21,13 +36,28 @@ from typing import Any
 
 import yaml
 
-KINDS = ("job_status", "deployment_fails", "throttle", "restart", "registry_model", "forbidden")
+KINDS = (
+    "job_status",
+    "deployment_fails",
+    "throttle",
+    "restart",
+    "registry_model",
+    "forbidden",
+    "quota",
+    "region_sizes",
+    "prices",
+)
+DEPLOYMENT_FAILURES = ("liveness_probe", "out_of_memory", "image_pull")
+PRICE_ANSWERS = ("malformed", "empty", "wrong_unit", "bad_price", "unavailable", "price")
 ALLOWED_KEYS = {
-    "job_status": {"fault", "status", "message"},
-    "deployment_fails": {"fault", "message"},
+    "job_status": {"fault", "status", "message", "step"},
+    "deployment_fails": {"fault", "message", "reason"},
+    "quota": {"fault", "family", "limit", "used"},
+    "region_sizes": {"fault", "drop"},
     "throttle": {"fault", "status", "times", "retry_after", "match", "method"},
     "restart": {"fault", "after_requests", "down_seconds"},
     "forbidden": {"fault", "times", "match", "method"},
+    "prices": {"fault", "answer", "size", "price", "times"},
     "registry_model": {
         "fault",
         "name",
@@ -90,9 +120,32 @@ def normalise(rule: Any, source: str = "fault", index: int = 0) -> dict[str, Any
         out["match"] = str(out.get("match", ""))
         if "method" in out:
             out["method"] = str(out["method"]).upper()
+    elif kind == "prices":
+        if out.get("answer") not in PRICE_ANSWERS:
+            raise _problem(source, index, f"answer: must be one of {', '.join(PRICE_ANSWERS)}")
+        if "size" in out:
+            out["size"] = str(out["size"]).lower()
+        if out["answer"] == "price":
+            number("price", 1, 0.0001)
+        if "times" in out:
+            number("times", 1, 1, integer=True)
     elif kind == "restart":
         number("after_requests", 1, 1, integer=True)
         number("down_seconds", 0.5, 0)
+    elif kind == "deployment_fails":
+        out.setdefault("reason", DEPLOYMENT_FAILURES[0])
+        if out["reason"] not in DEPLOYMENT_FAILURES:
+            allowed = ", ".join(DEPLOYMENT_FAILURES)
+            raise _problem(source, index, f"reason: must be one of {allowed}")
+    elif kind == "quota":
+        if not isinstance(out.get("family"), str) or not out["family"]:
+            raise _problem(source, index, "family: a quota family name (or total, low_priority)")
+        number("limit", 0, 0, integer=True)
+        number("used", 0, 0, integer=True)
+    elif kind == "region_sizes":
+        drop = out.get("drop")
+        if not isinstance(drop, list) or not all(isinstance(v, str) for v in drop):
+            raise _problem(source, index, "drop: must be a list of VM size names")
     elif kind == "registry_model":
         if not isinstance(out.get("name"), str):
             raise _problem(source, index, "name: the registry model's name is required")
@@ -191,6 +244,28 @@ class Faults:
                 ),
             )
         return model
+
+    def prices(self, size: str) -> dict[str, Any] | None:
+        """The newest prices rule for `size` (or for every size); one with `times` counts this
+        request against them."""
+        with self._lock:
+            for rule in reversed(self._rules):
+                if rule["fault"] != "prices" or rule.get("size") not in (None, size.lower()):
+                    continue
+                if "times" in rule:
+                    rule["times"] -= 1
+                    if rule["times"] <= 0:
+                        self._rules.remove(rule)
+                return dict(rule)
+        return None
+
+    def take_prices(self) -> dict[str, Any] | None:
+        return self._take("prices")
+
+    def lasting(self, kind: str) -> list[dict[str, Any]]:
+        """The rules of a kind that stay in force (quota, region_sizes), oldest first."""
+        with self._lock:
+            return [dict(r) for r in self._rules if r["fault"] == kind]
 
     def take_job_status(self) -> dict[str, Any] | None:
         return self._take("job_status")

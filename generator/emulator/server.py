@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import AmlgenError
 from ..workspace import UPLOAD_ROUTE
 from .api import Api, sections
-from .arm import ApiError, Request, Response
+from .arm import DEFAULT_REGION, ApiError, Request, Response
 from .auth import body_length, check_token
 from .errors import EmulatorError
 from .faults import Faults, load
@@ -37,6 +37,8 @@ from .workdir import make_workdir
 LOOPBACK = "127.0.0.1"
 LOGGED_METHODS = ("PUT", "POST", "PATCH", "DELETE")
 READ_TIMEOUT = 30.0  # seconds a connection may take to send a request, and to stay idle
+# The workspace's service discovery document (host names only) is read without a token.
+PUBLIC_DISCOVERY = "/discovery"
 
 
 def check_host(host: str) -> str:
@@ -121,7 +123,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length", "0") != "0":
             self.close_connection = True
         try:
-            check_token(self.headers.get("Authorization", ""), emu.secret, emu.audiences())
+            if not (method == "GET" and path == PUBLIC_DISCOVERY):  # as Azure's, read unsigned
+                check_token(self.headers.get("Authorization", ""), emu.secret, emu.audiences())
             length = body_length(
                 self.headers.get_all("Content-Length") or [],
                 self.headers.get("Transfer-Encoding"),
@@ -213,6 +216,16 @@ def check_state_file(path: Path) -> None:
         raise EmulatorError(f"--state-file {path}: folder {folder} is not writable")
 
 
+def check_region(region: str) -> str:
+    """An Azure region's programmatic name (`eastus2`; `East US 2` is read as it)."""
+    name = "".join(region.split()).lower()
+    if not name.isalnum() or not name[:1].isalpha():
+        raise EmulatorError(
+            f"--region {region}: an Azure region's name, letters and digits (e.g. eastus2)"
+        )
+    return name
+
+
 def rule_seconds(rule: dict[str, Any]) -> float:
     return float(rule.get("down_seconds", 0.5))
 
@@ -242,9 +255,11 @@ class Emulator:
         poll_seconds: int = 1,
         log: Callable[[str], None] | None = None,
         read_timeout: float = READ_TIMEOUT,
+        region: str = DEFAULT_REGION,
     ) -> None:
         self.host = check_host(host)
         self.read_timeout = read_timeout
+        self.region = check_region(region)
         check_options(port, job_seconds, deploy_seconds, poll_seconds)
         self.port = port
         self.secret = secret or secrets.token_urlsafe(32)
@@ -275,6 +290,7 @@ class Emulator:
             job_seconds,
             job_seconds if deploy_seconds is None else deploy_seconds,
             poll_seconds,
+            region=self.region,
         )
         self.restarts = 0
         self._log_fn = log
@@ -393,6 +409,7 @@ def run_foreground(
     verbose: bool = False,
     echo: Callable[[str], None] = print,
     log: Callable[[str], None] | None = None,
+    region: str = DEFAULT_REGION,
 ) -> None:
     """`amlgen-emulator`: serve until Ctrl-C or SIGTERM, then stop the scoring servers too."""
     from ..workspace import ENV_EMULATOR as ENV_URL
@@ -407,6 +424,7 @@ def run_foreground(
         host=host,
         deploy_seconds=deploy_seconds,
         log=log if verbose else None,
+        region=region,
     )
     emu.start()
 
@@ -415,7 +433,7 @@ def run_foreground(
 
     previous = signal.signal(signal.SIGTERM, _term)
     try:
-        echo(f"amlgen emulator listening on {emu.url} (Ctrl-C stops)")
+        echo(f"amlgen emulator listening on {emu.url} (workspace in {emu.region}; Ctrl-C stops)")
         echo("Use it from another shell (the secret is a local test key, not an Azure credential):")
         echo(f"  export {ENV_URL}={emu.url}")
         echo(f"  export {ENV_SECRET}={emu.secret}")

@@ -8,12 +8,12 @@ docs (model families and regions). Nothing here imports azure.ai.ml.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import catalog
+from ..catalog import azure_limits
 
 METHODS = ("pipeline", "finetuning_job")
 # The SDK's FineTuningVertical task enum (snake case in YAML, camelCase on the wire).
@@ -45,15 +45,9 @@ SERVERLESS_HYPERPARAMETERS = {
     "per_device_train_batch_size": "integer",
     "learning_rate": "number",
 }
-# Serverless fine-tuning: model families and regions (Microsoft docs, 2025; facts §11).
-SERVERLESS_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        r"Phi-4(-mini-instruct)?",
-        ("eastus2", "eastus", "northcentralus", "southcentralus", "westus", "westus3"),
-    ),
-    (r"(Meta-)?Llama-3\.[13]-.*", ("westus3",)),
-    (r"Mistral.*|Ministral.*", ("eastus2",)),
-)
+# Serverless fine-tuning: model families and regions live with Azure's other published numbers
+# (catalog/azure_limits.py, with their source and date).
+
 # The part of the model id a serverless endpoint needs that exists only in the workspace.
 LOCATION_PLACEHOLDER = "WORKSPACE_LOCATION"
 WORKSPACE_ID_PLACEHOLDER = "WORKSPACE_ID"
@@ -85,15 +79,13 @@ def task_slug(task: str) -> str:
 
 
 def normal_region(region: str) -> str:
-    return re.sub(r"[\s_-]", "", region).lower()
+    return azure_limits.normal_region(region)
 
 
 def serverless_regions(model_name: str) -> tuple[str, ...] | None:
     """Regions where `model_name` fine-tunes serverless, or None when it is not a listed family."""
-    for pattern, regions in SERVERLESS_FAMILIES:
-        if re.fullmatch(pattern, model_name, re.IGNORECASE):
-            return regions
-    return None
+    family = azure_limits.serverless_family(model_name)
+    return family.finetune_regions if family else None
 
 
 def serving_kind(method: str, compute_kind: str) -> str:

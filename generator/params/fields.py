@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from .. import limits
+from ..prices import CURRENCIES
 
 
 def _version_str(value: Any) -> Any:
@@ -224,4 +225,38 @@ class Inference(Strict):
             "do_sample": True,
             "max_new_tokens": 200,
         }
+    )
+
+
+Currency = Literal[CURRENCIES]  # type: ignore[valid-type]
+
+
+class Budget(Strict):
+    """What one environment may cost, in `currency`. `plan` reports it, `validate` checks it
+    against the prices in params/registry.lock, and `run`/`deploy`/`submit` refuse a run over
+    it before anything is created (generator/pricing.py)."""
+
+    currency: Currency = Field(
+        "USD",
+        description=(
+            "Currency of the prices and of the budget (the Retail Prices API's currencyCode; "
+            "USD is Azure's authoritative one)."
+        ),
+    )
+    region: named(limits.region_name) | None = Field(  # type: ignore[valid-type]
+        None,
+        description=(
+            "The workspace's Azure region, for the prices `amlgen lock` records (default: "
+            "finetuning_job.region); plan and run read the live workspace's region."
+        ),
+    )
+    max_per_hour: bounded(float, limits.BUDGET) | None = Field(  # type: ignore[valid-type]
+        None,
+        description="Most the resources that stay up (endpoint deployments, idle nodes) may "
+        "cost per hour.",
+    )
+    max_per_job: bounded(float, limits.BUDGET) | None = Field(  # type: ignore[valid-type]
+        None,
+        description="Most one fine-tuning job may cost at its ceiling (nodes x job.timeout_minutes"
+        " x price).",
     )

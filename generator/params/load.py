@@ -62,10 +62,11 @@ class Resolved:
     @property
     def fingerprint(self) -> str:
         """Hash of everything that decides what runs (not of file names or comments, nor of
-        the lifecycle acknowledgement, which only decides how validation reports)."""
+        the lifecycle acknowledgement, which only decides how validation reports). The budget
+        decides whether a run may start, not what runs: changing it re-tags nothing."""
         payload = {
             "params": self.params.model_dump(
-                mode="json", exclude={"model": {"acknowledged_lifecycle"}}
+                mode="json", exclude={"budget": True, "model": {"acknowledged_lifecycle"}}
             ),
             "finetune_inputs": self.finetune_inputs,
         }

@@ -21,6 +21,7 @@ from pydantic import (
 from .. import catalog, limits
 from ..finetuning import spec as ftspec
 from .fields import (
+    Budget,
     Deployment,
     Endpoint,
     Inference,
@@ -271,6 +272,7 @@ class Params(Strict):
     endpoint: Endpoint = Field(default_factory=Endpoint)
     deployment: Deployment = Field(default_factory=Deployment)
     inference: Inference = Field(default_factory=Inference)
+    budget: Budget = Field(default_factory=Budget)
 
 
 def json_schema() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ..catalog import lockfile
 from ..errors import ParamsError, RenderError
 from . import component, cross, finetuning, pipeline, placeholders, rules, runtime
 from .assets import Asset, load_asset
+from .budget import budget_findings
 from .findings import (
     ERROR,
     HYGIENE,
@@ -61,7 +62,7 @@ def _params_findings(project_dir: Path) -> tuple[list[Finding], list[str]]:
     for env in environments(project_dir):
         files.append(f"{PARAMS_DIR}/{env}.yaml")
         try:
-            load_params(env, project_dir)
+            out += budget_findings(load_params(env, project_dir), project_dir)
         except ParamsError as exc:
             for problem in exc.problems:
                 if problem in seen:

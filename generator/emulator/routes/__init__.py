@@ -24,6 +24,7 @@ from . import (
     marketplace,
     models,
     outofband,
+    prices,
     registry,
     serverless,
     workspace,
@@ -41,4 +42,5 @@ FAMILIES: tuple[Family, ...] = (
     debug.FAMILY,  # /_emulator/state, /_emulator/faults
     data.FAMILY,  # /_emulator/uploads: the server side of the client's upload seam
     outofband.FAMILY,  # /_emulator/change: portal-style edits behind the client's back (drift)
+    prices.FAMILY,  # /api/retail/prices: the Retail Prices API's stand-in (fixture prices)
 )

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ... import catalog
+from .. import quota
 from ..arm import (
-    LOCATION,
     PROVIDER,
     WS,
     ApiError,
@@ -52,13 +52,19 @@ def put_compute(api: Api, req: Request) -> Response:
     size = inner.get("vmSize")
     if size and catalog.vm_size(str(size)) is None:
         raise ApiError(
-            400, "BadRequest", f"The VM size '{size}' is not supported in region {LOCATION}."
+            400, "BadRequest", f"The VM size '{size}' is not supported in region {api.region}."
         )
     vm = catalog.vm_size(str(size)) if size else None
     if vm is not None and vm.retired:
         raise ApiError(400, "BadRequest", f"The VM size '{vm.name}' was retired on {vm.retired}.")
+    if vm is not None and not quota.offered(api, vm.name):
+        raise quota.not_offered(api, vm.name, "compute clusters")
     with api.store.lock:
         existing = api.data["computes"].get(name)
+        if existing is None and vm is not None:
+            nodes = int((inner.get("scaleSettings") or {}).get("maxNodeCount") or 1)
+            low = str(inner.get("vmPriority") or "").lower() == "lowpriority"
+            quota.check_cluster(api, vm.name, nodes, low)
         now = now_iso()
         props = body.get("properties") or {}
         inner = dict(props.get("properties") or {})
@@ -89,7 +95,7 @@ def put_compute(api: Api, req: Request) -> Response:
             enableBatchPrivateLink=False,
             propertyBag={},
         )
-        location = body.get("location") or LOCATION
+        location = body.get("location") or api.region
         res = copy.deepcopy(body)  # what the SDK sent, then what the service adds
         res.update(
             id=f"{ws_id(req)}/computes/{name}",
@@ -146,7 +152,7 @@ def _created(api: Api, op: dict[str, Any]) -> Callable[[], None] | None:
     if comp:
         comp["properties"]["provisioningState"] = op["outcome"]
         comp["properties"]["provisioningWarnings"] = {}
-        comp["properties"]["computeLocation"] = comp.get("location") or LOCATION
+        comp["properties"]["computeLocation"] = comp.get("location") or api.region
     return None
 
 

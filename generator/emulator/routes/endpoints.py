@@ -15,8 +15,8 @@ from typing import Any
 
 from ... import catalog
 from ...catalog.uri import MODELS, parse_registry_uri
+from .. import containers, quota
 from ..arm import (
-    LOCATION,
     PROVIDER,
     REGISTRY,
     SYSTEM_DATA_ENDPOINT,
@@ -160,7 +160,7 @@ def put_endpoint(api: Api, req: Request) -> Response:
                 kind="Managed",
                 systemData=system_data(keys=SYSTEM_DATA_ENDPOINT),
             )
-            res.setdefault("location", LOCATION)
+            res.setdefault("location", api.region)
             identity = res.setdefault("identity", {"type": "SystemAssigned"})
             if isinstance(identity, dict):
                 identity.setdefault("principalId", ZERO_ID)
@@ -271,7 +271,7 @@ def list_keys(api: Api, req: Request) -> Response:
 def list_deployments(api: Api, req: Request) -> Response:
     _endpoint(api, req.m["ep"])
     deps = api.data["deployments"].get(req.m["ep"], {}).values()
-    return Response(200, {"value": copy.deepcopy(list(deps))})
+    return Response(200, {"value": [public(d) for d in deps]})
 
 
 def get_deployment(api: Api, req: Request) -> Response:
@@ -279,7 +279,7 @@ def get_deployment(api: Api, req: Request) -> Response:
     dep = api.data["deployments"].get(req.m["ep"], {}).get(req.m["dep"])
     if dep is None:
         raise not_found("Deployment", req.m["dep"])
-    return Response(200, copy.deepcopy(dep))
+    return Response(200, public(dep))
 
 
 def _check_deployment(api: Api, name: str, props: dict[str, Any]) -> None:
@@ -293,12 +293,12 @@ def _check_deployment(api: Api, name: str, props: dict[str, Any]) -> None:
     size = props.get("instanceType")
     if size:
         vm = catalog.vm_size(str(size))
-        if vm is None or vm.retired:
+        if vm is None or vm.retired or not quota.offered(api, str(size)):
             raise ApiError(
                 400,
                 "BadRequest",
                 f"Instance type '{size}' is not supported for managed online "
-                f"deployments in {LOCATION}.",
+                f"deployments in {api.region}.",
             )
     model = str(props.get("model") or "")
     m = WS_MODEL.search(model)
@@ -329,8 +329,11 @@ def put_deployment(api: Api, req: Request) -> Response:
                 f"{existing['properties']['provisioningState']}; wait for the "
                 "operation to finish.",
             )
+        capacity = int((body.get("sku") or {}).get("capacity") or 1)
+        size = str(props.get("instanceType") or "")
         if existing is None:
             _check_deployment(api, name, props)
+            quota.check_deployment(api, req.m["sub"], size, capacity)
             res = copy.deepcopy(body)
             res.update(
                 id=f"{ep['id']}/deployments/{name}",
@@ -339,7 +342,7 @@ def put_deployment(api: Api, req: Request) -> Response:
                 kind="Managed",
                 systemData=system_data(keys=SYSTEM_DATA_ENDPOINT),
             )
-            res.setdefault("location", LOCATION)
+            res.setdefault("location", api.region)
             sku = res.setdefault("sku", {"name": "Default", "capacity": 1})
             if isinstance(sku, dict):
                 sku.setdefault("tier", "Standard")
@@ -354,6 +357,9 @@ def put_deployment(api: Api, req: Request) -> Response:
             res = existing
             merged = {**existing["properties"], **props}
             _check_deployment(api, name, merged)
+            same = str(existing["properties"].get("instanceType", "")).lower() == size.lower()
+            had = int((existing.get("sku") or {}).get("capacity") or 1) if same else 0
+            quota.check_deployment(api, req.m["sub"], size, capacity, had)
             res["properties"] = merged
             for key in ("tags", "sku"):
                 if key in body:
@@ -363,12 +369,12 @@ def put_deployment(api: Api, req: Request) -> Response:
         deps[name] = res
         fault = api.faults.take_deployment_fails()
         gate = threading.Event()
+        model = _model_label(str(res["properties"].get("model", "")))
+        reason = fault["reason"] if fault else None
+        res["_logs"] = containers.logs(model, reason)
         if fault:
             api.data["faults_fired"].append(["deployment_fails", req.method, req.path])
-            message = fault.get("message") or (
-                "ResourceNotReady: User container has crashed or terminated: Liveness probe "
-                "failed (fault injected by the amlgen emulator)."
-            )
+            message = fault.get("message") or containers.MESSAGES[fault["reason"]]
             op = api.start_op(
                 "deployment-create",
                 [ep_name, name],
@@ -392,7 +398,7 @@ def put_deployment(api: Api, req: Request) -> Response:
             "AzureAsyncOperationUri": headers["Azure-AsyncOperation"],
         }
         api.store.save()
-        view = copy.deepcopy(res)
+        view = public(res)
     return Response(status, view, headers)
 
 
@@ -419,10 +425,18 @@ def delete_deployment(api: Api, req: Request) -> Response:
 
 def get_logs(api: Api, req: Request) -> Response:
     _endpoint(api, req.m["ep"])
-    if req.m["dep"] not in api.data["deployments"].get(req.m["ep"], {}):
+    dep = api.data["deployments"].get(req.m["ep"], {}).get(req.m["dep"])
+    if dep is None:
         raise not_found("Deployment", req.m["dep"])
+    body = body_dict(req)
+    kind = str(body.get("containerType") or containers.SERVER)
+    if kind not in containers.CONTAINERS:
+        allowed = ", ".join(containers.CONTAINERS)
+        raise ApiError(400, "BadRequest", f"containerType '{kind}': allowed: {allowed}.")
+    text = (dep.get("_logs") or {}).get(kind) or ""
+    tail = body.get("tail")
     return Response(
-        200, {"content": "amlgen emulator: the stand-in scoring container has no model logs.\n"}
+        200, {"content": containers.tail(text, tail if isinstance(tail, int) else None)}
     )
 
 

@@ -30,6 +30,8 @@ from ..jobcheck import JobProblem, SubmitProblem, check_pipeline_job
 
 TERMINAL = ("Completed", "Failed", "Canceled")
 FINETUNING = "FineTuning"
+PIPELINE = "Pipeline"
+HISTORY = r"/history/v1\.0" + WS
 
 
 def _view(job: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +86,11 @@ def put_job(api: Api, req: Request) -> Response:
                     "amlgen emulator)"
                 )
                 meta["code"] = "SystemError"
+                nodes = list(
+                    (props.get("jobs") or {}) if isinstance(props.get("jobs"), dict) else {}
+                )
+                if props.get("jobType") == PIPELINE and nodes:
+                    meta["step"] = str(fault.get("step") or nodes[0])
         res = copy.deepcopy(body)
         res["id"] = f"{ws_id(req)}/jobs/{name}"
         res["name"] = name
@@ -179,6 +186,8 @@ def _advance_job(api: Api, job: dict[str, Any], now: float) -> bool:
             new = "Failed"
             meta.update(error=taken, code="UserError")
     props["status"] = new
+    if new == "Failed" and meta.get("step") is not None:
+        _fail_step(api, job)
     if new == "Failed":
         props["properties"]["error"] = meta.get("error", "Failed")
         props["properties"]["error.code"] = meta.get("code", "SystemError")
@@ -243,10 +252,84 @@ def _base_model(props: dict[str, Any]) -> str:
     return str(model.get("uri") or "") if isinstance(model, dict) else ""
 
 
+def _fail_step(api: Api, job: dict[str, Any]) -> None:
+    """A pipeline ends Failed through one of its steps: each node becomes a child job (the
+    failed one carries the error), and the pipeline's own error names it, as the service's
+    does ("Pipeline has failed child jobs. Failed nodes: /<node>")."""
+    res, meta = job["resource"], job["meta"]
+    parent, props = res["name"], res["properties"]
+    step = meta["step"]
+    for node in props.get("jobs") or {}:
+        failed = node == step
+        name = f"{parent}_{node}"
+        inner: dict[str, Any] = {"azureml.parentrunid": parent}
+        if failed:
+            inner.update({"error": meta["error"], "error.code": meta.get("code", "SystemError")})
+        child = {
+            "id": f"{res['id'].rsplit('/jobs/', 1)[0]}/jobs/{name}",
+            "name": name,
+            "type": f"{PROVIDER}/workspaces/jobs",
+            "systemData": system_data(),
+            "properties": {
+                "jobType": "Command",
+                "displayName": node,
+                "experimentName": props.get("experimentName"),
+                "command": "python -m azureml.acft.run",
+                "environmentId": "azureml://registries/azureml/environments/acft-hf-nlp-gpu/"
+                "versions/1",
+                "status": "Failed" if failed else "Canceled",
+                "properties": inner,
+                "services": {
+                    "Studio": {
+                        "jobServiceType": "Studio",
+                        "endpoint": f"{api.url}portal/runs/{name}?wsid={res['id']}",
+                    }
+                },
+            },
+        }
+        api.data["jobs"][name] = {
+            "resource": child,
+            "meta": {"created": meta["created"], "final": "Failed", "parent": parent},
+        }
+    meta["error"] = (
+        f"Pipeline has failed child jobs. Failed nodes: /{step}. For more details and logs, "
+        "please go to the job detail page and check the child jobs."
+    )
+
+
+def _run(job: dict[str, Any]) -> dict[str, Any]:
+    """A child job as run history lists it (the SDK's generated `Run`)."""
+    res = job["resource"]
+    props = res["properties"]
+    inner = props.get("properties") or {}
+    run: dict[str, Any] = {
+        "runId": res["name"],
+        "parentRunId": job["meta"].get("parent"),
+        "rootRunId": job["meta"].get("parent"),
+        "displayName": props.get("displayName"),
+        "experimentId": props.get("experimentName"),
+        "status": props.get("status"),
+        "runType": "azureml.StepRun",
+        "properties": {k: str(v) for k, v in inner.items() if not k.startswith("error")},
+        "services": {"Studio": {"endpoint": props["services"]["Studio"]["endpoint"]}},
+    }
+    if inner.get("error"):
+        run["error"] = {"error": {"code": inner.get("error.code"), "message": inner["error"]}}
+    return run
+
+
+def list_children(api: Api, req: Request) -> Response:
+    parent = req.m["name"]
+    if parent not in api.data["jobs"]:
+        raise not_found("Run", parent)
+    kids = [j for j in api.data["jobs"].values() if j["meta"].get("parent") == parent]
+    return Response(200, {"value": [_run(j) for j in kids]})
+
+
 def advance(api: Api, now: float) -> bool:
     """Move every job along its lifecycle (called under the store lock)."""
     changed = False
-    for job in api.data["jobs"].values():
+    for job in list(api.data["jobs"].values()):  # a failing pipeline adds its child jobs
         changed |= _advance_job(api, job, now)
     return changed
 
@@ -286,6 +369,7 @@ FAMILY = Family(
         Route("GET", WS + r"/jobs/(?P<name>[^/]+)", get_job),
         Route("PUT", WS + r"/jobs/(?P<name>[^/]+)", put_job),
         Route("POST", WS + r"/jobs/(?P<name>[^/]+)/cancel", cancel_job),
+        Route("GET", HISTORY + r"/runs/(?P<name>[^/]+)/children", list_children),
     ),
     sections=("jobs",),
     advance=advance,

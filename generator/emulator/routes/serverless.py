@@ -19,7 +19,6 @@ from typing import Any
 from ... import catalog
 from ...catalog.uri import MODELS, parse_registry_uri
 from ..arm import (
-    LOCATION,
     PROVIDER,
     WS,
     ApiError,
@@ -59,12 +58,12 @@ def _check_model(api: Api, model_id: str) -> str:
     """The `name:version` the endpoint serves; a 400 like the service's for a bad model id."""
     m = WS_MODEL_ID.match(model_id)
     if m:
-        if m["loc"].lower() != LOCATION or m["wsid"] != WORKSPACE_ID:
+        if m["loc"].lower() != api.region or m["wsid"] != WORKSPACE_ID:
             raise ApiError(
                 400,
                 "BadRequest",
                 f"Model id '{model_id}' names workspace {m['wsid']} in {m['loc']}; this "
-                f"workspace is {WORKSPACE_ID} in {LOCATION}.",
+                f"workspace is {WORKSPACE_ID} in {api.region}.",
             )
         if m["ver"] not in api.data["models"].get(m["name"], {}):
             raise ApiError(
@@ -131,7 +130,7 @@ def put_endpoint(api: Api, req: Request) -> Response:
             "id": f"{ws}/serverlessEndpoints/{name}",
             "name": name,
             "type": f"{PROVIDER}/workspaces/serverlessEndpoints",
-            "location": body.get("location") or LOCATION,
+            "location": body.get("location") or api.region,
             "tags": body.get("tags") or {},
             "sku": body.get("sku") or {"name": "Consumption"},
             "systemData": system_data(),

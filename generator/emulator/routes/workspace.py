@@ -6,12 +6,11 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from ... import catalog
+from .. import quota
 from ..arm import (
     CONTAINER,
     DATASTORE,
     LOC,
-    LOCATION,
     PROVIDER,
     WS,
     ZERO_ID,
@@ -41,7 +40,7 @@ def get_workspace(api: Api, req: Request) -> Response:
             "id": wid,
             "name": req.m["ws"],
             "type": f"{PROVIDER}/workspaces",
-            "location": LOCATION,
+            "location": api.region,
             "tags": {},
             "etag": None,
             "kind": "Default",
@@ -72,7 +71,9 @@ def get_workspace(api: Api, req: Request) -> Response:
                 "creationTime": "2025-01-01T00:00:00.0000000Z",
                 "notebookInfo": {
                     "resourceId": uuid.UUID(int=2).hex,
-                    "fqdn": f"ml-emulator-{LOCATION}-{workspace_id}.{LOCATION}.notebooks.invalid",
+                    "fqdn": (
+                        f"ml-emulator-{api.region}-{workspace_id}.{api.region}.notebooks.invalid"
+                    ),
                     "isPrivateLinkEnabled": False,
                     "notebookPreparationError": None,
                 },
@@ -88,7 +89,7 @@ def get_workspace(api: Api, req: Request) -> Response:
                     "resourceAccessRules": [],
                 },
                 "discoveryUrl": f"{api.url}discovery",
-                "mlFlowTrackingUri": f"azureml://{LOCATION}.api.azureml.ms/mlflow/v1.0{wid}",
+                "mlFlowTrackingUri": f"azureml://{api.region}.api.azureml.ms/mlflow/v1.0{wid}",
                 "EnableSoftwareBillOfMaterials": False,
                 "sdkTelemetryAppInsightsKey": str(uuid.UUID(int=3)),
                 "sasGetterUri": "",
@@ -145,27 +146,18 @@ def list_secrets(api: Api, req: Request) -> Response:
 
 
 def list_vm_sizes(api: Api, req: Request) -> Response:
-    sizes = []
-    for name in catalog.vm_size_names():
-        vm = catalog.vm_size(name)
-        assert vm is not None
-        if vm.retired:
-            continue  # retired sizes are no longer offered in the region
-        sizes.append(
-            {
-                "name": vm.name,
-                "family": "standardNCADSA100v4Family" if vm.gpus else "standardDFamily",
-                "vCPUs": max(2, 24 * vm.gpus),
-                "gpus": vm.gpus,
-                "osVhdSizeMB": 1047552,
-                "maxResourceVolumeMB": 65536,
-                "memoryGB": float(max(14, 220 * vm.gpus)),
-                "lowPriorityCapable": True,
-                "premiumIO": True,
-                "supportedComputeTypes": ["AmlCompute", "ComputeInstance"],
-            }
-        )
-    return Response(200, {"value": sizes})
+    return Response(200, {"value": quota.size_rows(api)})
+
+
+def list_usages(api: Api, req: Request) -> Response:
+    return Response(200, {"value": quota.usage_rows(api, req.m["sub"], req.m["loc"])})
+
+
+def discovery(api: Api, req: Request) -> Response:
+    """The workspace's service hosts (its `discoveryUrl`): every one is the emulator."""
+    host = api.url.rstrip("/")
+    keys = ("api", "catalog", "experimentation", "gallery", "history", "hyperdrive")
+    return Response(200, {k: host for k in (*keys, "labeling", "modelmanagement", "pipelines")})
 
 
 def _operation(api: Api, req: Request) -> dict[str, Any]:
@@ -238,6 +230,8 @@ FAMILY = Family(
     (
         Route("GET", WS, get_workspace),
         Route("GET", LOC + r"/vmSizes", list_vm_sizes),
+        Route("GET", LOC + r"/usages", list_usages),
+        Route("GET", r"/discovery", discovery),
         Route("GET", LOC + r"/mfeOperationsStatus/(?P<op>[^/]+)", get_operation),
         Route("GET", LOC + r"/mfeOperationResults/(?P<op>[^/]+)", get_operation_result),
         Route("GET", LOC + r"/computeOperationsStatus/(?P<op>[^/]+)", get_compute_operation),
