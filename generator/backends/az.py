@@ -9,6 +9,7 @@ the exact argument list that runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -25,15 +26,19 @@ from ..workspace import Workspace, redact
 from ..yamlio import write_atomic
 from .base import (
     DRY_JOB,
+    LOG_CONTAINERS,
     Assets,
     JobInfo,
     ModelInfo,
+    StepInfo,
     TransientError,
     forbidden,
     not_allowed,
     not_found,
     read_title,
+    size_row,
     transient,
+    usage_row,
 )
 from .finetune import FinetuneAssets, chat_url, post_chat
 
@@ -224,9 +229,59 @@ class AzBackend:
         )
         return data if isinstance(data, dict) else None
 
-    def vm_sizes(self) -> dict[str, int]:
-        sizes = self._json(["ml", "compute", "list-sizes", "-o", "json"]) or []
-        return {str(s.get("name", "")): int(s.get("gpus") or 0) for s in sizes}
+    def _listing(self, args: list[str], what: str, note: str | None) -> Any:
+        """A list-type read: 403 and transient failures classified as `read` does."""
+        proc = self._run(args, note, check=False)
+        if proc is None:
+            return None
+        if proc.returncode != 0:
+            err = proc.stderr or ""
+            if forbidden(err):
+                raise not_allowed(what)
+            last = redact(err.strip().splitlines()[-1] if err.strip() else "", self.ws.masks())
+            if transient(err):
+                raise TransientError(f"{what}: {last}")
+            raise self._error(self._argv(args), proc)
+        return self._parse(args, proc.stdout)
+
+    def survey(
+        self,
+        what: str,
+        *,
+        location: str | None = None,
+        endpoint: str | None = None,
+        note: str | None = None,
+    ) -> Any:
+        """The region, sizes, quota and counts the capacity checks read (base.SURVEYS)."""
+        if what == "region":
+            args = ["ml", "workspace", "show", "--query", "location", "-o", "tsv"]
+            proc = self._run(args, note, check=False)
+            if proc is None:
+                return None
+            if proc.returncode != 0:
+                if forbidden(proc.stderr or ""):
+                    raise not_allowed("the workspace")
+                raise self._error(self._argv(args), proc)
+            return proc.stdout.strip() or None
+        where = ["--location", location or "<region>"]
+        if what == "sizes":
+            rows = self._listing(
+                ["ml", "compute", "list-sizes", *where, "-o", "json"], "the VM sizes", note
+            )
+            return None if rows is None else [size_row(r) for r in rows if isinstance(r, dict)]
+        if what == "usages":
+            rows = self._listing(
+                ["ml", "compute", "list-usage", *where, "-o", "json"], "the quota", note
+            )
+            return None if rows is None else [usage_row(r) for r in rows if isinstance(r, dict)]
+        if what == "endpoints":
+            rows = self._listing(["ml", "online-endpoint", "list", "-o", "json"], what, note)
+        elif what == "deployments":
+            args = ["ml", "online-deployment", "list", "-e", str(endpoint), "-o", "json"]
+            rows = self._listing(args, f"the deployments of {endpoint}", note)
+        else:
+            raise WorkflowError(f"cannot survey {what!r}")
+        return None if rows is None else [str(r.get("name")) for r in rows if isinstance(r, dict)]
 
     def submit(self, assets: Assets) -> str:
         out = self._tsv(
@@ -277,7 +332,41 @@ class AzBackend:
             if not_found(exc.stderr):
                 raise
             raise TransientError(str(exc)) from None
-        return JobInfo(status=status or "Unknown", studio_url=self._studio.get(job))
+        info = JobInfo(status=status or "Unknown", studio_url=self._studio.get(job))
+        if info.status == "Failed" and not self.dry_run:
+            with contextlib.suppress(CommandError):  # the reason is a convenience
+                args = ["ml", "job", "show", "-n", job, "--query", "properties.error", "-o", "tsv"]
+                info.error = self._tsv(args) or None
+        return info
+
+    def child_jobs(self, job: str) -> list[StepInfo]:
+        rows = self._json(["ml", "job", "list", "--parent-job-name", job, "-o", "json"])
+        out: list[StepInfo] = []
+        for row in rows if isinstance(rows, list) else []:
+            if not isinstance(row, dict) or not row.get("name"):
+                continue
+            studio = ((row.get("services") or {}).get("Studio") or {}).get("endpoint")
+            out.append(
+                StepInfo(
+                    str(row["name"]),
+                    row.get("display_name"),
+                    str(row.get("status") or "Unknown"),
+                    studio,
+                )
+            )
+        return out
+
+    def deployment_logs(
+        self, endpoint: str, deployment: str, container: str, lines: int
+    ) -> str | None:
+        args = ["ml", "online-deployment", "get-logs", "-n", deployment, "-e", endpoint]
+        args += ["--lines", str(lines)]
+        if container != LOG_CONTAINERS[0]:
+            args += ["--container", container]
+        out = self._json([*args, "-o", "json"])
+        if out is None:
+            return None
+        return out if isinstance(out, str) else json.dumps(out)
 
     def stream(self, job: str) -> str | None:
         # Logs go straight to the terminal; the exit code says nothing about the job (facts §1).

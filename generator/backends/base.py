@@ -104,6 +104,40 @@ def entity_dict(entity: Any) -> dict[str, Any]:
     return data
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def size_row(raw: dict[str, Any]) -> dict[str, Any]:
+    """A VM size as list-sizes gives it (SDK entity or `az` JSON) -> {name, family, cores,
+    gpus}. Newer SDKs keep the wire names (`vCPUs`) beside the empty `v_cp_us`, and `az`
+    prints neither then: cores missing is left to the published tables."""
+    return {
+        "name": raw.get("name"),
+        "family": raw.get("family"),
+        "cores": _count(raw.get("v_cp_us")) or _count(raw.get("vCPUs")),
+        "gpus": _count(raw.get("gpus")),
+    }
+
+
+def usage_row(raw: dict[str, Any]) -> dict[str, Any]:
+    """A quota row as list-usage gives it -> {id, type, name, used, limit}; `used` is None
+    when the reader dropped it (newer SDKs keep only the wire name `currentValue`)."""
+    name = raw.get("name")
+    if not isinstance(name, dict):
+        name = {"value": getattr(name, "value", None)} if name is not None else {}
+    used = raw.get("current_value")
+    if used is None:
+        used = raw.get("currentValue")
+    return {
+        "id": raw.get("id"),
+        "type": raw.get("type"),
+        "name": name.get("value") or name.get("localized_value") or name.get("localizedValue"),
+        "used": _count(used),
+        "limit": _count(raw.get("limit")),
+    }
+
+
 class TransientError(WorkflowError):
     """A call failed in a way worth retrying (connection lost, server restarting)."""
 
@@ -225,6 +259,15 @@ class Assets:
         m = parse_registry_uri(path, MODELS)
         return (m.registry, m.name, m.version) if m and m.version else None
 
+    def documents(self) -> dict[str, Any]:
+        """The rendered files as parsed YAML by file name (what `footprint` reads)."""
+        return {
+            names.PIPELINE_JOB_FILE: self.job,
+            names.COMPUTE_FILE: self.compute,
+            names.ENDPOINT_FILE: self.endpoint,
+            names.DEPLOYMENT_FILE: self.deployment,
+        }
+
     def data_files(self) -> list[Path]:
         """Local files the job uploads, resolved from the YAML's folder as Azure ML does."""
         out: list[Path] = []
@@ -244,6 +287,23 @@ class JobInfo:
     status: str
     studio_url: str | None = None
     error: str | None = None
+
+
+@dataclass
+class StepInfo:
+    """A pipeline job's child job (one step): its name, the step's name, status, Studio link."""
+
+    name: str
+    display_name: str | None
+    status: str
+    studio_url: str | None = None
+
+
+# What `Backend.survey` reads: the workspace's region, the VM sizes a region offers
+# ([{name, family, cores, gpus}]), Azure ML's quota there ([{id, type, name, used, limit}]), the
+# workspace's online endpoints and one endpoint's deployments (names).
+SURVEYS = ("region", "sizes", "usages", "endpoints", "deployments")
+LOG_CONTAINERS = ("inference-server", "storage-initializer")
 
 
 @dataclass
@@ -275,7 +335,14 @@ class Backend(Protocol):
         note: str | None = None,
     ) -> dict[str, Any] | None: ...
     def create_compute(self, assets: Assets) -> dict[str, Any] | None: ...
-    def vm_sizes(self) -> dict[str, int]: ...
+    def survey(
+        self,
+        what: str,
+        *,
+        location: str | None = None,
+        endpoint: str | None = None,
+        note: str | None = None,
+    ) -> Any: ...  # see SURVEYS; None in a dry run
     def submit(self, assets: Assets) -> str: ...
     def job_status(self, job: str) -> JobInfo: ...
     def stream(self, job: str) -> str | None: ...  # a note when streaming stopped early
@@ -286,6 +353,11 @@ class Backend(Protocol):
     def set_traffic(self, assets: Assets) -> None: ...
     def invoke(self, assets: Assets) -> str: ...
     def delete_endpoint(self, name: str) -> bool: ...
+    # Why something failed: a deployment's container logs, a pipeline job's steps.
+    def deployment_logs(
+        self, endpoint: str, deployment: str, container: str, lines: int
+    ) -> str | None: ...
+    def child_jobs(self, job: str) -> list[StepInfo]: ...
     # The fine-tuning job path (method finetuning_job, finetune_flow.py).
     def submit_finetuning(self, assets: FinetuneAssets) -> str: ...
     def job_model(self, job: str) -> tuple[str, str] | None: ...  # its registered_model output
