@@ -270,8 +270,11 @@ def assess(
 def _regions(cap: Capacity, resources: list[fp.Resource], ctx: Context) -> None:
     """Serverless fine-tuning and serverless deployment are offered in listed regions only."""
     region = azure_limits.normal_region(cap.region or "")
+    tuned = False  # the run fine-tunes serverless here: its deployment's region follows
     for res in resources:
         if res.kind not in (fp.FINETUNE_SERVERLESS, fp.SERVERLESS_ENDPOINT) or not res.model:
+            continue
+        if not (ctx.new_job if res.during == fp.JOB else ctx.deploy):
             continue
         family = azure_limits.serverless_family(res.model)
         if res.kind == fp.FINETUNE_SERVERLESS:
@@ -281,10 +284,11 @@ def _regions(cap: Capacity, resources: list[fp.Resource], ctx: Context) -> None:
             regions = family.deploy_regions if family else None
             what = "serverless deployment of a fine-tuned model"
         if regions is None:
-            cap.warnings.append(
-                f"warning: {res.model}: the regions of its {what} are not known to amlgen: "
-                "not checked"
-            )
+            if not tuned:  # a documented fine-tuning region stands for its deployment
+                cap.warnings.append(
+                    f"warning: {res.model}: the regions of its {what} are not known to amlgen: "
+                    "not checked"
+                )
             continue
         if region not in {azure_limits.normal_region(r) for r in regions}:
             source = (
@@ -297,6 +301,7 @@ def _regions(cap: Capacity, resources: list[fp.Resource], ctx: Context) -> None:
                 f"workspace in {', '.join(regions)} ({source})"
             )
             return  # one line: the first path that cannot run here
+        tuned = tuned or res.kind == fp.FINETUNE_SERVERLESS
 
 
 def _offered(cap: Capacity, resources: list[fp.Resource], ctx: Context) -> None:
