@@ -21,6 +21,7 @@ from .version import __version__
 if TYPE_CHECKING:
     from .commands import deploy as deploy
     from .commands import invoke as invoke
+    from .commands import logs as logs
     from .commands import register as register
     from .commands import run as run
     from .commands import status as status
@@ -45,6 +46,7 @@ _EXPORTS = {
     "install_sigterm": "interrupts",
     "invoke": "commands",
     "lock": "locking",
+    "logs": "commands",
     "plan": "planner",
     "prepare_data": "data",
     "register": "commands",

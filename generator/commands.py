@@ -17,7 +17,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     from typing_extensions import Unpack
 
+from . import diagnose, finetune_flow
+from .errors import WorkflowError
 from .workflow import Flow, Options, Outcome
+from .workspace import redact
 
 
 class Target(TypedDict, total=False):
@@ -99,3 +102,17 @@ def invoke(env: str = "dev", **target: Unpack[Target]) -> Outcome:
 def teardown(env: str = "dev", **target: Unpack[Target]) -> Outcome:
     """Delete the endpoint the state records (it bills until deleted)."""
     return _flow(env, target).teardown()
+
+
+def logs(env: str = "dev", *, live: bool = False, **target: Unpack[Target]) -> Outcome:
+    """The deployment's container logs (inference-server, storage-initializer): the ones saved
+    under .amlgen/<env>/logs/ when it failed, or, with `live` or none saved, fetched now."""
+    flow = _flow(env, target)
+    if finetune_flow.serverless(flow):
+        raise WorkflowError(
+            f"serverless endpoint {flow.assets.endpoint_name}: the service keeps no container "
+            "logs of it; a failed fine-tuning job's error is in `amlgen status`"
+        )
+    text = diagnose.logs(flow.log_target(), flow.state, live, flow.opts.dry_run)
+    plan = [redact(line, flow.ws.masks()) for line in flow.backend.plan]
+    return Outcome(state=dict(flow.state.data), plan=plan, response=text or None)

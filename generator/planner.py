@@ -13,10 +13,11 @@ from typing import Any
 
 from . import names
 from .backends import Assets, Backend, FinetuneAssets, make_backend
+from .capacity import Context, context_for
 from .errors import WorkflowError
 from .params import Resolved, load_params
 from .planning import Plan, make_plan
-from .preflight import stale_files
+from .preflight import allowed_sizes, stale_files
 from .pricing import plan_estimate
 from .rendering import render
 from .state import State
@@ -33,6 +34,22 @@ def recorded_job(project_dir: Path, env: str, model: str, version: str) -> str |
         job = rec.get("job")
         return str(job) if job else None
     return None
+
+
+def run_context(project_dir: Path, env: str, assets: Assets) -> Context:
+    """What `run` would add, from the state: a new job unless one is recorded as running or
+    done, a deployment unless one is recorded ready; the model's allowed sizes for the ways out."""
+    try:
+        state = State.of(project_dir, env)
+        job = state.section("job")
+        ready = state.section("deployment").get("status") == "ready"
+        live = state.section("endpoint").get("status") == "created"
+    except WorkflowError:
+        job, ready, live = {}, False, False
+    running = bool(job.get("name")) and job.get("status") not in ("Failed", "Canceled")
+    return context_for(
+        allowed_sizes(assets, project_dir), new_job=not running, deploy=not (ready and live)
+    )
 
 
 def _assets(resolved: Resolved, folder: Path, project_dir: Path) -> Assets:
@@ -81,6 +98,7 @@ def plan(
     )
     reader = make_backend(backend, ws, root)
     read = getattr(reader, "read", None)
+    survey = getattr(reader, "survey", None)
     if read is None:
         raise WorkflowError(f"--backend {backend}: cannot read the workspace")
     try:
@@ -93,7 +111,8 @@ def plan(
                 )
             assets = _assets(resolved, root / names.OUTPUT_DIR / env, root)
             recorded = job or recorded_job(root, env, assets.model_name, assets.model_version)
-            result = make_plan(env, assets, read, reader.name, job=recorded)
+            ctx = run_context(root, env, assets)
+            result = make_plan(env, assets, read, reader.name, recorded, None, survey, ctx)
             result.cost = plan_estimate(resolved, reader, ws, root, result.resources, prices)
             return result
         with tempfile.TemporaryDirectory(prefix="amlgen-plan-") as tmp:
@@ -105,7 +124,8 @@ def plan(
                 target.write_text(text, encoding="utf-8")
             assets = _assets(resolved, Path(tmp) / names.OUTPUT_DIR / env, Path(tmp))
             recorded = job or recorded_job(root, env, assets.model_name, assets.model_version)
-            result = make_plan(env, assets, read, reader.name, job=recorded)
+            ctx = run_context(root, env, assets)
+            result = make_plan(env, assets, read, reader.name, recorded, None, survey, ctx)
         result.cost = plan_estimate(resolved, reader, ws, root, result.resources, prices)
         return result
     except WorkflowError as exc:
@@ -123,6 +143,7 @@ def show_before_acting(
     project_dir: Path,
     log: Callable[[str], None],
     job: str | None = None,
+    context: Context | None = None,
 ) -> Plan | None:
     """`run` and `deploy` show the plan (on stderr, through `log`) before they act.
 
@@ -130,14 +151,18 @@ def show_before_acting(
     commands, and a second, live backend makes the reads (they change nothing), so the printed
     plan is the real one; when the workspace cannot be read (no az, no workspace) one line says
     so and the dry run goes on. A real run's read errors stop it, before anything is changed.
+    The plan's quota reading (`context`: what the run adds) is returned for pre-flight to judge.
     """
     read = getattr(backend, "read", None)
+    survey = getattr(backend, "survey", None)
     if read is None:
         return None
     if not getattr(backend, "dry_run", False):
-        result = make_plan(env, assets, read, backend.name, job=job)
+        result = make_plan(env, assets, read, backend.name, job, None, survey, context)
     else:
-        live = getattr(make_backend(backend.name, ws, project_dir), "read", None)
+        live_backend = make_backend(backend.name, ws, project_dir)
+        live = getattr(live_backend, "read", None)
+        live_survey = getattr(live_backend, "survey", None)
         failed: list[str] = []
 
         def both(kind: str, name: str, **where: str | None) -> dict[str, Any] | None:
@@ -151,7 +176,15 @@ def show_before_acting(
                 return None
             return found
 
-        result = make_plan(env, assets, both, backend.name, job=job)
+        def both_survey(what: str, **where: Any) -> Any:
+            where.pop("note", None)
+            if survey is not None:
+                survey(what, note=PLAN_NOTE, **where)
+            if failed or live_survey is None:
+                return None
+            return live_survey(what, **where)
+
+        result = make_plan(env, assets, both, backend.name, job, None, both_survey, context)
         if failed:
             log(redact(f"amlgen plan: cannot read the live state ({failed[0]})", ws.masks()))
             return None
@@ -160,4 +193,4 @@ def show_before_acting(
     return result
 
 
-__all__ = ["plan", "recorded_job", "show_before_acting"]
+__all__ = ["plan", "recorded_job", "run_context", "show_before_acting"]

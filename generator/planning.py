@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import costview, names
+from . import costview, footprint, names
 from .backends.base import Assets, ModelInfo, TransientError, entity_dict
 from .backends.finetune import FinetuneAssets
+from .capacity import Capacity, Context, Survey, assess
 from .catalog.uri import COMPONENTS, MODELS, parse_registry_uri, registry_uri
 from .errors import WorkflowError
 from .normalise import (
@@ -141,6 +142,7 @@ class Plan:
     env: str
     backend: str
     resources: list[ResourcePlan]
+    capacity: Capacity | None = None  # quota, regions and counts (None: not assessed)
     cost: Estimate | None = None  # what it will cost (generator/pricing.py), when priced
 
     @property
@@ -169,6 +171,7 @@ class Plan:
             "changes": self.changed,
             "summary": self.summary(),
             "resources": [r.to_dict() for r in self.resources],
+            "quota": self.capacity.to_dict() if self.capacity else None,
             **({"cost": costview.as_dict(self.cost)} if self.cost is not None else {}),
         }
 
@@ -183,7 +186,11 @@ class Plan:
             parts.append(f"{s['cannot_update']} cannot update")
         if s["missing"]:
             parts.append(f"{s['missing']} missing in the registry")
-        return "Plan: " + ", ".join(parts) + f", {s['no_change']} unchanged."
+        problems = len(self.capacity.problems()) if self.capacity else 0
+        short = (
+            f" Azure would refuse it: {problems} quota or region problem(s)." if problems else ""
+        )
+        return "Plan: " + ", ".join(parts) + f", {s['no_change']} unchanged." + short
 
     def render(self, fmt: str = "text") -> str:
         if fmt == "json":
@@ -209,6 +216,8 @@ class Plan:
             lines.extend(f"      {c.text()}" for c in r.changes)
             if r.note:
                 lines.append(f"      {r.note}")
+        if self.capacity is not None:
+            lines += self.capacity.text_lines()
         lines += costview.text(self.cost) if self.cost is not None else []
         lines.append(self.summary_line())
         return "\n".join(lines) + "\n"
@@ -237,6 +246,9 @@ class Plan:
                     lines += ["", r.note] if r.changes else [r.note]
                 lines.append("")
             lines.append("</details>")
+        quota = self.capacity.markdown_lines() if self.capacity is not None else []
+        if quota:
+            lines += ["", *quota]
         if self.cost is not None:
             lines += ["", *costview.markdown_details(self.cost)]
         return "\n".join(lines) + "\n"
@@ -364,12 +376,40 @@ def make_plan(
     backend: str,
     job: str | None = None,
     desired: dict[str, dict[str, Any] | None] | None = None,
+    survey: Survey | None = None,
+    context: Context | None = None,
 ) -> Plan:
     """Read the live state with `read` (a backend's) and compare it with the committed files.
 
     `job` is the job the model version is (or will be) registered from, when known: model.yml's
     path names a placeholder job that registration fills in; a fine-tuning job registers it.
+    With `survey` (a backend's), quota, regions and counts are assessed too (`capacity`), over
+    the resources read here (`context`: what the run will add).
     """
+    seen: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def remember(kind: str, name: str, **where: str | None) -> dict[str, Any] | None:
+        found = read(kind, name, **where)
+        seen[(kind, f"{where['endpoint']}/{name}" if where.get("endpoint") else name)] = found
+        return found
+
+    plan = _plan(env, assets, remember, backend, job, desired)
+    if survey is not None:
+        ctx = context or Context()
+        ctx.existing.update(seen)
+        resources = footprint.of_documents(assets.documents())
+        plan.capacity = assess(survey, resources, ctx, read=remember)
+    return plan
+
+
+def _plan(
+    env: str,
+    assets: Assets,
+    read: Reader,
+    backend: str,
+    job: str | None,
+    desired: dict[str, dict[str, Any] | None] | None,
+) -> Plan:
     want = desired if desired is not None else load_desired(assets)
     out: list[ResourcePlan] = []
     if want.get(COMPUTE) is not None and assets.compute is not None:

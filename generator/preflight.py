@@ -5,8 +5,10 @@ passes, the data files exist, the run stays within the params' budget (`check_bu
 live through the backend's small read/create primitives (the same for `az ml` and the SDK):
 the base model exists in its registry and allows the fine-tuning
 size, the model version the run will register is free (a taken one would fail after the
-training), and the cluster exists (created from compute.yml when missing), is not Failed, has
-the rendered size and enough GPUs.
+training), Azure ML's quota in the workspace's region covers what the run adds, the region
+offers its VM sizes (and, serverless, the model's fine-tuning and deployment) and its endpoint
+counts stay under the limits (`generator/capacity.py`), and the cluster exists (created from
+compute.yml when missing), is not Failed, has the rendered size and enough GPUs.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import costs, lifecycle, pricing, reading
+from . import catalog, costs, footprint, lifecycle, pricing, reading
 from .backends import Assets, Backend, FinetuneAssets
 from .backends.readers import enum_value
 from .billable import billable
+from .capacity import Capacity, assess, context_for
 from .catalog import lockfile
 from .catalog.allow_lists import finetune_refusal, inference_warning
-from .catalog.metadata import version_entry
+from .catalog.metadata import as_dict, version_entry
 from .errors import WorkflowError
 from .params import Resolved
 from .rendering import render
@@ -182,9 +185,8 @@ def check_cluster(
             f"compute {name}: exists with size {size}, but compute.yml asks for {wanted}"
         )
     requested = assets.gpus_requested
-    if gpus is None:
-        raise WorkflowError(f"compute {name}: VM size {size} not found in compute.list_sizes()")
-    if requested is not None and requested > gpus:
+    # gpus None: the size's GPUs are unknown (the region check refuses a size it does not offer)
+    if requested is not None and gpus is not None and requested > gpus:
         raise WorkflowError(
             f"compute {name}: number_of_gpu_to_use_finetuning is {requested} but {size} "
             f"has {gpus} GPU(s) per node"
@@ -208,13 +210,88 @@ def check_model_free(backend: Backend, assets: Assets, job: str | None) -> None:
     )
 
 
-def check_live(backend: Backend, assets: Assets, warn: Warn, job: str | None = None) -> None:
-    """The registry model, the model version the run will register and the cluster, through
-    the backend's primitives (may create the cluster from compute.yml). In a dry run the
-    primitives record their calls and return None. `job`: the recorded job a registered model
-    may come from (None when a new job will be submitted)."""
+PREFLIGHT_NOTE = "pre-flight: quota and regions"
+
+
+def allowed_sizes(
+    assets: Assets, project_dir: Path, tags: dict[str, Any] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """The base model's allowed fine-tuning and inference sizes (the live registry's tags when
+    read, else the lock or bundled catalog): where a shortfall's ways out look for another size."""
+    if tags is not None:
+        entry = version_entry(tags)
+        return {
+            "finetune": tuple(entry.get("finetune_allow_list", ())),
+            "inference": tuple(entry.get("inference_allow_list", ())),
+        }
+    base = assets.base_model
+    meta = lockfile.source(project_dir).model(base[1], base[2]) if base else None
+    if meta is None:
+        return {}
+    return {"finetune": meta.finetune_allow_list, "inference": meta.inference_allow_list}
+
+
+def registry_metadata(registry: dict[str, Any] | None) -> dict[str, Any]:
+    """The registry model's `system_metadata`: the SDK's entity drops it, some registries echo
+    it among the properties (as the online validation reads it)."""
+    if not registry:
+        return {}
+    props = registry.get("properties") or {}
+    return as_dict(registry.get("system_metadata")) or as_dict(props.get("system_metadata"))
+
+
+def check_capacity(
+    backend: Backend,
+    assets: Assets,
+    warn: Warn,
+    *,
+    new_job: bool = True,
+    deploy: bool = True,
+    existing: dict[tuple[str, str], dict[str, Any] | None] | None = None,
+    registry: dict[str, Any] | None = None,
+    known: Capacity | None = None,
+) -> Capacity:
+    """Quota, the region's VM sizes and serverless regions, and the endpoint counts: refuse,
+    one line per shortfall, before anything is created. `known`: what the plan already read."""
+    cap = known
+    if cap is None:
+        resources = footprint.of_documents(assets.documents())
+        tags = (registry or {}).get("tags") if registry else None
+        ctx = context_for(
+            allowed_sizes(assets, assets.project_dir, tags),
+            new_job=new_job,
+            deploy=deploy,
+            registry_meta=registry_metadata(registry),
+        )
+        ctx.existing.update(existing or {})
+        cap = assess(backend.survey, resources, ctx, read=backend.read, note=PREFLIGHT_NOTE)
+    for line in cap.warnings:
+        warn(line)
+    problems = cap.problems()
+    if problems and not backend.dry_run:
+        raise WorkflowError(
+            "Azure would refuse this run, nothing was created:\n" + "\n".join(problems)
+        )
+    return cap
+
+
+def check_live(
+    backend: Backend,
+    assets: Assets,
+    warn: Warn,
+    job: str | None = None,
+    *,
+    deploy: bool = True,
+    capacity: Capacity | None = None,
+) -> Capacity:
+    """The registry model, the model version the run will register, quota and regions, then
+    the cluster, through the backend's primitives (may create the cluster from compute.yml). In
+    a dry run the primitives record their calls and return None. `job`: the recorded job a
+    registered model may come from (None when a new job will be submitted); `deploy`: whether
+    the run still creates its deployment; `capacity`: the plan's reading of quota, reused."""
     dry = backend.dry_run
     base = assets.base_model
+    info = None
     if base:
         registry, name, version = base
         info = backend.read("registry_model", name, version=version, registry=registry)
@@ -224,18 +301,39 @@ def check_live(backend: Backend, assets: Assets, warn: Warn, job: str | None = N
             check_model_tags(info.get("tags") or {}, f"{name}:{version}", assets, warn)
     check_model_free(backend, assets, job)
     cluster = assets.compute_name
+    compute = backend.read("compute", cluster) if cluster else None
+    existing = {("compute", cluster): compute} if cluster else {}
+    cap = check_capacity(
+        backend,
+        assets,
+        warn,
+        new_job=job is None,
+        deploy=deploy,
+        existing=existing,
+        registry=info,
+        known=capacity,
+    )
     if cluster is None:
-        return
-    compute = backend.read("compute", cluster)
+        return cap
     if compute is None:
         if assets.compute and assets.compute.get("name") == cluster:
             compute = backend.create_compute(assets)
         elif not dry:
             raise WorkflowError(f"compute {cluster}: not found, and compute.yml does not define it")
-    sizes = backend.vm_sizes()
     if dry:
-        return
+        return cap
     compute = compute or {}
     size = str(compute.get("size") or assets.finetune_size or "")
-    gpus = next((g for n, g in sizes.items() if n.lower() == size.lower()), None)
-    check_cluster(cluster, compute.get("provisioning_state"), size, gpus, assets)
+    check_cluster(cluster, compute.get("provisioning_state"), size, gpus_of(size, cap), assets)
+    return cap
+
+
+def gpus_of(size: str, cap: Capacity) -> int | None:
+    """GPUs per node: the region's list-sizes, else the VM catalog (when sizes were not read)."""
+    live = cap.sizes.get(size.lower())
+    if live is not None and live.gpus is not None:
+        return live.gpus
+    if cap.sizes:
+        return None  # listed sizes without this one: the region check has refused it
+    vm = catalog.vm_size(size)
+    return vm.gpus if vm is not None else None

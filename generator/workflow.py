@@ -16,7 +16,6 @@ import json
 import math
 import os
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import envlock, finetune_flow, limits, names, preflight
+from . import diagnose, envlock, finetune_flow, limits, names, preflight
 from .backends import (
     TERMINAL,
     Assets,
@@ -34,13 +33,14 @@ from .backends import (
     TransientError,
     make_backend,
 )
+from .capacity import Capacity, context_for
 from .errors import AmlgenError, WorkflowError
 from .interrupts import Interrupted, exit_code_of, no_interrupts, sigterm_as_interrupt
 from .params import Resolved, environments, load_params
 from .progress import elapsed, heartbeat, heartbeat_seconds
 from .rendering import OUTPUT_DIR
 from .state import State, state_dir
-from .workspace import Workspace, redact, resolve_workspace
+from .workspace import Workspace, redact, resolve_workspace, studio_link
 from .yamlio import write_atomic
 
 MAX_POLL_SECONDS = 30.0
@@ -86,19 +86,6 @@ class Outcome:
     response: str | None = None
     job_status: str | None = None
     message: str | None = None
-
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def studio_link(url: str | None) -> str | None:
-    """The Studio link without ids: the service's link carries the subscription in `wsid`."""
-    if not url:
-        return None
-    parts = urllib.parse.urlsplit(url)
-    if "subscriptions" in parts.query.lower() or "subscriptions" in parts.path.lower():
-        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return url
 
 
 # --- the flow --------------------------------------------------------------------------------
@@ -157,6 +144,12 @@ class Flow:
             )
         return self._assets
 
+    def log_target(self) -> diagnose.Where:
+        """The deployment whose logs `amlgen logs` and a failed deployment read."""
+        a, ws = self.assets, self.ws
+        where = (a.endpoint_name, a.deployment_name, ws.masks())
+        return diagnose.Where(self.backend, self.project_dir, self.opts.env, *where)
+
     def say(self, line: str) -> None:
         if not self.opts.dry_run:
             self.log(redact(line, self.ws.masks()))
@@ -185,7 +178,7 @@ class Flow:
         args = (self.resolved, self.backend, self.ws, self.project_dir, self.say)
         preflight.check_budget(*args, job=job, hour=hour and not self._deployed())
         if live:
-            self.check_live(new_job=True)
+            self.check_live(new_job=True, deploy=False)
 
     def _resumed_job(self) -> str | None:
         """The recorded job `run` goes on with (not one that ended Failed or Canceled)."""
@@ -194,21 +187,36 @@ class Flow:
             return str(rec["name"])
         return None
 
-    def check_live(self, new_job: bool = False) -> None:
+    def check_live(
+        self, new_job: bool = False, deploy: bool | None = None, capacity: Capacity | None = None
+    ) -> None:
         job = None if new_job else self._resumed_job()
-        with self.waiting(lambda: "pre-flight: checking the registry model and the cluster"):
-            preflight.check_live(self.backend, self.assets, self.say, job)
+        deploy = not self._deployed() if deploy is None else deploy
+        with self.waiting(lambda: "pre-flight: the registry model, quota, regions, the cluster"):
+            preflight.check_live(
+                self.backend, self.assets, self.say, job, deploy=deploy, capacity=capacity
+            )
 
-    def show_plan(self) -> None:
-        """What run/deploy will change, on stderr before they act (generator/planner.py)."""
+    def show_plan(self, new_job: bool | None = None) -> Capacity | None:
+        """What run/deploy will change, on stderr before they act (generator/planner.py); its
+        quota reading, for pre-flight to judge without reading it again."""
         from .planner import show_before_acting
 
         job = self.state.section("model").get("job")
         if not job and isinstance(self.assets, FinetuneAssets):  # it registers as it ends
             job = self._resumed_job()
-        show_before_acting(
-            self.opts.env, self.assets, self.backend, self.ws, self.project_dir, self.log, job
+        new = self._resumed_job() is None if new_job is None else new_job
+        ctx = context_for(
+            preflight.allowed_sizes(self.assets, self.project_dir),
+            new_job=new,
+            deploy=not self._deployed(),
         )
+        plan = show_before_acting(
+            self.opts.env, self.assets, self.backend, self.ws, self.project_dir, self.log, job, ctx
+        )
+        if plan is None:  # a dry run lists the plan's reads only: pre-flight reuses them
+            return Capacity(skipped="dry run") if self.opts.dry_run else None
+        return plan.capacity
 
     def _fingerprint_guard(self) -> None:
         """A recorded run for other params is history: keep only what still needs deleting."""
@@ -299,7 +307,7 @@ class Flow:
                 self.state.update("job", status=info.status, studio_url=link)
             if info.status in TERMINAL:
                 if info.status != "Completed":
-                    detail = f": {info.error}" if info.error else ""
+                    detail = diagnose.job_detail(info, self.backend, job, self.ws.masks())
                     raise WorkflowError(
                         f"job {job} ended {info.status}{detail}; fix the cause, then "
                         "`amlgen run` submits a new job"
@@ -376,7 +384,10 @@ class Flow:
         self.state.update("endpoint", status="created")
         self.state.update("deployment", name=a.deployment_name, status="creating")
         self.say(f"creating deployment {a.deployment_name} (this takes a while on Azure)")
-        with self.waiting(lambda: f"deployment {a.deployment_name}: creating"):
+        with (
+            self.waiting(lambda: f"deployment {a.deployment_name}: creating"),
+            diagnose.explained(self.log_target, self.opts.dry_run),  # its logs say why it failed
+        ):
             self.backend.create_deployment(a)
         self.state.update("deployment", status="created")
         with self.waiting(lambda: f"endpoint {a.endpoint_name}: updating the traffic"):
@@ -471,8 +482,8 @@ class Flow:
             return self._outcome(message=message)
         if not invoke_done:
             self.preflight(request=True, live=False, job=not self._resumed_job(), hour=True)
-            self.show_plan()  # after the offline refusals, before the live pre-flight acts
-            self.check_live()
+            known = self.show_plan()  # after the offline refusals, before the live pre-flight
+            self.check_live(capacity=known)
         response: str | None = None
         with self._endpoint_guard():
             if not invoke_done:
@@ -534,6 +545,8 @@ class Flow:
             if not self.opts.dry_run:
                 link = studio_link(info.studio_url)
                 self.say(f"job {job}: {status}" + (f"  {link}" if link else ""))
+                if info.error:
+                    self.say(f"job {job}: {info.error}")
                 if job == rec.get("name"):
                     self.state.update("job", status=status, studio_url=link)
         return self._outcome(job_status=status)
@@ -572,7 +585,10 @@ class Flow:
     def deploy(self) -> Outcome:
         self._fingerprint_guard()
         self.preflight(request=False, live=False, job=False, hour=True)
-        self.show_plan()
+        known = self.show_plan(new_job=False)
+        preflight.check_capacity(
+            self.backend, self.assets, self.say, new_job=False, deploy=True, known=known
+        )
         with self._endpoint_guard():
             self._deploy()
         return self._outcome()

@@ -81,6 +81,7 @@ def test_emulator_needs_its_key(tmp_path: Path) -> None:
 
 POLL = "  # repeated with backoff until Completed, Failed or Canceled"
 LIVE = "  # amlgen plan: the live state"
+PRE = "  # pre-flight: quota and regions"
 CLI_RUN_PLAN = "".join(
     line + "\n"
     for line in [
@@ -91,12 +92,15 @@ CLI_RUN_PLAN = "".join(
         "az ml component show -n chat_completion_pipeline -v 0.0.82 --registry-name azureml"
         " -o json" + LIVE,
         "az ml model show -n Phi-4 -v 8 --registry-name azureml -o json" + LIVE,
+        # quota and regions (generator/capacity.py): read once, by the plan, for pre-flight too
+        "az ml workspace show --query location -o tsv" + LIVE,
+        "az ml compute list-sizes -o json" + LIVE,
+        "az ml compute list-usage --location '<region>' -o json" + LIVE,
         "az ml model show -n Phi-4 -v 8 --registry-name azureml -o json",
         "az ml model show -n Phi-4-ultrachat-200k -v 1 -o json",
         "az ml compute show -n gpu-a100 -o json",
         "az ml compute create -f azureml/dev/compute.yml -o json"
         "  # only when the cluster is missing",
-        "az ml compute list-sizes -o json",
         "az ml job create -f azureml/dev/pipeline-job.yml --query name -o tsv",
         "az ml job show -n '<job-name>' --query services.Studio.endpoint -o tsv"
         "  # once, for the Studio link",
@@ -142,13 +146,16 @@ def test_cli_plan_with_workspace_flags_masks_the_subscription(proj: Path) -> Non
     )
     assert result.exit_code == 0, result.output
     ws = "-g rg1 -w ws1 --subscription <subscription>"
+    ws_show = "-g rg1 -n ws1 --subscription <subscription>"  # workspace show has no -w
     assert result.stdout == (
         "az ml model show -n Phi-4 -v 8 --registry-name azureml -o json\n"
         f"az ml model show -n Phi-4-ultrachat-200k -v 1 -o json {ws}\n"
         f"az ml compute show -n gpu-a100-x2 -o json {ws}\n"
+        f"az ml workspace show --query location -o tsv {ws_show}{PRE}\n"
+        f"az ml compute list-sizes -o json {ws}{PRE}\n"
+        f"az ml compute list-usage --location '<region>' -o json {ws}{PRE}\n"
         f"az ml compute create -f azureml/prod/compute.yml -o json {ws}"
         "  # only when the cluster is missing\n"
-        f"az ml compute list-sizes -o json {ws}\n"
         f"az ml job create -f azureml/prod/pipeline-job.yml --query name -o tsv {ws}\n"
     )
     assert SUB not in result.output
@@ -197,7 +204,7 @@ def test_dry_run_resumes_from_the_recorded_state(proj: Path) -> None:
     lines = result.stdout.splitlines()
     # The plan's reads, pre-flight, then straight to the endpoint: no submit, no register, no
     # delete (kept).
-    assert [ln.split("  #")[0] for ln in lines[10:]] == [
+    assert [ln.split("  #")[0] for ln in lines[12:]] == [
         "az ml online-endpoint show -n ultrachat-completion-dev -o json",
         "az ml online-endpoint create -f azureml/dev/endpoint.yml -o json",
         "az ml online-endpoint update -f azureml/dev/endpoint.yml -o json",
@@ -312,6 +319,9 @@ def test_sdk_run_dry_run_plan_is_exact(proj: Path) -> None:
         'name="chat_completion_pipeline", version="0.0.82")' + LIVE,
         'MLClient(credential, registry_name="azureml").models.get(name="Phi-4", version="8")'
         + LIVE,
+        "ml_client.workspaces.get(ml_client.workspace_name).location" + LIVE,
+        'ml_client.compute.list_sizes(location="<region>")' + LIVE,
+        'ml_client.compute.list_usage(location="<region>")' + LIVE,
         'MLClient(credential, registry_name="azureml").models.get(name="Phi-4", version="8")',
         'ml_client.models.get(name="Phi-4-ultrachat-200k", version="1")',
         'ml_client.compute.get("gpu-a100")',
@@ -319,7 +329,6 @@ def test_sdk_run_dry_run_plan_is_exact(proj: Path) -> None:
         *_sdk_dump("compute", d / "compute.yml"),
         "ml_client.compute.begin_create_or_update(compute).result()"
         "  # only when the cluster is missing",
-        "ml_client.compute.list_sizes()",
         'job = load_job(source="azureml/dev/pipeline-job.yml")',
         *_sdk_dump("job", d / "pipeline-job.yml"),
         "ml_client.jobs.create_or_update(job).name",

@@ -250,3 +250,11 @@ def test_live_sizes_win_over_the_tables() -> None:
     # a live row without vCPUs (az's dump drops them) is completed from the tables
     partial = fp.sizes_from(live_sizes([{"name": A100, "family": "f", "gpus": 1}], "x"))(A100)
     assert partial is not None and partial.cores == 24 and partial.family == "f"
+
+
+def test_the_registry_metadata_s_serverless_regions_win_over_the_table() -> None:
+    from generator.capacity import context_for
+
+    meta = {"maasFinetuning": {"maasFinetuningDeployRegions": ["eastus2", "westus3"]}}
+    assert context_for(registry_meta=meta).serverless_regions == ("eastus2", "westus3")
+    assert context_for(registry_meta={}).serverless_regions is None

@@ -186,6 +186,27 @@ def actions(data: dict[str, Any]) -> dict[str, str]:
     return {f"{r['kind']} {r['name']}": r["action"] for r in data["resources"]}
 
 
+# What the run adds against the emulator's default quota (docs/preflight.md). `az ml compute
+# list-usage` prints no current usage with the SDK installed here: the limits alone are checked.
+_ENDPOINTS = "    = online endpoints (counted in this workspace): needs 1 of 100 free endpoints"
+FRESH_QUOTA = {
+    "sdk": "  quota in eastus2:\n"
+    "    = standardNCADSA100v4Family: needs 48 of 1000 free vCPUs (0 in use, limit 1000)\n"
+    "    = total regional dedicated vCPUs: needs 48 of 2000 free vCPUs (0 in use, limit 2000)\n"
+    "    = clusters: needs 1 of 200 free clusters (0 in use, limit 200)\n"
+    f"{_ENDPOINTS} (0 in use, limit 100)\n",
+    "cli": "  quota in eastus2:\n"
+    "    = standardNCADSA100v4Family: needs 48 of 1000 vCPUs (in use not reported: checked "
+    "against the limit)\n"
+    "    = total regional dedicated vCPUs: needs 48 of 2000 vCPUs (in use not reported: checked "
+    "against the limit)\n"
+    "    = clusters: needs 1 of 200 clusters (in use not reported: checked against the limit)\n"
+    f"{_ENDPOINTS} (0 in use, limit 100)\n"
+    "  warning: the quota reading gave no current usage (`az ml compute list-usage` prints none "
+    "with this SDK): checked against the limits only\n",
+}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sdk", "cli"])
 def test_fresh_workspace_plans_everything_as_create(emu: Any, tmp_path: Path, backend: str) -> None:
@@ -203,6 +224,7 @@ def test_fresh_workspace_plans_everything_as_create(emu: Any, tmp_path: Path, ba
         f"  + traffic {ENDPOINT}: create\n"
         "  = registry component azureml/chat_completion_pipeline:0.0.82: exists\n"
         "  = registry model azureml/Phi-4:8: exists\n"
+        f"{FRESH_QUOTA[backend]}"
         # Priced from the emulator's Retail Prices stand-in (fixtures: $3.00 per GPU-hour).
         f"Cost (USD, eastus2; prices: {FIXTURES}, read {TODAY}):\n"
         f"  compute gpu-a100: 0 × {A100} (1 GPU) while idle = $0.00/h\n"
@@ -266,8 +288,16 @@ def test_out_of_band_changes_show_as_drift_in_every_format(emu: Any, tmp_path: P
         code, data = plan_json(proj, emu, backend)
         assert code == 2
         assert list(data) == [
-            "format_version", "env", "backend", "changes", "summary", "resources", "cost",
-        ]  # fmt: skip
+            "format_version",
+            "env",
+            "backend",
+            "changes",
+            "summary",
+            "resources",
+            "quota",  # added (issue #22): nothing to add after a kept run, so no lines
+            "cost",
+        ]
+        assert data["quota"]["lines"] == [] and data["quota"]["region"] == "eastus2"
         assert data["format_version"] == planning.FORMAT_VERSION and data["backend"] == backend
         assert data["summary"] == {
             "create": 0,

@@ -159,6 +159,9 @@ def test_run_dry_run_lists_the_plans_reads_first(tmp_path: Path) -> None:
         f'ml_client.serverless_endpoints.get("{ENDPOINT}")  # amlgen plan: the live state',
         'MLClient(credential, registry_name="azureml").models.get(name="Phi-4", version="8")'
         "  # amlgen plan: the live state",
+        # the region (serverless fine-tuning is regional); no VM sizes, no quota of ours
+        "ml_client.workspaces.get(ml_client.workspace_name).location"
+        "  # amlgen plan: the live state",
     ]
     assert plan[: len(reads)] == reads
 

@@ -10,7 +10,17 @@ from pathlib import Path
 
 from ..errors import WorkflowError
 from ..workspace import Workspace
-from .base import TERMINAL, Assets, Backend, JobInfo, ModelInfo, TransientError
+from .base import (
+    LOG_CONTAINERS,
+    SURVEYS,
+    TERMINAL,
+    Assets,
+    Backend,
+    JobInfo,
+    ModelInfo,
+    StepInfo,
+    TransientError,
+)
 from .finetune import FinetuneAssets
 
 
@@ -27,12 +37,15 @@ def make_backend(kind: str, ws: Workspace, project_dir: Path, dry_run: bool = Fa
 
 
 __all__ = [
+    "LOG_CONTAINERS",
+    "SURVEYS",
     "TERMINAL",
     "Assets",
     "Backend",
     "FinetuneAssets",
     "JobInfo",
     "ModelInfo",
+    "StepInfo",
     "TransientError",
     "make_backend",
 ]

@@ -136,6 +136,15 @@ class Assets:
         m = parse_registry_uri(path, MODELS)
         return (m.registry, m.name, m.version) if m and m.version else None
 
+    def documents(self) -> dict[str, Any]:
+        """The rendered files as parsed YAML by file name (what `footprint` reads)."""
+        return {
+            names.PIPELINE_JOB_FILE: self.job,
+            names.COMPUTE_FILE: self.compute,
+            names.ENDPOINT_FILE: self.endpoint,
+            names.DEPLOYMENT_FILE: self.deployment,
+        }
+
     def data_files(self) -> list[Path]:
         """Local files the job uploads, resolved from the YAML's folder as Azure ML does."""
         out: list[Path] = []

@@ -9,6 +9,7 @@ the exact argument list that runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -23,7 +24,7 @@ from ..errors import AmlgenError, CommandError, WorkflowError
 from ..rendering import model_path
 from ..workspace import Workspace, redact
 from ..yamlio import write_atomic
-from .base import DRY_JOB, Assets, JobInfo, ModelInfo
+from .base import DRY_JOB, LOG_CONTAINERS, Assets, JobInfo, ModelInfo, StepInfo
 from .failures import (
     AUTH,
     BROKEN_AZ,
@@ -38,7 +39,7 @@ from .failures import (
     read_title,
 )
 from .finetune import FinetuneAssets, chat_url, post_chat
-from .readers import endpoint_key, job_info, model_info, registered_model
+from .readers import endpoint_key, job_info, model_info, registered_model, size_row, usage_row
 
 # Failures that are about az, the sign-in or the workspace, never about the command's resource.
 _NOT_THE_COMMAND = (AUTH, BROKEN_AZ, NO_EXTENSION, PARENT_MISSING)
@@ -236,9 +237,58 @@ class AzBackend:
         )
         return data if isinstance(data, dict) else None
 
-    def vm_sizes(self) -> dict[str, int]:
-        sizes = self._json(["ml", "compute", "list-sizes", "-o", "json"]) or []
-        return {str(s.get("name", "")): int(s.get("gpus") or 0) for s in sizes}
+    def _listing(self, args: list[str], what: str, note: str | None, workspace: bool = True) -> Any:
+        """A list-type read (or one value with --query): failures classified as `read` does;
+        a list has no "not found"."""
+        proc = self._run(args, note, workspace=workspace, check=False)
+        if proc is None:
+            return None
+        if proc.returncode != 0:
+            err = redact(proc.stderr or "", self.ws.masks())
+            cause = classify_az(proc.returncode, err)
+            if cause not in (NOT_FOUND, OTHER):
+                raise failure(cause, what, detail(err), emulated=self.ws.emulated)
+            raise self._error(self._argv(args, workspace), proc)
+        return proc.stdout if "tsv" in args else self._parse(args, proc.stdout, workspace)
+
+    def _workspace_show(self, *args: str) -> list[str]:
+        """`az ml workspace show` names the workspace with -n/--name: it has no -w
+        (azext_mlv2 _params/_workspace_params.py; tests/fake_az/az_surface.json)."""
+        names_it = ["-n" if arg == "-w" else arg for arg in self.ws.az_args()]
+        return ["ml", "workspace", "show", *args, *names_it]
+
+    def survey(
+        self,
+        what: str,
+        *,
+        location: str | None = None,
+        endpoint: str | None = None,
+        note: str | None = None,
+    ) -> Any:
+        """The region, sizes, quota and counts the capacity checks read (base.SURVEYS)."""
+        if what == "region":
+            args = self._workspace_show("--query", "location", "-o", "tsv")
+            out = self._listing(args, "the workspace", note, workspace=False)
+            return None if out is None else (str(out).strip() or None)
+        where = ["--location", location or "<region>"]
+        if what == "sizes":
+            # `az ml compute list-sizes` has no --location: it lists the workspace's region
+            # (azext_mlv2 _params/_compute_params.py), which is the region the checks ask for.
+            rows = self._listing(["ml", "compute", "list-sizes", "-o", "json"], "the VM sizes", note)
+            return None if rows is None else [size_row(r) for r in rows if isinstance(r, dict)]
+        if what == "usages":
+            rows = self._listing(
+                ["ml", "compute", "list-usage", *where, "-o", "json"], "the quota", note
+            )
+            return None if rows is None else [usage_row(r) for r in rows if isinstance(r, dict)]
+        if what == "endpoints":
+            rows = self._listing(["ml", "online-endpoint", "list", "-o", "json"], what, note)
+        elif what == "deployments":
+            args = ["ml", "online-deployment", "list", "-e", str(endpoint), "-o", "json"]
+            rows = self._listing(args, f"the deployments of {endpoint}", note)
+        else:
+            raise WorkflowError(f"cannot survey {what!r}")
+        return None if rows is None else [str(r.get("name")) for r in rows if isinstance(r, dict)]
 
     def submit(self, assets: Assets) -> str:
         out = self._tsv(
@@ -289,7 +339,41 @@ class AzBackend:
             if classify_az(exc.returncode, exc.stderr, job) == NOT_FOUND:
                 raise
             raise TransientError(str(exc)) from None
-        return job_info({"status": status}, studio_url=self._studio.get(job))
+        info = job_info({"status": status}, studio_url=self._studio.get(job))
+        if info.status == "Failed" and not self.dry_run:
+            with contextlib.suppress(CommandError):  # the reason is a convenience
+                args = ["ml", "job", "show", "-n", job, "--query", "properties.error", "-o", "tsv"]
+                info.error = self._tsv(args) or None
+        return info
+
+    def child_jobs(self, job: str) -> list[StepInfo]:
+        rows = self._json(["ml", "job", "list", "--parent-job-name", job, "-o", "json"])
+        out: list[StepInfo] = []
+        for row in rows if isinstance(rows, list) else []:
+            if not isinstance(row, dict) or not row.get("name"):
+                continue
+            studio = ((row.get("services") or {}).get("Studio") or {}).get("endpoint")
+            out.append(
+                StepInfo(
+                    str(row["name"]),
+                    row.get("display_name"),
+                    str(row.get("status") or "Unknown"),
+                    studio,
+                )
+            )
+        return out
+
+    def deployment_logs(
+        self, endpoint: str, deployment: str, container: str, lines: int
+    ) -> str | None:
+        args = ["ml", "online-deployment", "get-logs", "-n", deployment, "-e", endpoint]
+        args += ["--lines", str(lines)]
+        if container != LOG_CONTAINERS[0]:
+            args += ["--container", container]
+        out = self._json([*args, "-o", "json"])
+        if out is None:
+            return None
+        return out if isinstance(out, str) else json.dumps(out)
 
     def stream(self, job: str) -> str | None:
         # Logs go straight to the terminal; the exit code says nothing about the job (facts §1).
@@ -419,15 +503,12 @@ class AzBackend:
 
     def workspace_region(self, note: str | None = None) -> str | None:
         """The workspace's region (prices and quota are regional); None in a dry run."""
-        out = self._tsv(["ml", "workspace", "show", "--query", "location", "-o", "tsv"], note)
-        return out or None
+        region = self.survey("region", note=note)
+        return str(region) if region else None
 
     def workspace_ref(self) -> tuple[str, str]:
         """(region, workspace id): the parts of a serverless endpoint's model id."""
-        # `az ml workspace show` names the workspace with -n/--name: it has no -w
-        # (azext_mlv2 _params/_workspace_params.py; tests/fake_az/az_surface.json).
-        names_it = ["-n" if arg == "-w" else arg for arg in self.ws.az_args()]
-        ws = self._json(["ml", "workspace", "show", "-o", "json", *names_it], workspace=False)
+        ws = self._json(self._workspace_show("-o", "json"), workspace=False)
         arm_id = str(ws.get("id") or "") if isinstance(ws, dict) else "<workspace-arm-id>"
         wid = self._tsv(
             ["resource", "show", "--ids", arm_id, "--query", "properties.workspaceId", "-o", "tsv"],

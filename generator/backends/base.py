@@ -68,6 +68,23 @@ class JobInfo:
 
 
 @dataclass
+class StepInfo:
+    """A pipeline job's child job (one step): its name, the step's name, status, Studio link."""
+
+    name: str
+    display_name: str | None
+    status: str
+    studio_url: str | None = None
+
+
+# What `Backend.survey` reads: the workspace's region, the VM sizes a region offers
+# ([{name, family, cores, gpus}]), Azure ML's quota there ([{id, type, name, used, limit}]), the
+# workspace's online endpoints and one endpoint's deployments (names).
+SURVEYS = ("region", "sizes", "usages", "endpoints", "deployments")
+LOG_CONTAINERS = ("inference-server", "storage-initializer")
+
+
+@dataclass
 class ModelInfo:
     """An existing registered model version."""
 
@@ -96,7 +113,14 @@ class Backend(Protocol):
         note: str | None = None,
     ) -> dict[str, Any] | None: ...
     def create_compute(self, assets: Assets) -> dict[str, Any] | None: ...
-    def vm_sizes(self) -> dict[str, int]: ...
+    def survey(
+        self,
+        what: str,
+        *,
+        location: str | None = None,
+        endpoint: str | None = None,
+        note: str | None = None,
+    ) -> Any: ...  # see SURVEYS; None in a dry run
     def submit(self, assets: Assets) -> str: ...
     def job_status(self, job: str) -> JobInfo: ...
     def stream(self, job: str) -> str | None: ...  # a note when streaming stopped early
@@ -107,6 +131,11 @@ class Backend(Protocol):
     def set_traffic(self, assets: Assets) -> None: ...
     def invoke(self, assets: Assets) -> str: ...
     def delete_endpoint(self, name: str) -> bool: ...
+    # Why something failed: a deployment's container logs, a pipeline job's steps.
+    def deployment_logs(
+        self, endpoint: str, deployment: str, container: str, lines: int
+    ) -> str | None: ...
+    def child_jobs(self, job: str) -> list[StepInfo]: ...
     # The fine-tuning job path (method finetuning_job, finetune_flow.py).
     def submit_finetuning(self, assets: FinetuneAssets) -> str: ...
     def job_model(self, job: str) -> tuple[str, str] | None: ...  # its registered_model output

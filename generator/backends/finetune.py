@@ -81,6 +81,18 @@ class FinetuneAssets(Assets):
 
     # --- what the pre-flight reads, from the job's own fields ------------------------------
 
+    def documents(self) -> dict[str, Any]:
+        docs: dict[str, Any] = {
+            names.FINETUNING_JOB_FILE: self.job,
+            names.COMPUTE_FILE: self.compute,
+        }
+        if self.serverless:
+            docs[names.SERVERLESS_ENDPOINT_FILE] = self.endpoint
+        else:
+            docs[names.ENDPOINT_FILE] = self.endpoint
+            docs[names.DEPLOYMENT_FILE] = self.deployment
+        return docs
+
     def step(self) -> dict[str, Any]:
         return {}
 

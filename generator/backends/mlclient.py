@@ -21,7 +21,7 @@ from ..finetuning.spec import REQUEST_API_VERSION
 from ..quiet import sdk_quiet
 from ..rendering import model_path
 from ..workspace import Workspace, ml_client, redact
-from .base import DRY_JOB, Assets, JobInfo, ModelInfo, entity_dict
+from .base import DRY_JOB, LOG_CONTAINERS, Assets, JobInfo, ModelInfo, StepInfo, entity_dict
 from .failures import (
     NOT_FOUND,
     classify_exception,
@@ -30,7 +30,7 @@ from .failures import (
     read_title,
 )
 from .finetune import FinetuneAssets, post_chat
-from .readers import endpoint_key, job_info, model_info, registered_model
+from .readers import endpoint_key, job_info, model_info, registered_model, size_row, usage_row
 
 
 def _entity_text(entity: Any) -> list[str]:
@@ -61,6 +61,12 @@ def _read_call(
     if kind == "marketplace_subscription":
         return f'ml_client.marketplace_subscriptions.get("{name}")'
     return f'ml_client.online_deployments.get(name="{name}", endpoint_name="{endpoint}")'
+
+
+def _fields(entity: Any) -> dict[str, Any]:
+    """An SDK entity's attributes, the wire-named ones too (newer SDKs copy `as_dict()` into
+    the entity beside its own, empty, snake-case attributes)."""
+    return dict(vars(entity)) if hasattr(entity, "__dict__") else dict(entity)
 
 
 class SdkBackend:
@@ -194,12 +200,40 @@ class SdkBackend:
             data = entity_dict(created)
         return data
 
-    def vm_sizes(self) -> dict[str, int]:
-        self._say("ml_client.compute.list_sizes()")
+    def survey(
+        self,
+        what: str,
+        *,
+        location: str | None = None,
+        endpoint: str | None = None,
+        note: str | None = None,
+    ) -> Any:
+        """The region, sizes, quota and counts the capacity checks read (base.SURVEYS)."""
+        where = f'location="{location or "<region>"}"'
+        calls = {
+            "region": "ml_client.workspaces.get(ml_client.workspace_name).location",
+            "sizes": f"ml_client.compute.list_sizes({where})",
+            "usages": f"ml_client.compute.list_usage({where})",
+            "endpoints": "[e.name for e in ml_client.online_endpoints.list()]",
+            "deployments": "[d.name for d in ml_client.online_deployments.list("
+            f'endpoint_name="{endpoint}")]',
+        }
+        if what not in calls:
+            raise WorkflowError(f"cannot survey {what!r}")
+        self._say(calls[what] + (f"  # {note}" if note else ""))
         if self.dry_run:
-            return {}
-        with self._guard("compute.list_sizes"):
-            return {str(s.name or ""): int(s.gpus or 0) for s in self.client.compute.list_sizes()}
+            return None
+        c = self.client
+        with self._guard({"region": "the workspace", "usages": "the quota"}.get(what, what)):
+            if what == "region":
+                return str(c.workspaces.get(c.workspace_name).location or "") or None
+            if what == "sizes":
+                return [size_row(_fields(s)) for s in c.compute.list_sizes(location=location)]
+            if what == "usages":
+                return [usage_row(_fields(u)) for u in c.compute.list_usage(location=location)]
+            if what == "endpoints":
+                return [str(e.name) for e in c.online_endpoints.list()]
+            return [str(d.name) for d in c.online_deployments.list(endpoint_name=endpoint)]
 
     def submit(self, assets: Assets) -> str:
         job = self._load("job", assets, names.PIPELINE_JOB_FILE)
@@ -330,6 +364,40 @@ class SdkBackend:
                 if self._missing(exc, f"deleting endpoint {name}"):
                     return False
         return True
+
+    def deployment_logs(
+        self, endpoint: str, deployment: str, container: str, lines: int
+    ) -> str | None:
+        kind = "" if container == LOG_CONTAINERS[0] else f', container_type="{container}"'
+        self._say(
+            f'ml_client.online_deployments.get_logs(name="{deployment}", '
+            f'endpoint_name="{endpoint}", lines={lines}{kind})'
+        )
+        if self.dry_run:
+            return None
+        with self._guard(f"the logs of deployment {deployment}"):
+            return str(
+                self.client.online_deployments.get_logs(
+                    name=deployment,
+                    endpoint_name=endpoint,
+                    lines=lines,
+                    container_type=None if not kind else container,
+                )
+            )
+
+    def child_jobs(self, job: str) -> list[StepInfo]:
+        self._say(f'ml_client.jobs.list(parent_job_name="{job}")')
+        if self.dry_run:
+            return []
+        out: list[StepInfo] = []
+        with self._guard(f"the steps of job {job}"):
+            for child in self.client.jobs.list(parent_job_name=job):
+                if child is None:
+                    continue
+                status = getattr(child.status, "value", child.status)
+                studio = getattr(child, "studio_url", None)
+                out.append(StepInfo(str(child.name), child.display_name, str(status), studio))
+        return out
 
     # --- the fine-tuning job path (method finetuning_job) ----------------------------------
 

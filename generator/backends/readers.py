@@ -71,3 +71,37 @@ def endpoint_key(keys: Any) -> str:
         if value:
             return str(value)
     return ""
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def size_row(raw: dict[str, Any]) -> dict[str, Any]:
+    """A VM size as list-sizes gives it (SDK entity or `az` JSON) -> {name, family, cores,
+    gpus}. Newer SDKs keep the wire names (`vCPUs`) beside the empty `v_cp_us`, and `az`
+    prints neither then: cores missing is left to the published tables."""
+    return {
+        "name": raw.get("name"),
+        "family": raw.get("family"),
+        "cores": _count(raw.get("v_cp_us")) or _count(raw.get("vCPUs")),
+        "gpus": _count(raw.get("gpus")),
+    }
+
+
+def usage_row(raw: dict[str, Any]) -> dict[str, Any]:
+    """A quota row as list-usage gives it -> {id, type, name, used, limit}; `used` is None
+    when the reader dropped it (newer SDKs keep only the wire name `currentValue`)."""
+    name = raw.get("name")
+    if not isinstance(name, dict):
+        name = {"value": getattr(name, "value", None)} if name is not None else {}
+    used = raw.get("current_value")
+    if used is None:
+        used = raw.get("currentValue")
+    return {
+        "id": raw.get("id"),
+        "type": raw.get("type"),
+        "name": name.get("value") or name.get("localized_value") or name.get("localizedValue"),
+        "used": _count(used),
+        "limit": _count(raw.get("limit")),
+    }

@@ -255,6 +255,25 @@ def run(ctx: click.Context, **options: Any) -> None:
     _flow(ctx, generator.run, options)
 
 
+@cli.command("logs")
+@options(*TARGET)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Fetch the logs from the service now (default: the ones saved when it failed).",
+)
+@click.pass_context
+def logs_command(ctx: click.Context, **options: Any) -> None:
+    """Print the deployment's container logs (inference-server and storage-initializer).
+
+    Without --live: the logs saved under .amlgen/<env>/logs/ when the deployment failed, or
+    the live ones when none are saved. Keys, tokens and subscription ids are masked.
+
+    Example: amlgen logs --env dev --live --backend sdk
+    """
+    _flow(ctx, generator.logs, options)
+
+
 # --- plan (issue #12): what applying would change, and drift -----------------------------------
 
 

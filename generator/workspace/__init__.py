@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -228,6 +229,16 @@ def ml_client(ws: Workspace, registry_name: str | None = None) -> MLClient:
     )
 
 
+def studio_link(url: str | None) -> str | None:
+    """The Studio link without ids: the service's link carries the subscription in `wsid`."""
+    if not url:
+        return None
+    parts = urllib.parse.urlsplit(url)
+    if "subscriptions" in parts.query.lower() or "subscriptions" in parts.path.lower():
+        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return url
+
+
 def redact(text: str, masks: dict[str, str]) -> str:
     """Mask secret values (subscription id, emulator key) in text meant for output."""
     for secret, mask in masks.items():
@@ -254,4 +265,5 @@ __all__ = [
     "ml_client",
     "redact",
     "resolve_workspace",
+    "studio_link",
 ]
