@@ -16,7 +16,6 @@ import json
 import math
 import os
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from .params import Resolved, environments, load_params
 from .progress import elapsed, heartbeat, heartbeat_seconds
 from .rendering import OUTPUT_DIR
 from .state import State, state_dir
-from .workspace import Workspace, redact, resolve_workspace
+from .workspace import Workspace, redact, resolve_workspace, studio_link
 from .yamlio import write_atomic
 
 MAX_POLL_SECONDS = 30.0
@@ -86,19 +85,6 @@ class Outcome:
     response: str | None = None
     job_status: str | None = None
     message: str | None = None
-
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def studio_link(url: str | None) -> str | None:
-    """The Studio link without ids: the service's link carries the subscription in `wsid`."""
-    if not url:
-        return None
-    parts = urllib.parse.urlsplit(url)
-    if "subscriptions" in parts.query.lower() or "subscriptions" in parts.path.lower():
-        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return url
 
 
 # --- the flow --------------------------------------------------------------------------------
@@ -409,13 +395,19 @@ class Flow:
         name = rec.get("name")
         if not name or rec.get("status") == "deleted":
             return False
-        with no_interrupts():
+        with no_interrupts() as signalled:
             self.say(f"deleting endpoint {name} ({reason}; Ctrl-C waits until it is gone)")
+            delete = self._delete_call(rec.get("kind"))
             with self.waiting(lambda: f"endpoint {name}: deleting"):
-                found = self._delete_call(rec.get("kind"))(str(name))
+                try:
+                    found = delete(str(name))
+                except AmlgenError:
+                    if not signalled:
+                        raise
+                    found = delete(str(name))  # the signal stopped the running `az` too
             self.state.update("endpoint", status="deleted")
             self.state.drop("deployment")
-        self.say(f"deleted endpoint {name}" if found else f"endpoint {name} was already gone")
+            self.say(f"deleted endpoint {name}" if found else f"endpoint {name} was already gone")
         return True
 
     def _delete_call(self, kind: Any) -> Callable[[str], bool]:

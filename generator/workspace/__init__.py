@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -226,6 +227,16 @@ def ml_client(ws: Workspace, registry_name: str | None = None) -> MLClient:
         resource_group_name=ws.resource_group,
         workspace_name=ws.workspace_name,
     )
+
+
+def studio_link(url: str | None) -> str | None:
+    """The Studio link without ids: the service's link carries the subscription in `wsid`."""
+    if not url:
+        return None
+    parts = urllib.parse.urlsplit(url)
+    if "subscriptions" in parts.query.lower() or "subscriptions" in parts.path.lower():
+        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return url
 
 
 def redact(text: str, masks: dict[str, str]) -> str:
