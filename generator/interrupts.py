@@ -67,14 +67,14 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def no_interrupts() -> Iterator[None]:
+def no_interrupts() -> Iterator[list[int]]:
     """Teardown itself must not be cut short by a Ctrl-C or SIGTERM, and must not swallow one
     either: a signal that arrives meanwhile is raised once the block is done (KeyboardInterrupt,
     or Terminated for SIGTERM), so a cancelled CI job still ends 130/143, never 0."""
+    caught: list[int] = []  # yielded: the block may ask whether a signal came (to retry a call)
     if not _main_thread():
-        yield
+        yield caught
         return
-    caught: list[int] = []
 
     def remember(signum: int, frame: Any) -> None:
         caught.append(signum)
@@ -82,7 +82,7 @@ def no_interrupts() -> Iterator[None]:
     old_int = signal.signal(signal.SIGINT, remember)
     old_term = signal.signal(signal.SIGTERM, remember)
     try:
-        yield
+        yield caught
     except BaseException as exc:
         # The signal wins over what it caused (CI's SIGTERM also stops a running `az`).
         if caught:

@@ -425,13 +425,19 @@ class Flow:
         name = rec.get("name")
         if not name or rec.get("status") == "deleted":
             return False
-        with no_interrupts():
+        with no_interrupts() as signalled:
             self.say(f"deleting endpoint {name} ({reason}; Ctrl-C waits until it is gone)")
+            delete = self._delete_call(rec.get("kind"))
             with self.waiting(lambda: f"endpoint {name}: deleting"):
-                found = self._delete_call(rec.get("kind"))(str(name))
+                try:
+                    found = delete(str(name))
+                except AmlgenError:
+                    if not signalled:
+                        raise
+                    found = delete(str(name))  # the signal stopped the running `az` too
             self.state.update("endpoint", status="deleted")
             self.state.drop("deployment")
-        self.say(f"deleted endpoint {name}" if found else f"endpoint {name} was already gone")
+            self.say(f"deleted endpoint {name}" if found else f"endpoint {name} was already gone")
         return True
 
     def _delete_call(self, kind: Any) -> Callable[[str], bool]:

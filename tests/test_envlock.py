@@ -60,7 +60,7 @@ class Amlgen:
         for line in self.proc.stderr:
             self.lines.append(line.rstrip("\n"))
 
-    def wait_for(self, pattern: str, timeout: float = 120) -> None:
+    def wait_for(self, pattern: str, timeout: float = 200) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(re.search(pattern, line) for line in self.lines):
@@ -95,20 +95,24 @@ def _jobs(emu: Any) -> int:
 
 @pytest.mark.slow
 def test_a_second_run_on_the_environment_refuses_naming_the_first(emu: Any, tmp_path: Path) -> None:
+    import generator
+
     proj = make_project(tmp_path / "p")
     first = Amlgen(proj, "run", "--backend", "sdk")
     first.wait_for(r"submitted job")
-    for args in (["run"], ["deploy"], ["teardown"], ["submit"], ["register"], ["invoke"]):
-        second = _run(proj, *args, "--backend", "sdk")
-        assert second.returncode == 1, (args, second.stderr)
-        (line,) = second.stderr.splitlines()
-        assert line.startswith("error: environment dev is in use by `amlgen run --env dev` "), line
-        assert f"(pid {first.proc.pid} on " in line and "Traceback" not in line
+    second = _run(proj, "run", "--backend", "sdk")  # a real second process
+    assert second.returncode == 1, second.stderr
+    (line,) = second.stderr.splitlines()
+    assert line.startswith("error: environment dev is in use by `amlgen run --env dev` "), line
+    assert f"(pid {first.proc.pid} on " in line and "Traceback" not in line
+    for command in ("deploy", "teardown", "submit", "register", "invoke", "run"):
+        with pytest.raises(EnvironmentBusy, match=f"pid {first.proc.pid} on "):
+            getattr(generator, command)(project_dir=proj, backend="sdk")
     # Read-only commands are not blocked (and dry runs change nothing, so hold nothing).
-    assert _run(proj, "status", "--backend", "sdk").returncode == 0
-    assert _run(proj, "run", "--dry-run").returncode == 0
-    assert _run(proj, "render", "--env", "dev", "--check").returncode == 0
-    assert _run(proj, "validate", "azureml/dev").returncode == 0
+    assert generator.status(project_dir=proj, backend="sdk").job_status
+    assert generator.run(project_dir=proj, dry_run=True).plan
+    assert generator.render_project("dev", project_dir=proj, check=True).clean
+    assert not generator.validate_paths(["azureml/dev"], proj, sdk=False).failed()
     assert first.finish() == 0, first.lines
     assert _jobs(emu) == 1 and emu.snapshot()["endpoints"] == {}
     state = json.loads((proj / ".amlgen" / "dev" / "state.json").read_text())
@@ -156,19 +160,27 @@ def test_the_lock_itself(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("backend", "signum", "code"),
-    [("sdk", signal.SIGTERM, 143), ("sdk", signal.SIGINT, 130), ("cli", signal.SIGTERM, 143)],
-    ids=["sdk-SIGTERM", "sdk-SIGINT", "cli-SIGTERM-to-the-group"],
+    ("command", "backend", "signum", "code"),
+    [
+        ("run", "sdk", signal.SIGTERM, 143),
+        ("run", "sdk", signal.SIGINT, 130),
+        ("teardown", "cli", signal.SIGTERM, 143),
+    ],
+    ids=["run-SIGTERM", "run-SIGINT", "teardown-cli-SIGTERM-to-the-group"],
 )
 def test_a_signal_during_the_final_teardown_still_ends_130_or_143(
-    emu: Any, tmp_path: Path, backend: str, signum: int, code: int
+    emu: Any, tmp_path: Path, command: str, backend: str, signum: int, code: int
 ) -> None:
+    import generator
+
     proj = make_project(tmp_path / "p")
     env = child_env()
     env["PATH"] = f"{az_on_path(tmp_path)}{os.pathsep}{env['PATH']}"
     emu.api.job_seconds = 0.5
-    run = Amlgen(proj, "run", "--backend", backend, env=env)
-    run.wait_for(r"deleting endpoint .* \(the run is done")
+    if command == "teardown":  # the endpoint up (in process, fast), then `az` deletes it
+        generator.run(project_dir=proj, backend="sdk", keep_endpoint=True)
+    run = Amlgen(proj, command, "--backend", backend, env=env)
+    run.wait_for(r"deleting endpoint .* \((the run is done|teardown)", timeout=240)
     if backend == "cli":
         os.killpg(run.proc.pid, signum)  # as CI cancels: the running `az` gets it too
     else:
@@ -177,3 +189,5 @@ def test_a_signal_during_the_final_teardown_still_ends_130_or_143(
     assert emu.snapshot()["endpoints"] == {}  # the teardown completed first
     assert not any("Traceback" in line for line in run.lines)
     assert any("interrupted" in line for line in run.lines), run.lines
+    state = json.loads((proj / ".amlgen" / "dev" / "state.json").read_text())
+    assert state["endpoint"]["status"] == "deleted"
