@@ -13,15 +13,36 @@ managed-compute fine-tune is served by the managed deployment steps of the pipel
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
-from .backends import FinetuneAssets
+from .backends import Assets, Backend, FinetuneAssets
 from .errors import WorkflowError
-
-if TYPE_CHECKING:
-    from .workflow import Flow
+from .state import State
 
 SERVERLESS = "serverless"
+
+
+class _Options(Protocol):
+    @property
+    def dry_run(self) -> bool: ...
+
+
+class Flow(Protocol):
+    """What these steps use of the flow (`workflow.Flow` is the one there is). Declared here,
+    below it, so imports run one way: workflow -> finetune_flow."""
+
+    state: State
+
+    @property
+    def opts(self) -> _Options: ...
+    @property
+    def assets(self) -> Assets: ...
+    @property
+    def backend(self) -> Backend: ...
+    def say(self, line: str) -> None: ...
+    def waiting(self, what: Callable[[], str]) -> AbstractContextManager[Any]: ...
 
 
 def serverless(flow: Flow) -> bool:

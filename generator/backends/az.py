@@ -274,7 +274,9 @@ class AzBackend:
         if what == "sizes":
             # `az ml compute list-sizes` has no --location: it lists the workspace's region
             # (azext_mlv2 _params/_compute_params.py), which is the region the checks ask for.
-            rows = self._listing(["ml", "compute", "list-sizes", "-o", "json"], "the VM sizes", note)
+            rows = self._listing(
+                ["ml", "compute", "list-sizes", "-o", "json"], "the VM sizes", note
+            )
             return None if rows is None else [size_row(r) for r in rows if isinstance(r, dict)]
         if what == "usages":
             rows = self._listing(
