@@ -24,10 +24,10 @@ class Target(TypedDict, total=False):
     """Where and how a command acts; every flow command takes these keywords."""
 
     project_dir: Path | str  # the project folder (params/, azureml/, data/); default "."
-    backend: str  # "cli" (`az ml`) or "sdk" (azure-ai-ml MLClient); default "cli"
+    backend: str | None  # "cli" (`az ml`) or "sdk" (MLClient); default cli (sdk: emulator, no az)
     dry_run: bool  # record the exact plan (argv or SDK calls) in Outcome.plan; change nothing
     assets: Path | str | None  # folder of rendered YAML; default azureml/<env>
-    emulator: str | None  # the local emulator's URL (else AMLGEN_EMULATOR)
+    emulator: str | None  # the emulator's URL, key found (else AMLGEN_EMULATOR); URL#secret=KEY
     subscription_id: str | None
     resource_group: str | None
     workspace_name: str | None

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from . import names
-from .backends import Assets, Backend, FinetuneAssets, make_backend
+from .backends import (
+    Assets,
+    Backend,
+    FinetuneAssets,
+    choose_backend,
+    make_backend,
+    reading_backend,
+)
 from .errors import WorkflowError
 from .params import Resolved, load_params
 from .planning import Plan, make_plan
@@ -48,13 +55,14 @@ def _assets(resolved: Resolved, folder: Path, project_dir: Path) -> Assets:
 def plan(
     env: str = "dev",
     project_dir: Path | str = ".",
-    backend: str = "cli",
+    backend: str | None = None,
     emulator: str | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     subscription_id: str | None = None,
     resource_group: str | None = None,
     workspace_name: str | None = None,
     job: str | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> Plan:
     """What applying the rendered files of `env` would change in the workspace, and drift.
 
@@ -64,6 +72,8 @@ def plan(
     `job` names the job the model version is registered from (default: the recorded one, if
     any). Both methods: the pipeline's resources, or the fine-tuning job's (the model version
     it registers, the serverless endpoint or the online one, a marketplace subscription).
+    `emulator` is its URL (the key is found) or `URL#secret=KEY`; `backend` None picks cli, or
+    sdk against the emulator when `az` is not installed, and says so through `log`.
     Errors are `WorkflowError`s with one line.
     """
     root = Path(project_dir)
@@ -75,10 +85,13 @@ def plan(
         workspace_name=workspace_name,
         emulator=emulator,
     )
-    reader = make_backend(backend, ws, root)
+    kind, note = choose_backend(backend, ws)
+    if note and log is not None:
+        log(note)
+    reader = make_backend(kind, ws, root)
     read = getattr(reader, "read", None)
     if read is None:
-        raise WorkflowError(f"--backend {backend}: cannot read the workspace")
+        raise WorkflowError(f"--backend {kind}: cannot read the workspace")
     try:
         if not overrides:
             stale = stale_files(resolved, root)
@@ -129,7 +142,9 @@ def show_before_acting(
     if not getattr(backend, "dry_run", False):
         result = make_plan(env, assets, read, backend.name, job=job)
     else:
-        live = getattr(make_backend(backend.name, ws, project_dir), "read", None)
+        # The reads change nothing: against the emulator without az, the sdk backend makes them.
+        live_kind = reading_backend(backend.name, ws)
+        live = getattr(make_backend(live_kind, ws, project_dir), "read", None)
         failed: list[str] = []
 
         def both(kind: str, name: str, **where: str | None) -> dict[str, Any] | None:

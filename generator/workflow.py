@@ -31,6 +31,7 @@ from .backends import (
     FinetuneAssets,
     JobInfo,
     TransientError,
+    choose_backend,
     make_backend,
 )
 from .errors import AmlgenError, WorkflowError
@@ -58,7 +59,7 @@ class Options:
 
     env: str = "dev"
     project_dir: Path | str = "."
-    backend: str = "cli"
+    backend: str | None = None  # cli, or sdk against the emulator without az (choose_backend)
     assets: Path | str | None = None
     dry_run: bool = False
     emulator: str | None = None
@@ -120,8 +121,11 @@ class Flow:
             workspace_name=opts.workspace_name,
             emulator=opts.emulator,
         )
+        kind, note = choose_backend(opts.backend, self.ws)
+        if note and backend is None:
+            self.log(note)
         self.backend: Backend = backend or make_backend(
-            opts.backend, self.ws, self.project_dir, dry_run=opts.dry_run
+            kind, self.ws, self.project_dir, dry_run=opts.dry_run
         )
         folder = state_dir(self.project_dir, opts.env)
         known = environments(self.project_dir)

@@ -40,6 +40,11 @@ from .finetune import FinetuneAssets, chat_url, post_chat
 ENV_AZ = names.ENV_AZ
 
 
+def az_executable() -> str | None:
+    """The `az` that runs: AMLGEN_AZ, else the one on PATH (None: not installed)."""
+    return os.environ.get(ENV_AZ) or shutil.which("az")
+
+
 def _stderr_fd() -> int | None:
     try:
         return sys.stderr.fileno()
@@ -62,7 +67,7 @@ class AzBackend:
     # --- running az ------------------------------------------------------------------------
 
     def _exe(self) -> str:
-        exe = os.environ.get(ENV_AZ) or shutil.which("az")
+        exe = az_executable()
         if not exe:
             raise WorkflowError(
                 "`az` not found on PATH: install the Azure CLI and `az extension add -n ml`, "

@@ -277,7 +277,7 @@ def plan_command(
 
     Example: amlgen plan --env dev --detailed-exitcode --format markdown
     """
-    result = generator.plan(project_dir=_project(ctx), overrides=overrides, **opts)
+    result = generator.plan(project_dir=_project(ctx), overrides=overrides, log=_err, **opts)
     click.echo(result.render(fmt), nl=False)
     if detailed_exitcode:
         sys.exit(result.exit_code)

@@ -374,9 +374,12 @@ def run_foreground(
     echo: Callable[[str], None] = print,
     log: Callable[[str], None] | None = None,
 ) -> None:
-    """`amlgen-emulator`: serve until Ctrl-C or SIGTERM, then stop the scoring servers too."""
+    """`amlgen-emulator`: serve until Ctrl-C or SIGTERM, then stop the scoring servers too.
+
+    Its URL and key go to a connection file only this user can read (removed on stop), so
+    the URL alone connects amlgen to it; the key is never printed."""
     from ..workspace import ENV_EMULATOR as ENV_URL
-    from ..workspace import ENV_EMULATOR_SECRET as ENV_SECRET
+    from ..workspace import forget_connection, record_connection
 
     emu = Emulator(
         port,
@@ -394,15 +397,18 @@ def run_foreground(
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, _term)
+    connection: Path | None = None
     try:
+        connection = record_connection(emu.url, emu.secret)
         echo(f"amlgen emulator listening on {emu.url} (Ctrl-C stops)")
-        echo("Use it from another shell (the secret is a local test key, not an Azure credential):")
+        echo(f"Its key is in {connection} (yours only): the URL is enough, from any shell:")
         echo(f"  export {ENV_URL}={emu.url}")
-        echo(f"  export {ENV_SECRET}={emu.secret}")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         echo("amlgen emulator stopping")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if connection is not None:
+            forget_connection(connection)
         emu.stop()

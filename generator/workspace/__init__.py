@@ -23,6 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from .. import names
 from ..errors import WorkflowError
+from .connection import (
+    connection_dir,
+    emulator_connection,
+    forget_connection,
+    record_connection,
+)
 from .loopback import (
     EMULATOR_SUBSCRIPTION,
     EmulatorCredential,
@@ -152,14 +158,9 @@ def resolve_workspace(
 ) -> Workspace:
     """Resolve the workspace target from flags, environment and config.json (in that order)."""
     env = os.environ if environ is None else environ
-    url = emulator or env.get(ENV_EMULATOR) or None
-    if url:
-        url = check_loopback(url)
-        secret = env.get(ENV_EMULATOR_SECRET)
-        if not secret:
-            raise WorkflowError(
-                f"emulator at {url}: set {ENV_EMULATOR_SECRET} to the key `amlgen-emulator` printed"
-            )
+    connection = emulator_connection(emulator, env)
+    if connection:
+        url, secret = connection
         return Workspace(
             subscription_id=subscription_id,
             resource_group=resource_group,
@@ -245,11 +246,15 @@ __all__ = [
     "EmulatorCredential",
     "Workspace",
     "check_loopback",
+    "connection_dir",
     "emulator_client",
+    "emulator_connection",
     "emulator_uploads",
     "find_config",
+    "forget_connection",
     "make_token",
     "ml_client",
+    "record_connection",
     "redact",
     "resolve_workspace",
 ]
