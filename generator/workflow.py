@@ -460,9 +460,7 @@ class Flow:
         endpoint_status = self.state.section("endpoint").get("status")
         endpoint_live = endpoint_status in ("creating", "created")
         if invoke_done and (not endpoint_live or self.opts.keep_endpoint):
-            message = "nothing to do: every step is done (see `amlgen status`)"
-            self.say(message)
-            return self._outcome(message=message)
+            return self._nothing_to_do()
         if not invoke_done:
             self.preflight(request=True, live=False)
             self.show_plan()  # after the offline refusals, before the live pre-flight acts
@@ -480,6 +478,17 @@ class Flow:
             else:
                 self.say(f"endpoint {self.assets.endpoint_name} kept: `amlgen teardown` deletes it")
         return self._outcome(response=response)
+
+    def _nothing_to_do(self) -> Outcome:
+        """A finished run says so, why and how to start over; a dry run shows the same lines
+        as comments of its plan (a plan with nothing to run is not silence)."""
+        message, again = self.state.finished_lines(self.opts.env)
+        self.say(message)
+        self.say(again)
+        outcome = self._outcome(message=message)
+        if self.opts.dry_run:
+            outcome.plan += [redact(f"# {line}", self.ws.masks()) for line in (message, again)]
+        return outcome
 
     def submit(self) -> Outcome:
         self._fingerprint_guard()
