@@ -180,6 +180,14 @@ def test_the_url_alone_runs_and_plans_from_another_shell_and_from_python(
             env=shell, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
 
+    # What `make demo` shows first: the cli backend's plan, its live reads made through the SDK
+    # (no az here), and no line that reads as a failure.
+    dry = amlgen("run", "--env", "dev", "--backend", "cli", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stderr.startswith("amlgen plan: env dev, backend cli\n")
+    assert "cannot" not in dry.stderr and "not found" not in dry.stderr
+    assert "Plan: 5 to create, 0 to update, 0 unchanged." in dry.stderr
+    assert "az ml job create -f azureml/dev/pipeline-job.yml" in dry.stdout
     run = amlgen("run", "--env", "dev")
     assert run.returncode == 0, run.stderr
     assert run.stderr.splitlines()[0] == EMULATOR_SDK_NOTE  # said once, first
@@ -193,7 +201,7 @@ def test_the_url_alone_runs_and_plans_from_another_shell_and_from_python(
     cli = amlgen("plan", "--env", "dev", "--backend", "cli")
     assert cli.returncode == 1 and cli.stderr.count("\n") == 1
     assert "`az` not found on PATH" in cli.stderr and "--backend sdk" in cli.stderr
-    for result in (run, plan, cli):
+    for result in (dry, run, plan, cli):
         assert secret not in result.stdout + result.stderr
 
     # Python, the same one value.
