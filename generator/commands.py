@@ -62,7 +62,8 @@ def submit(
     timeout_minutes: float | None = None,
     **target: Unpack[Target],
 ) -> Outcome:
-    """Pre-flight checks, then submit the rendered pipeline job (and wait for it, if asked)."""
+    """Pre-flight checks, then submit the rendered job (pipeline or fine-tuning job; and wait
+    for it, if asked)."""
     opts = {"wait": wait, "stream": stream, "timeout_minutes": timeout_minutes}
     return _flow(env, target, **opts).submit()
 
@@ -82,12 +83,14 @@ def status(
 
 
 def register(env: str = "dev", *, job: str | None = None, **target: Unpack[Target]) -> Outcome:
-    """Register the completed job's model (model.yml + the job's output)."""
+    """Register the completed job's model (model.yml + the job's output), or find and record
+    the model a fine-tuning job registered."""
     return _flow(env, target, job=job).register()
 
 
 def deploy(env: str = "dev", *, keep_endpoint: bool = False, **target: Unpack[Target]) -> Outcome:
-    """Create or update the endpoint and deployment, then route the traffic."""
+    """Create or update the online endpoint, deployment and traffic, or the serverless
+    endpoint."""
     return _flow(env, target, keep_endpoint=keep_endpoint).deploy()
 
 
@@ -97,5 +100,5 @@ def invoke(env: str = "dev", **target: Unpack[Target]) -> Outcome:
 
 
 def teardown(env: str = "dev", **target: Unpack[Target]) -> Outcome:
-    """Delete the endpoint the state records (it bills until deleted)."""
+    """Delete the endpoint the state records, online or serverless (both bill until deleted)."""
     return _flow(env, target).teardown()

@@ -216,15 +216,17 @@ class Plan:
         if detailed:
             lines += ["", "<details><summary>Changes</summary>", ""]
             for r in detailed:
-                lines += [f"**{r.title}** ({self._label(r)})", "", "```diff"]
-                for c in r.changes:
-                    if c.old is not None:
-                        lines.append(f"- {c.path}: {show(c.old)}")
-                    if c.new is not None:
-                        lines.append(f"+ {c.path}: {show(c.new)}")
-                lines.append("```")
+                lines += [f"**{r.title}** ({self._label(r)})", ""]
+                if r.changes:  # a resource with a note only gets no (empty) diff block
+                    lines.append("```diff")
+                    for c in r.changes:
+                        if c.old is not None:
+                            lines.append(f"- {c.path}: {show(c.old)}")
+                        if c.new is not None:
+                            lines.append(f"+ {c.path}: {show(c.new)}")
+                    lines.append("```")
                 if r.note:
-                    lines += ["", r.note]
+                    lines += ["", r.note] if r.changes else [r.note]
                 lines.append("")
             lines.append("</details>")
         return "\n".join(lines) + "\n"
