@@ -122,9 +122,8 @@ class Flow:
             emulator=opts.emulator,
         )
         kind, note = choose_backend(opts.backend, self.ws)
-        if note and backend is None:
-            self.log(note)
-        self.backend: Backend = backend or make_backend(
+        self._backend_note = None if backend else note  # said once, when first used
+        self._backend: Backend = backend or make_backend(
             kind, self.ws, self.project_dir, dry_run=opts.dry_run
         )
         folder = state_dir(self.project_dir, opts.env)
@@ -140,6 +139,13 @@ class Flow:
         self._assets: Assets | None = None
 
     # --- shared pieces ---------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        note, self._backend_note = self._backend_note, None
+        if note:
+            self.log(note)
+        return self._backend
 
     @cached_property
     def resolved(self) -> Resolved:
@@ -219,12 +225,12 @@ class Flow:
             )
             self.state.drop("job", "model", "deployment", "invoke")
         self.state.data.update(
-            {"env": self.opts.env, "params": current, "backend": self.backend.name}
+            {"env": self.opts.env, "params": current, "backend": self._backend.name}
         )
         self.state.save()
 
     def _outcome(self, **kwargs: Any) -> Outcome:
-        plan = [redact(line, self.ws.masks()) for line in self.backend.plan]
+        plan = [redact(line, self.ws.masks()) for line in self._backend.plan]
         return Outcome(state=dict(self.state.data), plan=plan, **kwargs)
 
     # --- job -------------------------------------------------------------------------------
@@ -460,7 +466,13 @@ class Flow:
         endpoint_status = self.state.section("endpoint").get("status")
         endpoint_live = endpoint_status in ("creating", "created")
         if invoke_done and (not endpoint_live or self.opts.keep_endpoint):
-            return self._nothing_to_do()
+            lines = self.state.finished_lines(self.opts.env)  # what is done, how to start over
+            for line in lines:
+                self.say(line)
+            outcome = self._outcome(message=lines[0])
+            if self.opts.dry_run:  # a dry run says it too, as comments of its plan
+                outcome.plan += [redact(f"# {line}", self.ws.masks()) for line in lines]
+            return outcome
         if not invoke_done:
             self.preflight(request=True, live=False)
             self.show_plan()  # after the offline refusals, before the live pre-flight acts
@@ -478,17 +490,6 @@ class Flow:
             else:
                 self.say(f"endpoint {self.assets.endpoint_name} kept: `amlgen teardown` deletes it")
         return self._outcome(response=response)
-
-    def _nothing_to_do(self) -> Outcome:
-        """A finished run says so, why and how to start over; a dry run shows the same lines
-        as comments of its plan (a plan with nothing to run is not silence)."""
-        message, again = self.state.finished_lines(self.opts.env)
-        self.say(message)
-        self.say(again)
-        outcome = self._outcome(message=message)
-        if self.opts.dry_run:
-            outcome.plan += [redact(f"# {line}", self.ws.masks()) for line in (message, again)]
-        return outcome
 
     def submit(self) -> Outcome:
         self._fingerprint_guard()

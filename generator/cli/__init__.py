@@ -35,6 +35,7 @@ from .options import (
     WAIT,
     WORKSPACE,
     console,
+    env_option,
     options,
 )
 
@@ -427,12 +428,7 @@ def data(
     help="Write nothing: ask the live registry what changed since the lock; exit 1 if a change "
     "breaks a job.",
 )
-@click.option(
-    "--env",
-    default=None,
-    metavar="ENV",
-    help="With --check: only this environment's pins (default: every environment).",
-)
+@env_option(None, "With --check: only this environment's pins (default: every environment).")
 @EMULATOR
 @click.option(
     "--seed", is_flag=True, help="Write the lock from the bundled catalog (no registry access)."

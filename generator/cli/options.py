@@ -61,9 +61,17 @@ console = Console()
 
 # --- options, each declared once ---------------------------------------------------------------
 
-ENV = click.option(
-    "--env", default="dev", show_default=True, help="Environment: params/<env>.yaml over base."
-)
+
+def env_option(
+    default: str | None = "dev", help: str = "Environment: params/<env>.yaml over base."
+) -> Decorator:
+    """`--env`; a command where leaving it out means every environment passes None and says so."""
+    return click.option(
+        "--env", default=default, show_default=default is not None, metavar="ENV", help=help
+    )
+
+
+ENV = env_option()
 SET = click.option(
     "--set",
     "overrides",
