@@ -175,6 +175,7 @@ def _amlgen(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_rendering_notebook_names_the_date_and_only_live_successors(project: Path) -> None:
     result = _amlgen(project, "render", "--env", "notebook")
     assert result.returncode == 0, result.stderr
