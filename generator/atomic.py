@@ -62,7 +62,10 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, since: float | None = None) -> bool:
+    """Whether writer `pid` still runs. With `since` (when its file or folder last changed), a
+    process of that pid that started later is another one: pids are reused, within minutes on
+    a busy machine, and a dead writer's leftovers must not be kept for a stranger."""
     if pid == os.getpid():
         return True
     try:
@@ -71,7 +74,26 @@ def _alive(pid: int) -> bool:
         return False
     except OSError:
         return True  # exists, owned by someone else
-    return True
+    started = _started_at(pid) if since is not None else None
+    # The slack absorbs the start time's rounding (btime is whole seconds) and small clock steps.
+    return started is None or since is None or started <= since + _START_SLACK_SECONDS
+
+
+_START_SLACK_SECONDS = 2.0
+
+
+def _started_at(pid: int) -> float | None:
+    """When process `pid` started, on the wall clock (Linux /proc; None elsewhere)."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def _remove(path: Path) -> None:
@@ -95,7 +117,11 @@ def sweep(folder: Path, name: str | None = None) -> list[Path]:
         if not m or (name is not None and m["name"] != name):
             continue
         pid = m["pid"] or m["tpid"]
-        if pid is not None and _alive(int(pid)):
+        try:
+            changed: float | None = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            changed = None
+        if pid is not None and _alive(int(pid), changed):
             continue
         path = Path(entry.path)
         with contextlib.suppress(OSError):
