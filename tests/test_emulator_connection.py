@@ -212,3 +212,35 @@ def test_the_url_alone_runs_and_plans_from_another_shell_and_from_python(
     assert result.to_dict()["backend"] == "sdk" and notes == []
     outcome = generator.run("dev", project_dir=proj, emulator=url, backend="sdk", dry_run=True)
     assert outcome.message and outcome.message.startswith("nothing to do")
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_it_even_when_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """A script's `amlgen-emulator &` (or a parent ignoring SIGINT) starts it with SIGINT
+    ignored; Ctrl-C (SIGINT) must still stop it and remove its connection file."""
+    env = {**child_env(), "HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    env.pop("XDG_RUNTIME_DIR", None)
+    ignoring = (  # an ignored signal stays ignored across exec, as a shell's `&` leaves it
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'generator.emulator'])"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ignoring],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(3)]
+    url = lines[2].strip().removeprefix("export AMLGEN_EMULATOR=")
+    assert connection_file(url, env).exists()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("SIGINT did not stop an emulator started with SIGINT ignored")
+    assert proc.returncode == 0, err
+    assert "stopping" in out and not connection_file(url, env).exists()

@@ -397,6 +397,9 @@ def run_foreground(
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, _term)
+    # Ctrl-C stops it even when it was started with SIGINT ignored (a script's `&`, or a parent
+    # that was ignoring it): Python then leaves SIGINT ignored, and it would never stop.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     connection: Path | None = None
     try:
         connection = record_connection(emu.url, emu.secret)
@@ -409,6 +412,7 @@ def run_foreground(
         echo("amlgen emulator stopping")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if connection is not None:
             forget_connection(connection)
         emu.stop()
