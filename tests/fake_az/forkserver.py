@@ -69,14 +69,12 @@ WARM = (
 
 def warm() -> None:
     import importlib
-    import logging
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in WARM:
             importlib.import_module(name)
-    logging.disable(logging.NOTSET)
     if threading.active_count() != 1:  # forking a threaded process is not safe
         raise SystemExit(f"fork server: {threading.active_count()} threads after import")
 
