@@ -154,7 +154,12 @@ def running(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         yield url, env
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=90)
+        try:
+            out, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            pytest.fail("amlgen-emulator did not stop on Ctrl-C within 90 s")
         assert not connection_file(url, env).exists()  # removed on stop
         assert proc.returncode == 0, err
         assert "".join(lines).startswith(f"amlgen emulator listening on {url}")
