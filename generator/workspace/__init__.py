@@ -2,7 +2,8 @@
 
 The client side of every connection lives here, the local emulator's included (loopback.py:
 custom cloud, http bearer policy, the JWT minted from the shared secret; uploads.py: the upload
-seam). The emulator itself (the sibling `emulator` package) is a separate room never imported here.
+seam; connection.py: the emulator's URL alone finds its key in the file it records). The
+emulator itself (the sibling `emulator` package) is a separate room never imported here.
 
 Precedence per field: explicit flag > environment variable > `config.json` (found the way
 `MLClient.from_config` finds it). The cli backend passes only fields that were found this way and
