@@ -99,8 +99,8 @@ class Capacity:
             out.append(
                 f"| {sign[q.status]} | {q.name} | {q.needed} | {free} | {used} | {q.limit} |"
             )
-        out += ["", *[f"- {line}" for line in [*self.problems(), *self.warnings]]]
-        return out
+        notes = [f"- {line}" for line in [*self.problems(), *self.warnings]]
+        return [*out, "", *notes] if notes else out
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -19,7 +19,8 @@ else:  # pragma: no cover
 
 from . import diagnose, finetune_flow
 from .errors import WorkflowError
-from .workflow import Flow, Options, Outcome
+from .flowoptions import Options, Outcome
+from .workflow import Flow
 from .workspace import redact
 
 
@@ -27,10 +28,10 @@ class Target(TypedDict, total=False):
     """Where and how a command acts; every flow command takes these keywords."""
 
     project_dir: Path | str  # the project folder (params/, azureml/, data/); default "."
-    backend: str  # "cli" (`az ml`) or "sdk" (azure-ai-ml MLClient); default "cli"
+    backend: str | None  # "cli" (`az ml`) or "sdk" (MLClient); default cli (sdk: emulator, no az)
     dry_run: bool  # record the exact plan (argv or SDK calls) in Outcome.plan; change nothing
     assets: Path | str | None  # folder of rendered YAML; default azureml/<env>
-    emulator: str | None  # the local emulator's URL (else AMLGEN_EMULATOR)
+    emulator: str | None  # the emulator's URL, key found (else AMLGEN_EMULATOR); URL#secret=KEY
     subscription_id: str | None
     resource_group: str | None
     workspace_name: str | None
@@ -65,7 +66,8 @@ def submit(
     timeout_minutes: float | None = None,
     **target: Unpack[Target],
 ) -> Outcome:
-    """Pre-flight checks, then submit the rendered pipeline job (and wait for it, if asked)."""
+    """Pre-flight checks, then submit the rendered job (pipeline or fine-tuning job; and wait
+    for it, if asked)."""
     opts = {"wait": wait, "stream": stream, "timeout_minutes": timeout_minutes}
     return _flow(env, target, **opts).submit()
 
@@ -85,12 +87,14 @@ def status(
 
 
 def register(env: str = "dev", *, job: str | None = None, **target: Unpack[Target]) -> Outcome:
-    """Register the completed job's model (model.yml + the job's output)."""
+    """Register the completed job's model (model.yml + the job's output), or find and record
+    the model a fine-tuning job registered."""
     return _flow(env, target, job=job).register()
 
 
 def deploy(env: str = "dev", *, keep_endpoint: bool = False, **target: Unpack[Target]) -> Outcome:
-    """Create or update the endpoint and deployment, then route the traffic."""
+    """Create or update the online endpoint, deployment and traffic, or the serverless
+    endpoint."""
     return _flow(env, target, keep_endpoint=keep_endpoint).deploy()
 
 
@@ -100,7 +104,7 @@ def invoke(env: str = "dev", **target: Unpack[Target]) -> Outcome:
 
 
 def teardown(env: str = "dev", **target: Unpack[Target]) -> Outcome:
-    """Delete the endpoint the state records (it bills until deleted)."""
+    """Delete the endpoint the state records, online or serverless (both bill until deleted)."""
     return _flow(env, target).teardown()
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from . import names
-from .backends import Assets, Backend, FinetuneAssets, make_backend
+from .backends import (
+    Assets,
+    Backend,
+    FinetuneAssets,
+    choose_backend,
+    make_backend,
+    reading_backend,
+)
 from .capacity import Context, context_for
 from .errors import WorkflowError
 from .params import Resolved, load_params
@@ -66,7 +73,7 @@ def _assets(resolved: Resolved, folder: Path, project_dir: Path) -> Assets:
 def plan(
     env: str = "dev",
     project_dir: Path | str = ".",
-    backend: str = "cli",
+    backend: str | None = None,
     emulator: str | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     subscription_id: str | None = None,
@@ -74,6 +81,7 @@ def plan(
     workspace_name: str | None = None,
     job: str | None = None,
     prices: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> Plan:
     """What applying the rendered files of `env` would change in the workspace, and drift.
 
@@ -85,6 +93,8 @@ def plan(
     it registers, the serverless endpoint or the online one, a marketplace subscription).
     The plan carries what it costs (`Plan.cost`, generator/pricing.py): prices from the Retail
     Prices API (the lock when it cannot be read), or, with `prices=False`, GPU- and node-hours.
+    `emulator` is its URL (the key is found) or `URL#secret=KEY`; `backend` None picks cli, or
+    sdk against the emulator when `az` is not installed, and says so through `log`.
     Errors are `WorkflowError`s with one line.
     """
     root = Path(project_dir)
@@ -96,11 +106,14 @@ def plan(
         workspace_name=workspace_name,
         emulator=emulator,
     )
-    reader = make_backend(backend, ws, root)
+    kind, note = choose_backend(backend, ws)
+    if note and log is not None:
+        log(note)
+    reader = make_backend(kind, ws, root)
     read = getattr(reader, "read", None)
     survey = getattr(reader, "survey", None)
     if read is None:
-        raise WorkflowError(f"--backend {backend}: cannot read the workspace")
+        raise WorkflowError(f"--backend {kind}: cannot read the workspace")
     try:
         if not overrides:
             stale = stale_files(resolved, root)
@@ -160,7 +173,8 @@ def show_before_acting(
     if not getattr(backend, "dry_run", False):
         result = make_plan(env, assets, read, backend.name, job, None, survey, context)
     else:
-        live_backend = make_backend(backend.name, ws, project_dir)
+        # The reads change nothing: against the emulator without az, the sdk backend makes them.
+        live_backend = make_backend(reading_backend(backend.name, ws), ws, project_dir)
         live = getattr(live_backend, "read", None)
         live_survey = getattr(live_backend, "survey", None)
         failed: list[str] = []

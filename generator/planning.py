@@ -235,13 +235,14 @@ class Plan:
             lines += ["", "<details><summary>Changes</summary>", ""]
             for r in detailed:
                 lines += [f"**{r.title}** ({self._label(r)})", ""]
-                lines += ["```diff"] if r.changes else []  # a note alone needs no diff
-                for c in r.changes:
-                    if c.old is not None:
-                        lines.append(f"- {c.path}: {show(c.old)}")
-                    if c.new is not None:
-                        lines.append(f"+ {c.path}: {show(c.new)}")
-                lines += ["```"] if r.changes else []
+                if r.changes:  # a resource with a note only gets no (empty) diff block
+                    lines.append("```diff")
+                    for c in r.changes:
+                        if c.old is not None:
+                            lines.append(f"- {c.path}: {show(c.old)}")
+                        if c.new is not None:
+                            lines.append(f"+ {c.path}: {show(c.new)}")
+                    lines.append("```")
                 if r.note:
                     lines += ["", r.note] if r.changes else [r.note]
                 lines.append("")

@@ -85,6 +85,23 @@ class State:
             self.data.pop(name, None)
         self.save()
 
+    def finished_lines(self, env: str) -> tuple[str, str]:
+        """What a finished run recorded, and how to start over (`run` says both)."""
+        job, model, endpoint = self.section("job"), self.section("model"), self.section("endpoint")
+        done = [f"job {job.get('name')} {job.get('status')}"]
+        if model:
+            done.append(f"model {model.get('name')}:{model.get('version')} registered")
+        done.append("test request answered")
+        if endpoint.get("status") in ("creating", "created"):
+            done.append(f"endpoint {endpoint.get('name')} kept: `amlgen teardown` deletes it")
+        elif endpoint:
+            done.append(f"endpoint {endpoint.get('name')} {endpoint.get('status')}")
+        return (
+            f"nothing to do: every step is done ({', '.join(done)}; see `amlgen status`)",
+            f"to start over: set a new registered_model.version in params/{env}.yaml and "
+            f"`amlgen render --env {env}` (changed params start a new run)",
+        )
+
     def save(self) -> None:
         if self.dry_run:
             return

@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,12 @@ from .backends import (
     FinetuneAssets,
     JobInfo,
     TransientError,
+    choose_backend,
     make_backend,
 )
 from .capacity import Capacity, context_for
 from .errors import AmlgenError, WorkflowError
+from .flowoptions import Options, Outcome
 from .interrupts import Interrupted, exit_code_of, no_interrupts, sigterm_as_interrupt
 from .params import Resolved, environments, load_params
 from .progress import elapsed, heartbeat, heartbeat_seconds
@@ -45,48 +46,6 @@ from .yamlio import write_atomic
 
 MAX_POLL_SECONDS = 30.0
 TRANSIENT_RETRIES = 8
-
-Log = Callable[[str], None]
-
-
-def _discard(line: str) -> None:
-    """The library does not print: without a `log` callback, progress lines go nowhere."""
-
-
-@dataclass
-class Options:
-    """What every command takes. The Python API functions accept the same names as keywords."""
-
-    env: str = "dev"
-    project_dir: Path | str = "."
-    backend: str = "cli"
-    assets: Path | str | None = None
-    dry_run: bool = False
-    emulator: str | None = None
-    subscription_id: str | None = None
-    resource_group: str | None = None
-    workspace_name: str | None = None
-    keep_endpoint: bool = False
-    stream: bool = False
-    wait: bool = False
-    timeout_minutes: float | None = None
-    poll_seconds: float | None = None
-    job: str | None = None
-    log: Log = _discard
-    status: Log | None = None  # transient progress (a terminal's one updating line); else log
-    heartbeat_seconds: float | None = None  # default AMLGEN_HEARTBEAT_SECONDS, at most 30
-
-
-@dataclass
-class Outcome:
-    """What a command did: the state after it, and its plan (dry run) or response (invoke)."""
-
-    state: dict[str, Any]
-    plan: list[str] = field(default_factory=list)
-    response: str | None = None
-    job_status: str | None = None
-    message: str | None = None
-
 
 # --- the flow --------------------------------------------------------------------------------
 
@@ -108,8 +67,10 @@ class Flow:
             workspace_name=opts.workspace_name,
             emulator=opts.emulator,
         )
-        self.backend: Backend = backend or make_backend(
-            opts.backend, self.ws, self.project_dir, dry_run=opts.dry_run
+        kind, note = choose_backend(opts.backend, self.ws)
+        self._backend_note = None if backend else note  # said once, when first used
+        self._backend: Backend = backend or make_backend(
+            kind, self.ws, self.project_dir, dry_run=opts.dry_run
         )
         folder = state_dir(self.project_dir, opts.env)
         known = environments(self.project_dir)
@@ -124,6 +85,13 @@ class Flow:
         self._assets: Assets | None = None
 
     # --- shared pieces ---------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        note, self._backend_note = self._backend_note, None
+        if note:
+            self.log(note)
+        return self._backend
 
     @cached_property
     def resolved(self) -> Resolved:
@@ -229,12 +197,12 @@ class Flow:
             )
             self.state.drop("job", "model", "deployment", "invoke")
         self.state.data.update(
-            {"env": self.opts.env, "params": current, "backend": self.backend.name}
+            {"env": self.opts.env, "params": current, "backend": self._backend.name}
         )
         self.state.save()
 
     def _outcome(self, **kwargs: Any) -> Outcome:
-        plan = [redact(line, self.ws.masks()) for line in self.backend.plan]
+        plan = [redact(line, self.ws.masks()) for line in self._backend.plan]
         return Outcome(state=dict(self.state.data), plan=plan, **kwargs)
 
     # --- job -------------------------------------------------------------------------------
@@ -483,9 +451,13 @@ class Flow:
         endpoint_status = self.state.section("endpoint").get("status")
         endpoint_live = endpoint_status in ("creating", "created")
         if invoke_done and (not endpoint_live or self.opts.keep_endpoint):
-            message = "nothing to do: every step is done (see `amlgen status`)"
-            self.say(message)
-            return self._outcome(message=message)
+            lines = self.state.finished_lines(self.opts.env)  # what is done, how to start over
+            for line in lines:
+                self.say(line)
+            outcome = self._outcome(message=lines[0])
+            if self.opts.dry_run:  # a dry run says it too, as comments of its plan
+                outcome.plan += [redact(f"# {line}", self.ws.masks()) for line in lines]
+            return outcome
         if not invoke_done:
             self.preflight(request=True, live=False, job=not self._resumed_job(), hour=True)
             known = self.show_plan()  # after the offline refusals, before the live pre-flight

@@ -44,29 +44,29 @@ def amlgen(*args: str, env: dict[str, str] | None = None) -> None:
     )
 
 
-def start_emulator() -> tuple[subprocess.Popen[str], str, str]:
+def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    """The emulator, and the one value that connects to it: its URL (it records its key in a
+    file only this user can read, where amlgen finds it)."""
     print("$ amlgen-emulator --job-seconds 4   (in the background)", flush=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "generator.emulator", "--job-seconds", "4"],
         stdout=subprocess.PIPE,
         text=True,
     )
-    url = secret = ""
+    url = ""
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (url and secret):
+    while time.monotonic() < deadline and not url:
         line = proc.stdout.readline()
         if not line:
             break
+        print(f"  {line.rstrip()}", flush=True)
         if "AMLGEN_EMULATOR=" in line:
             url = line.split("=", 1)[1].strip()
-        elif "AMLGEN_EMULATOR_SECRET=" in line:
-            secret = line.split("=", 1)[1].strip()
-    if not (url and secret):
+    if not url:
         proc.kill()
         raise SystemExit("demo: the emulator did not start")
-    print(f"  emulator at {url}", flush=True)
-    return proc, url, secret
+    return proc, url
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
@@ -79,9 +79,10 @@ def stop(proc: subprocess.Popen[str]) -> None:
             proc.wait()
 
 
-def emulator_state(url: str, secret: str) -> dict[str, object]:
-    from generator.workspace import make_token
+def emulator_state(url: str) -> dict[str, object]:
+    from generator.workspace import emulator_connection, make_token
 
+    url, secret = emulator_connection(url) or (url, "")
     request = urllib.request.Request(
         url + "_emulator/state", headers={"Authorization": f"Bearer {make_token(url, secret)}"}
     )
@@ -106,13 +107,9 @@ def main() -> int:
     amlgen("validate", f"azureml/{ENV}", f"azureml/{SERVERLESS}")
 
     step("4. Start the local Azure ML emulator")
-    proc, url, secret = start_emulator()
-    env = {
-        **os.environ,
-        "AMLGEN_EMULATOR": url,
-        "AMLGEN_EMULATOR_SECRET": secret,
-        "AMLGEN_POLL_SECONDS": "1",
-    }
+    proc, url = start_emulator()
+    env = {**os.environ, "AMLGEN_EMULATOR": url, "AMLGEN_POLL_SECONDS": "1"}
+    env.pop("AMLGEN_EMULATOR_SECRET", None)  # the URL is enough
     try:
         step("5. What the az CLI backend would run (dry run)")
         amlgen("run", "--env", ENV, "--backend", "cli", "--dry-run", env=env)
@@ -127,7 +124,7 @@ def main() -> int:
         amlgen("run", "--env", SERVERLESS, "--backend", "sdk", env=env)
 
         step("9. What is left running in the emulator")
-        state = emulator_state(url, secret)
+        state = emulator_state(url)
         endpoints = {**(state.get("endpoints") or {}), **(state.get("serverless_endpoints") or {})}
         jobs = state.get("jobs") or {}
         models = state.get("models") or {}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -100,12 +103,63 @@ def marketplace_assets(proj: Path) -> Any:
     return assets
 
 
+# Set to 0 to run every stand-in `az` call as a fresh interpreter (no fork server).
+ENV_FORK = "AMLGEN_TEST_AZ_FORK"
+_fork_server: dict[str, Any] = {}
+
+
+def az_fork_socket() -> str | None:
+    """The socket of this test process's fork server for the stand-in `az` (started on first
+    use, stopped when the process exits), or None when turned off (AMLGEN_TEST_AZ_FORK=0).
+
+    Each call of the stand-in is then a fork of a process that has imported the SDK once,
+    instead of a fresh interpreter importing it (tests/fake_az/forkserver.py)."""
+    if os.environ.get(ENV_FORK, "1") == "0" or not hasattr(os, "pidfd_open"):
+        return None
+    if not _fork_server:
+        folder = tempfile.mkdtemp(prefix="amlgen-az-")
+        path = os.path.join(folder, "s")
+        # It ends when this process is gone (its parent changes); its output goes to a log.
+        with open(os.path.join(folder, "server.log"), "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, str(FAKE_AZ.parent / "forkserver.py"), path, str(os.getpid())],
+                stdin=subprocess.DEVNULL,
+                # The SDK reads the current cloud as it is imported: import it as `az` would.
+                env=child_env(),
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # a Ctrl-C of the test run reaches the calls, not it
+            )
+        Path(folder, "pid").write_text(str(proc.pid), encoding="ascii")  # the client checks it
+        _fork_server.update(proc=proc, path=path, folder=folder)
+        atexit.register(_stop_fork_server)
+    return str(_fork_server["path"])
+
+
+def _stop_fork_server() -> None:
+    proc = _fork_server["proc"]
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(_fork_server["folder"], ignore_errors=True)
+
+
 def az_on_path(tmp: Path) -> Path:
-    """A folder holding an `az` that runs the stand-in with this venv's Python."""
+    """A folder holding an `az` that runs the stand-in with this venv's Python: through the
+    session's fork server (a client of a few milliseconds), or as a fresh interpreter."""
     folder = tmp / "bin"
     folder.mkdir(exist_ok=True)
     wrapper = folder / "az"
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_AZ}" "$@"\n', encoding="utf-8")
+    socket_path = az_fork_socket()
+    if socket_path is None:
+        text = f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_AZ}" "$@"\n'
+    else:
+        client = FAKE_AZ.parent / "client.py"
+        text = f'#!/bin/sh\nexec "{sys.executable}" -I -S "{client}" "{socket_path}" "$@"\n'
+    wrapper.write_text(text, encoding="utf-8")
     wrapper.chmod(0o755)
     return folder
 

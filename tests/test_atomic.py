@@ -57,6 +57,7 @@ def test_write_atomic_uses_a_unique_temp_name_and_umask_permissions(tmp_path: Pa
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask  # as open() gives, not 0600
 
 
+@pytest.mark.slow
 def test_write_atomic_removes_temps_of_dead_writers_and_keeps_live_ones(tmp_path: Path) -> None:
     dead = tmp_path / f".registry.lock.{_dead_pid()}-0badc0de.amlgen-tmp"
     legacy = tmp_path / ".registry.lock.amlgen-tmp"  # the fixed name older versions used
@@ -69,6 +70,7 @@ def test_write_atomic_removes_temps_of_dead_writers_and_keeps_live_ones(tmp_path
     assert live.exists() and other.exists()  # a running writer's, and another file's
 
 
+@pytest.mark.slow
 def test_concurrent_writers_of_one_file_do_not_clash(tmp_path: Path) -> None:
     target = tmp_path / "state.json"
     script = textwrap.dedent(
@@ -91,6 +93,7 @@ def test_concurrent_writers_of_one_file_do_not_clash(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["state.json"]
 
 
+@pytest.mark.slow
 def test_state_and_lock_files_are_written_through_it(tmp_path: Path) -> None:
     from generator.state import State
 
@@ -210,6 +213,7 @@ with atomic.FolderTransaction(root) as txn:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("point", "exchange", "outcome"),
     [

@@ -60,6 +60,7 @@ def test_a_data_file_of_10_gb_without_a_newline_is_refused_after_one_bounded_pie
     assert any("training_data.path" in e and "a line longer than 32 MiB" in e for e in errors)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["fifo", "loop", "device", "folder-loop"])
 def test_a_data_path_that_is_not_a_regular_file_is_one_finding(tmp_path: Path, kind: str) -> None:
     project = _project(tmp_path)
@@ -147,6 +148,7 @@ def test_error_messages_echo_only_a_short_prefix_of_a_value(project: Path) -> No
     assert result.exit_code == 1 and len(result.stderr) < 600, result.stderr[:200]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["params/base.yaml", "params/dev.yaml", "state"])
 def test_a_fifo_where_amlgen_reads_its_own_files_is_one_line(tmp_path: Path, target: str) -> None:
     project = _project(tmp_path)
@@ -163,6 +165,7 @@ def test_a_fifo_where_amlgen_reads_its_own_files_is_one_line(tmp_path: Path, tar
     assert line.startswith("error: ") and "not a regular file" in line, line
 
 
+@pytest.mark.slow
 def test_a_rendered_file_replaced_by_a_fifo_does_not_hang_render(tmp_path: Path) -> None:
     project = _project(tmp_path)
     (project / "azureml" / "dev" / "model.yml").unlink()
@@ -195,6 +198,7 @@ def test_the_reader_itself(tmp_path: Path) -> None:
     assert len(reading.clip(10**5000)) < 100  # an integer too long for str() in Python 3.11
 
 
+@pytest.mark.slow
 def test_kernel_folders_are_refused_as_assets_and_data_sources(tmp_path: Path) -> None:
     project = _project(tmp_path)
     run = _amlgen(project, "submit", "--assets", "/proc", "--dry-run", timeout=60)

@@ -80,6 +80,7 @@ def _kill_during(
     return ended
 
 
+@pytest.mark.slow
 def test_sigkill_during_render_leaves_one_whole_render(project: Path) -> None:
     expected = [
         {
@@ -116,6 +117,7 @@ def test_sigkill_during_render_leaves_one_whole_render(project: Path) -> None:
     assert outcomes["killed"] >= 12 and outcomes["mid"] >= 1, outcomes
 
 
+@pytest.mark.slow
 def test_concurrent_renders_apply_one_after_the_other(project: Path) -> None:
     render_environments(["dev"], project, [SETS[0]])
     procs = [
@@ -205,6 +207,7 @@ def test_sigkill_during_data_leaves_old_or_new_data_and_job(tmp_path: Path) -> N
     assert check.returncode == 0, check.stderr
 
 
+@pytest.mark.slow
 def test_concurrent_data_runs_do_not_clash(tmp_path: Path) -> None:
     project = _data_project(tmp_path)
     procs = [

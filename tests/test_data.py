@@ -422,6 +422,7 @@ def _amlgen(project: Path, tmp_path: Path, *args: str) -> subprocess.CompletedPr
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_data_then_render_check_and_run_agree_with_no_other_command(tmp_path: Path) -> None:
     project = _fresh_copy(tmp_path)
     before = {p: p.read_bytes() for p in sorted((project / "azureml").rglob("*.yml"))}

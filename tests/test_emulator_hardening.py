@@ -149,6 +149,7 @@ def test_tokens_without_expiry_or_expired_are_refused(emu: Emulator) -> None:
     assert _get(emu, make_token(emu.url, emu.secret))[0] == 200
 
 
+@pytest.mark.slow
 def test_the_clients_tokens_carry_an_expiry(emu: Emulator) -> None:
     cred = EmulatorCredential(emu.url, emu.secret)
     access = cred.get_token(emu.url.rstrip("/") + "/.default")
@@ -282,6 +283,7 @@ def test_bad_state_files_are_one_line(tmp_path: Path, content: bytes, expected: 
     assert state.read_bytes() == content  # left as it was
 
 
+@pytest.mark.slow
 def test_port_out_of_range_is_one_line_in_a_real_process() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "generator.emulator", "--port", "99999"],
@@ -295,6 +297,7 @@ def test_port_out_of_range_is_one_line_in_a_real_process() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_the_emulator_is_its_own_program_and_amlgen_does_not_name_it() -> None:
     """`amlgen-emulator` (the installed entry point) is the emulator's own command line, with
     the emulator's options; the product's `amlgen` CLI has no such command."""
@@ -368,6 +371,7 @@ def test_a_live_emulators_folder_is_kept(emu: Emulator) -> None:
     assert not other.workdir.exists()
 
 
+@pytest.mark.slow
 def test_a_killed_save_leaves_no_temp_file_after_the_next_start(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -24,6 +24,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
         (
             "commands",
             "workflow",
+            "flowoptions",
             "finetune_flow",
             "preflight",
             "planning",

@@ -175,6 +175,7 @@ def _amlgen(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_rendering_notebook_names_the_date_and_only_live_successors(project: Path) -> None:
     # Without the reviewed acknowledgement, rendering warns (and `validate --strict` fails).
     overlay = project / "params" / "notebook.yaml"
@@ -191,6 +192,7 @@ def test_rendering_notebook_names_the_date_and_only_live_successors(project: Pat
     assert strict.returncode == 1 and "[cross.model-lifecycle]" in strict.stdout
 
 
+@pytest.mark.slow
 def test_an_acknowledged_retirement_is_a_note_that_strict_passes(project: Path) -> None:
     result = _amlgen(project, "render", "--env", "notebook")
     assert result.returncode == 0 and "cross.model-lifecycle" not in result.stderr

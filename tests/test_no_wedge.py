@@ -95,6 +95,7 @@ with atomic.FolderTransaction(root) as txn:
 """
 
 
+@pytest.mark.slow
 def test_a_journal_that_cannot_be_rolled_forward_is_rolled_back_by_the_next_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -119,6 +120,7 @@ def test_a_journal_that_cannot_be_rolled_forward_is_rolled_back_by_the_next_comm
     assert _tree(a) == _tree(b) == OLD and _strays(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_staging_folders_of_dead_processes_go_with_render_check(project: Path) -> None:
     assert CliRunner().invoke(cli, ["-C", str(project), "render", "--all"]).exit_code == 0
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -162,6 +164,7 @@ with atomic.FolderTransaction(root) as txn:
 """
 
 
+@pytest.mark.slow
 def test_a_recorded_staging_folder_goes_even_when_its_pid_was_given_again(
     tmp_path: Path,
 ) -> None:
@@ -224,6 +227,7 @@ def _one_error(project: Path, *args: str) -> str:
     return line
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_naming_the_file_and_changes_nothing(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     if not _tmpfs(disk):
@@ -257,6 +261,7 @@ def test_a_full_disk_is_one_line_naming_the_file_and_changes_nothing(tmp_path: P
         subprocess.run(["umount", str(disk)], check=False)
 
 
+@pytest.mark.slow
 def test_a_read_only_project_is_one_line_and_render_check_still_works(tmp_path: Path) -> None:
     disk = tmp_path / "ro"
     if os.geteuid() != 0:

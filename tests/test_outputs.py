@@ -155,6 +155,7 @@ def _can_mount(folder: Path) -> bool:
     return ok.returncode == 0
 
 
+@pytest.mark.slow
 def test_a_mount_point_is_refused_before_anything_is_written(project: Path) -> None:
     mnt = project / "data" / "mounted"
     mnt.mkdir(parents=True)

@@ -128,6 +128,7 @@ def test_on_a_terminal_progress_is_one_updating_line(emu: Any, tmp_path: Path) -
     assert "deleted endpoint" in shown
 
 
+@pytest.mark.slow
 def test_status_wait_without_a_recorded_job_is_an_error(tmp_path: Path) -> None:
     proj = make_project(tmp_path / "p")
     env = child_env()
@@ -144,6 +145,7 @@ def test_status_wait_without_a_recorded_job_is_an_error(tmp_path: Path) -> None:
     assert plain.returncode == 0 and "no job recorded" in plain.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",
     [

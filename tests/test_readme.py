@@ -114,6 +114,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return project, env
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", DRY_RUNS, ids=lambda c: c[0])
 def test_every_az_command_a_dry_run_prints_is_in_the_readme(
     prepared: tuple[Path, dict[str, Any]], command: list[str]
@@ -129,6 +130,7 @@ def test_every_az_command_a_dry_run_prints_is_in_the_readme(
     assert not missing, f"`amlgen {command[0]} --dry-run` prints {missing}: document them"
 
 
+@pytest.mark.slow
 def test_a_stale_output_block_is_found_and_rewritten() -> None:
     text = (
         "intro\n<!-- amlgen:output offline: schema -->\n```json\n{}\n```\n"

@@ -65,6 +65,7 @@ def test_committed_azureml_is_a_fresh_render() -> None:
     assert [r.path for r in results if r.status != "unchanged"] == []
 
 
+@pytest.mark.slow
 def test_render_twice_is_byte_identical(project3: Path) -> None:
     assert amlgen(project3, "render", "--all").returncode == 0
     first = tree(project3 / "azureml")
@@ -197,6 +198,7 @@ def test_floats_read_back_as_floats_in_yaml_1_1(value: float) -> None:
     assert isinstance(loaded, float) and loaded == value
 
 
+@pytest.mark.slow
 def test_check_mode_reports_diff_and_orphans_and_writes_nothing(project3: Path) -> None:
     assert amlgen(project3, "render", "--all").returncode == 0
     ok = amlgen(project3, "render", "--all", "--check")
@@ -224,6 +226,7 @@ def test_check_mode_reports_diff_and_orphans_and_writes_nothing(project3: Path) 
     assert amlgen(project3, "render", "--all", "--check").returncode == 0
 
 
+@pytest.mark.slow
 def test_hand_written_files_are_never_removed(project3: Path) -> None:
     assert amlgen(project3, "render").returncode == 0
     mine = project3 / "azureml" / "dev" / "my-batch-endpoint.yml"
@@ -232,6 +235,7 @@ def test_hand_written_files_are_never_removed(project3: Path) -> None:
     assert amlgen(project3, "render").returncode == 0 and mine.exists()
 
 
+@pytest.mark.slow
 def test_failed_render_writes_nothing(project3: Path) -> None:
     assert amlgen(project3, "render", "--all").returncode == 0
     before = tree(project3 / "azureml")
@@ -254,6 +258,7 @@ def test_failed_render_writes_nothing(project3: Path) -> None:
     assert not list((project3 / "azureml").rglob("*.amlgen-tmp"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "gist"),
     [
@@ -270,6 +275,7 @@ def test_cli_bad_input_is_one_clear_line(project3: Path, args: list[str], gist: 
     assert not (project3 / "azureml").exists()
 
 
+@pytest.mark.slow
 def test_render_does_not_import_the_sdk(project3: Path) -> None:
     code = (
         "import sys; from generator.cli import cli\n"
@@ -283,6 +289,7 @@ def test_render_does_not_import_the_sdk(project3: Path) -> None:
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_schema_file_is_current_and_referenced() -> None:
     out = subprocess.run([*AMLGEN, "schema"], capture_output=True, text=True, check=True)
     assert (ROOT / "params" / "params.schema.json").read_text() == out.stdout
@@ -341,6 +348,7 @@ def test_rendered_files_load_with_the_sdk(project3: Path) -> None:
         assert load_job(job_path).jobs["finetune"].type == "pipeline"
 
 
+@pytest.mark.slow
 def test_catalog_is_derived_from_the_specs() -> None:
     specs = ROOT.parent / "shared" / "reference" / "specs"
     if not specs.is_dir():

@@ -392,6 +392,7 @@ def test_render_refuses_invalid_assets_and_writes_nothing(
     assert not (tmp_path / "azureml").exists()
 
 
+@pytest.mark.slow
 def test_render_guard_does_not_import_the_sdk(rendered_project: Path) -> None:
     code = (
         "import sys; from pathlib import Path; from generator.params import load_params; "

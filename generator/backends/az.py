@@ -47,6 +47,11 @@ _NOT_THE_COMMAND = (AUTH, BROKEN_AZ, NO_EXTENSION, PARENT_MISSING)
 ENV_AZ = names.ENV_AZ
 
 
+def az_executable() -> str | None:
+    """The `az` that runs: AMLGEN_AZ, else the one on PATH (None: not installed)."""
+    return os.environ.get(ENV_AZ) or shutil.which("az")
+
+
 def _stderr_fd() -> int | None:
     try:
         return sys.stderr.fileno()
@@ -69,7 +74,7 @@ class AzBackend:
     # --- running az ------------------------------------------------------------------------
 
     def _exe(self) -> str:
-        exe = os.environ.get(ENV_AZ) or shutil.which("az")
+        exe = az_executable()
         if not exe:
             raise WorkflowError(
                 "`az` not found on PATH: install the Azure CLI and `az extension add -n ml`, "

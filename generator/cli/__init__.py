@@ -36,6 +36,7 @@ from .options import (
     WAIT,
     WORKSPACE,
     console,
+    env_option,
     options,
 )
 
@@ -182,7 +183,10 @@ def _flow(ctx: click.Context, command: Callable[..., Any], options: dict[str, An
 @options(*TARGET, WAIT, STREAM, TIMEOUT)
 @click.pass_context
 def submit(ctx: click.Context, **options: Any) -> None:
-    """Pre-flight checks, then submit azureml/<env>/pipeline-job.yml.
+    """Pre-flight checks, then submit the job of azureml/<env>/.
+
+    That is pipeline-job.yml (method: pipeline), or finetuning-job.yml (method: finetuning_job,
+    its data paths set at submission).
 
     Example: amlgen submit --env dev --backend cli --dry-run
     """
@@ -204,7 +208,10 @@ def status(ctx: click.Context, **options: Any) -> None:
 @options(*TARGET, JOB)
 @click.pass_context
 def register(ctx: click.Context, **options: Any) -> None:
-    """Register the fine-tuned model from the completed job (model.yml).
+    """Register the fine-tuned model from the completed job, and record it.
+
+    The pipeline path registers model.yml from the job's output; a fine-tuning job registered
+    its model itself (outputs.registered_model): it is found, checked and recorded.
 
     Example: amlgen register --env dev --backend sdk
     """
@@ -215,7 +222,10 @@ def register(ctx: click.Context, **options: Any) -> None:
 @options(*TARGET, KEEP_ENDPOINT)
 @click.pass_context
 def deploy(ctx: click.Context, **options: Any) -> None:
-    """Create or update the endpoint and deployment, then route the traffic.
+    """Create or update the endpoint that serves the model.
+
+    An online endpoint and deployment, then the traffic (pipeline, or a fine-tuning job on
+    managed compute); a serverless endpoint for a serverless fine-tuning job.
 
     Example: amlgen deploy --env dev --dry-run
     """
@@ -226,7 +236,10 @@ def deploy(ctx: click.Context, **options: Any) -> None:
 @options(*TARGET)
 @click.pass_context
 def invoke(ctx: click.Context, **options: Any) -> None:
-    """Send data/<...>/sample_score.json to the deployment; print and save the response.
+    """Send data/<...>/sample_score.json to the endpoint; print and save the response.
+
+    An online deployment gets it as its scoring request; a serverless endpoint as a
+    chat-completions call (its keys stay in memory).
 
     Example: amlgen invoke --env dev
     """
@@ -237,9 +250,9 @@ def invoke(ctx: click.Context, **options: Any) -> None:
 @options(*TARGET)
 @click.pass_context
 def teardown(ctx: click.Context, **options: Any) -> None:
-    """Delete the online endpoint the state records (it bills until deleted).
+    """Delete the endpoint the state records: online or serverless, both bill until deleted.
 
-    Example: amlgen teardown --env dev
+    Example: amlgen teardown --env serverless
     """
     _flow(ctx, generator.teardown, options)
 
@@ -249,6 +262,9 @@ def teardown(ctx: click.Context, **options: Any) -> None:
 @click.pass_context
 def run(ctx: click.Context, **options: Any) -> None:
     """Every step in order, resuming from .amlgen/<env>/state.json; teardown at the end.
+
+    submit, wait, register, deploy, invoke, teardown; on either fine-tune path (method:
+    pipeline or finetuning_job). After a completed run it says there is nothing to do.
 
     Example: amlgen run --env dev --backend sdk
     """
@@ -313,7 +329,7 @@ def plan_command(
     Example: amlgen plan --env dev --detailed-exitcode --format markdown
     """
     result = generator.plan(
-        project_dir=_project(ctx), overrides=overrides, prices=not no_prices, **opts
+        project_dir=_project(ctx), overrides=overrides, prices=not no_prices, log=_err, **opts
     )
     click.echo(result.render(fmt), nl=False)
     if detailed_exitcode:
@@ -449,7 +465,7 @@ def data(
     help="Write nothing: ask the live registry what changed since the lock; exit 1 if a change "
     "breaks a job.",
 )
-@ENV
+@env_option(None, "With --check: only this environment's pins (default: every environment).")
 @EMULATOR
 @click.option(
     "--seed", is_flag=True, help="Write the lock from the bundled catalog (no registry access)."
@@ -457,12 +473,17 @@ def data(
 @NO_PRICES
 @click.pass_context
 def lock_command(
-    ctx: click.Context, check: bool, env: str, emulator: str | None, seed: bool, no_prices: bool
+    ctx: click.Context,
+    check: bool,
+    env: str | None,
+    emulator: str | None,
+    seed: bool,
+    no_prices: bool,
 ) -> None:
     """Pin what the registry says about the pinned component and models in params/registry.lock.
 
-    Offline commands (render, validate) read the lock; commit it and review its diffs. With
-    --check, --env limits the check to that environment's pins (default: all). It also records
+    Offline commands (render, validate) read the lock; commit it and review its diffs. The lock
+    covers every environment; --check --env ENV checks one environment's pins. It also records
     the price per hour of each VM size the environments use in their budget.region (Azure
     Retail Prices API; --no-prices skips them); --check notes a changed price.
 
@@ -471,7 +492,7 @@ def lock_command(
     result = generator.lock(
         _project(ctx),
         check=check,
-        env=env if _given(ctx, "env") else None,
+        env=env,
         emulator=emulator,
         seed=seed,
         prices=not no_prices,

@@ -62,9 +62,17 @@ console = Console()
 
 # --- options, each declared once ---------------------------------------------------------------
 
-ENV = click.option(
-    "--env", default="dev", show_default=True, help="Environment: params/<env>.yaml over base."
-)
+
+def env_option(
+    default: str | None = "dev", help: str = "Environment: params/<env>.yaml over base."
+) -> Decorator:
+    """`--env`; a command where leaving it out means every environment passes None and says so."""
+    return click.option(
+        "--env", default=default, show_default=default is not None, metavar="ENV", help=help
+    )
+
+
+ENV = env_option()
 SET = click.option(
     "--set",
     "overrides",
@@ -76,14 +84,15 @@ EMULATOR = click.option(
     "--emulator",
     metavar="URL",
     default=None,
-    help="Use the local emulator at URL (or set AMLGEN_EMULATOR).",
+    help="Use the local emulator at URL (or set AMLGEN_EMULATOR); its key is found in the "
+    "connection file amlgen-emulator writes (or AMLGEN_EMULATOR_SECRET, or URL#secret=KEY).",
 )
 BACKEND = click.option(
     "--backend",
     type=click.Choice(["cli", "sdk"]),
-    default="cli",
-    show_default=True,
-    help="`az ml` (your az login) or the azure-ai-ml SDK (DefaultAzureCredential).",
+    default=None,
+    help="`az ml` (your az login) or the azure-ai-ml SDK (DefaultAzureCredential).  "
+    "[default: cli; sdk against the emulator when az is not installed]",
 )
 DRY_RUN = click.option("--dry-run", is_flag=True, help="Print the exact plan; change nothing.")
 ASSETS = click.option(

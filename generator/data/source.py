@@ -60,6 +60,11 @@ def open_source(
     if local.is_dir():  # datasets walks it for data files: /proc would take forever
         check_walkable(local, f"data.source: {source}")
     path = str(local) if local.is_dir() else source
+    offline = False
+    if not local.is_dir():
+        offline = _hub_offline()
+        if not offline:
+            _reach_hub(source)
 
     import datasets
 
@@ -69,7 +74,10 @@ def open_source(
         )
     except Exception as exc:  # datasets raises many types for "not there"
         where = "folder" if local.is_dir() else "Hugging Face Hub dataset"
-        raise DataError(f"data.source: cannot load {where} {source}: {first_line(exc)}") from None
+        hint = f" (HF_HUB_OFFLINE is set: {SAMPLE_HINT})" if offline else ""
+        raise DataError(
+            f"data.source: cannot load {where} {source}: {first_line(exc)}{hint}"
+        ) from None
     _tune_parquet(builder.config)
     files = {str(k): [str(f) for f in v] for k, v in (builder.config.data_files or {}).items()}
     revision = None
@@ -82,6 +90,70 @@ def open_source(
         if revision:
             break
     return Source(builder=builder, revision=revision, files=files)
+
+
+# The shipped synthetic sample in the hub layout (scripts/make_sample_dataset.py).
+OFFLINE_SAMPLE = "samples/ultrachat_200k_sample"
+SAMPLE_HINT = (
+    f"without network, prepare the offline sample: `amlgen data --source {OFFLINE_SAMPLE}`"
+)
+OFFLINE_HINT = f"{SAMPLE_HINT}; or set HF_HUB_OFFLINE=1 to use a copy the Hugging Face cache holds"
+HUB_PROBE_SECONDS = 5.0
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def _reach_hub(source: str) -> None:
+    """One request without retries to the hub the loader will use: no network fails here, in
+    seconds, instead of after huggingface_hub's ~25 s of retries of a connection that cannot work.
+
+    Only "cannot connect at all" stops here (refused, unresolvable, unreachable, timed out);
+    any answer, even an HTTP error or a TLS failure, is left to the loader, which says more.
+    Proxies come from the environment, as for the loader.
+    """
+    import http.client
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    endpoint = str(constants.ENDPOINT).rstrip("/")
+    request = urllib.request.Request(f"{endpoint}/api/datasets/{source}", method="HEAD")
+    try:
+        urllib.request.urlopen(request, timeout=HUB_PROBE_SECONDS).close()
+        return
+    except urllib.error.HTTPError:
+        return  # an answer: the hub is there
+    except urllib.error.URLError as exc:
+        reason: object = exc.reason
+    except (OSError, http.client.HTTPException) as exc:
+        reason = exc
+    no_network = (ConnectionRefusedError, socket.gaierror, TimeoutError)
+    unreachable = isinstance(reason, no_network) or (
+        isinstance(reason, OSError) and reason.errno in _UNREACHABLE
+    )
+    if not unreachable:
+        return
+    why = reason.strerror if isinstance(reason, OSError) and reason.strerror else str(reason)
+    raise DataError(
+        f"data.source: cannot reach the Hugging Face Hub at {endpoint} to read {source} "
+        f"({why or type(reason).__name__}): {OFFLINE_HINT}"
+    )
+
+
+def _unreachable_errnos() -> frozenset[int]:
+    import errno
+
+    names = ("ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EHOSTDOWN", "ECONNREFUSED", "ETIMEDOUT")
+    return frozenset(getattr(errno, n) for n in names if hasattr(errno, n))
+
+
+_UNREACHABLE = _unreachable_errnos()
 
 
 def _tune_parquet(config: Any) -> None:

@@ -411,9 +411,12 @@ def run_foreground(
     log: Callable[[str], None] | None = None,
     region: str = DEFAULT_REGION,
 ) -> None:
-    """`amlgen-emulator`: serve until Ctrl-C or SIGTERM, then stop the scoring servers too."""
+    """`amlgen-emulator`: serve until Ctrl-C or SIGTERM, then stop the scoring servers too.
+
+    Its URL and key go to a connection file only this user can read (removed on stop), so
+    the URL alone connects amlgen to it; the key is never printed."""
     from ..workspace import ENV_EMULATOR as ENV_URL
-    from ..workspace import ENV_EMULATOR_SECRET as ENV_SECRET
+    from ..workspace import forget_connection, record_connection
 
     emu = Emulator(
         port,
@@ -432,15 +435,22 @@ def run_foreground(
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, _term)
+    # Ctrl-C stops it even when it was started with SIGINT ignored (a script's `&`, or a parent
+    # that was ignoring it): Python then leaves SIGINT ignored, and it would never stop.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    connection: Path | None = None
     try:
+        connection = record_connection(emu.url, emu.secret)
         echo(f"amlgen emulator listening on {emu.url} (workspace in {emu.region}; Ctrl-C stops)")
-        echo("Use it from another shell (the secret is a local test key, not an Azure credential):")
+        echo(f"Its key is in {connection} (yours only): the URL is enough, from any shell:")
         echo(f"  export {ENV_URL}={emu.url}")
-        echo(f"  export {ENV_SECRET}={emu.secret}")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         echo("amlgen emulator stopping")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
+        if connection is not None:
+            forget_connection(connection)
         emu.stop()

@@ -7,11 +7,10 @@ The conversion and comparison are pure functions of SDK entities, testable witho
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
-from .. import catalog, names
+from .. import catalog
 from ..catalog import metadata
 from ..catalog.uri import COMPONENTS, MODELS, parse_registry_uri
 from .assets import Asset
@@ -150,15 +149,14 @@ def compare_model(
 def registry_client(registry: str = "azureml", emulator: str | None = None) -> Any:
     """A registry MLClient: the local emulator (`emulator` or AMLGEN_EMULATOR), else Azure."""
     from ..quiet import quiet
+    from ..workspace import emulator_connection
 
-    url = emulator or os.environ.get(names.ENV_EMULATOR)
+    connection = emulator_connection(emulator)
     with quiet():
-        if url:
+        if connection:
             from ..workspace import emulator_client as ml_client
 
-            return ml_client(
-                url, os.environ.get(names.ENV_EMULATOR_SECRET, ""), registry_name=registry
-            )
+            return ml_client(*connection, registry_name=registry)
         from azure.ai.ml import MLClient
         from azure.identity import DefaultAzureCredential
 

@@ -2,7 +2,8 @@
 
 The client side of every connection lives here, the local emulator's included (loopback.py:
 custom cloud, http bearer policy, the JWT minted from the shared secret; uploads.py: the upload
-seam). The emulator itself (the sibling `emulator` package) is a separate room never imported here.
+seam; connection.py: the emulator's URL alone finds its key in the file it records). The
+emulator itself (the sibling `emulator` package) is a separate room never imported here.
 
 Precedence per field: explicit flag > environment variable > `config.json` (found the way
 `MLClient.from_config` finds it). The cli backend passes only fields that were found this way and
@@ -24,6 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from .. import names, reading
 from ..errors import WorkflowError
+from .connection import (
+    connection_dir,
+    emulator_connection,
+    forget_connection,
+    record_connection,
+)
 from .loopback import (
     EMULATOR_SUBSCRIPTION,
     EmulatorCredential,
@@ -155,14 +162,9 @@ def resolve_workspace(
 ) -> Workspace:
     """Resolve the workspace target from flags, environment and config.json (in that order)."""
     env = os.environ if environ is None else environ
-    url = emulator or env.get(ENV_EMULATOR) or None
-    if url:
-        url = check_loopback(url)
-        secret = env.get(ENV_EMULATOR_SECRET)
-        if not secret:
-            raise WorkflowError(
-                f"emulator at {url}: set {ENV_EMULATOR_SECRET} to the key `amlgen-emulator` printed"
-            )
+    connection = emulator_connection(emulator, env)
+    if connection:
+        url, secret = connection
         return Workspace(
             subscription_id=subscription_id,
             resource_group=resource_group,
@@ -258,11 +260,15 @@ __all__ = [
     "EmulatorCredential",
     "Workspace",
     "check_loopback",
+    "connection_dir",
     "emulator_client",
+    "emulator_connection",
     "emulator_uploads",
     "find_config",
+    "forget_connection",
     "make_token",
     "ml_client",
+    "record_connection",
     "redact",
     "resolve_workspace",
     "studio_link",
