@@ -294,3 +294,35 @@ def test_the_recorded_put_plans_as_no_change_against_its_get(
     Path(file).write_text(yaml.safe_dump(changed))
     edited = canonical(kind, entity_dict(getattr(aml, f"load_{loader}")(source=file)))
     assert [c.path for c in diff(live, edited, kind)] == ["tags[owner]"]
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_failed_pipeline_step_reads_its_status_and_error(reader: str) -> None:
+    """A pipeline's step is a Command job, which the SDK loads as a dict subclass (`_AttrDict`):
+    its fields are attributes, not items, and the reader must still find them."""
+    body = {
+        "id": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.MachineLearningServices"
+        "/workspaces/ws/jobs/parent_finetune",
+        "name": "parent_finetune",
+        "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+        "properties": {
+            "jobType": "Command",
+            "displayName": "finetune",
+            "command": "python -m train",
+            "environmentId": "azureml://registries/azureml/environments/acft/versions/1",
+            "status": "Failed",
+            "properties": {"azureml.parentrunid": "parent", "error": "UserError: no rows"},
+            "services": {"Studio": {"jobServiceType": "Studio", "endpoint": "https://ml/x"}},
+        },
+    }
+    entity = _entity("job", body)
+    if reader == "sdk":
+        assert isinstance(entity, dict)  # what made a by-key read find nothing
+        info = job_info(entity)
+    else:
+        doc = _doc(entity, reader)
+        # az prints the step as a pipeline node, without its status (the steps' statuses
+        # come from `az ml job list --parent-job-name`); its error is there
+        assert "status" not in doc
+        info = job_info({"status": "Failed", "properties": doc.get("properties")})
+    assert (info.status, info.error) == ("Failed", "UserError: no rows")

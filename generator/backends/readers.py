@@ -32,9 +32,15 @@ def enum_value(value: Any) -> str:
 
 
 def _get(source: Any, key: str) -> Any:
-    if isinstance(source, Mapping):
+    """A field of az's JSON (a plain dict) or of an SDK entity. Some entities are dicts too (a
+    pipeline step's `Command` is an `_AttrDict`) whose items are not their fields, so only a
+    plain dict is read by key first."""
+    if type(source) is dict:
         return source.get(key)
-    return getattr(source, key, None)
+    value = getattr(source, key, None)
+    if value is None and isinstance(source, Mapping):
+        return source.get(key)
+    return value
 
 
 def job_info(job: Any, studio_url: str | None = None) -> JobInfo:
