@@ -24,7 +24,7 @@ class Options:
 
     env: str = "dev"
     project_dir: Path | str = "."
-    backend: str | None = None  # cli, or sdk against the emulator without az (choose_backend)
+    backend: str | None = None  # cli, or sdk against the emulator (choose_backend)
     assets: Path | str | None = None
     dry_run: bool = False
     emulator: str | None = None

@@ -94,7 +94,7 @@ def plan(
     The plan carries what it costs (`Plan.cost`, generator/pricing.py): prices from the Retail
     Prices API (the lock when it cannot be read), or, with `prices=False`, GPU- and node-hours.
     `emulator` is its URL (the key is found) or `URL#secret=KEY`; `backend` None picks cli, or
-    sdk against the emulator when `az` is not installed, and says so through `log`.
+    sdk against the emulator (which the Azure CLI cannot reach), and says so through `log`.
     Errors are `WorkflowError`s with one line.
     """
     root = Path(project_dir)

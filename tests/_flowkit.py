@@ -169,11 +169,14 @@ WORKSPACE_VARS = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORK
 
 def point_flow_at(server: Any, tmp: Path, monkeypatch: Any) -> None:
     """The flow finds the emulator through the environment, as users do: its URL and secret,
-    fast polling, the stand-in `az` on PATH (logging to tmp/az.log), no workspace of ours."""
+    fast polling, the stand-in `az` on PATH and named in AMLGEN_AZ (logging to tmp/az.log),
+    no workspace of ours."""
     monkeypatch.setenv("AMLGEN_EMULATOR", server.url)
     monkeypatch.setenv("AMLGEN_EMULATOR_SECRET", server.secret)
     monkeypatch.setenv("AMLGEN_POLL_SECONDS", "0.1")
-    monkeypatch.setenv("PATH", f"{az_on_path(tmp)}{os.pathsep}{os.environ['PATH']}")
+    stand_in = az_on_path(tmp)
+    monkeypatch.setenv("PATH", f"{stand_in}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("AMLGEN_AZ", str(stand_in / "az"))  # an az that can reach the emulator
     monkeypatch.setenv("AMLGEN_FAKE_AZ_LOG", str(tmp / "az.log"))
     for name in WORKSPACE_VARS:
         monkeypatch.delenv(name, raising=False)

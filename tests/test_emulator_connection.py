@@ -249,3 +249,57 @@ def test_ctrl_c_stops_it_even_when_started_with_sigint_ignored(tmp_path: Path) -
         pytest.fail("SIGINT did not stop an emulator started with SIGINT ignored")
     assert proc.returncode == 0, err
     assert "stopping" in out and not connection_file(url, env).exists()
+
+
+# --- a real `az` next to the emulator never reaches a real workspace ---------------------------
+
+REAL_LOOKING_AZ = """#!/bin/sh
+# Stands for the real Azure CLI: it cannot reach the emulator; it records what it was given.
+{{ echo "config=$AZURE_CONFIG_DIR"; ls -A "${{AZURE_CONFIG_DIR:-$HOME/.azure}}"; }} >> "{log}"
+echo "ERROR: Please run 'az login' to setup account." >&2
+exit 1
+"""
+
+
+@pytest.mark.slow
+def test_a_real_az_on_path_is_not_used_against_the_emulator_and_is_signed_out_if_asked(
+    tmp_path: Path,
+) -> None:
+    from generator.emulator import Emulator
+
+    env = child_env()
+    home = tmp_path / "home"
+    (home / ".azure").mkdir(parents=True)
+    (home / ".azure" / "azureProfile.json").write_text("{}")  # a signed-in user's defaults
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "az.log"
+    az = bin_dir / "az"
+    az.write_text(REAL_LOOKING_AZ.format(log=log))
+    az.chmod(0o755)
+    env.update(HOME=str(home), PATH=f"{bin_dir}:{env['PATH']}")
+    for name in ("AMLGEN_AZ", "AZURE_CONFIG_DIR", "XDG_RUNTIME_DIR", "AMLGEN_EMULATOR_SECRET"):
+        env.pop(name, None)
+    proj = make_project(tmp_path / "p")
+    with Emulator(job_seconds=0.5) as emu:
+        env["AMLGEN_EMULATOR"] = f"{emu.url}#secret={emu.secret}"
+
+        def amlgen(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "generator", "-C", str(proj), *args],
+                env=env, capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+
+        plan = amlgen("plan", "--env", "dev")  # not told a backend: the one that reaches it
+        assert plan.returncode == 0, plan.stderr
+        assert plan.stdout.startswith("amlgen plan: env dev, backend sdk")
+        assert plan.stderr == EMULATOR_SDK_NOTE + "\n"
+        assert not log.exists()  # az was never run
+        # Asked for the cli backend: az runs signed out, with no defaults, and says what to do.
+        cli = amlgen("plan", "--env", "dev", "--backend", "cli")
+        assert cli.returncode == 1 and cli.stderr.count("\n") == 1, cli.stderr
+        assert "use --backend sdk" in cli.stderr
+    seen = log.read_text().splitlines()
+    configs = {line for line in seen if line.startswith("config=")}
+    assert len(configs) == 1 and configs != {f"config={home / '.azure'}"}, seen
+    assert [line for line in seen if not line.startswith("config=")] == []  # empty: no sign-in

@@ -6,8 +6,10 @@ implement it; `make_backend` here is the one place that picks one, so nothing im
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from .. import names
 from ..errors import WorkflowError
 from ..workspace import Workspace
 from .base import (
@@ -24,34 +26,31 @@ from .base import (
 from .finetune import FinetuneAssets
 
 EMULATOR_SDK_NOTE = (
-    "note: `az` is not installed: the sdk backend talks to the emulator "
-    "(--backend cli needs the Azure CLI)"
+    "note: the local emulator is used through the sdk backend (the Azure CLI cannot reach it)"
 )
 
 
 def choose_backend(kind: str | None, ws: Workspace) -> tuple[str, str | None]:
     """The backend a command uses, and a note when it was picked for the user (`kind` None:
-    not given): `cli` (`az ml`), except against the emulator without `az` installed, where
-    the sdk backend needs nothing more."""
+    not given): `cli` (`az ml`), except against the emulator, which the real Azure CLI cannot
+    reach: there the sdk backend, unless an `az` that can (a stand-in) is named in AMLGEN_AZ."""
     if kind:
         return kind, None
-    if ws.emulated and not _az_installed():
+    if ws.emulated and not _stand_in_az():
         return "sdk", EMULATOR_SDK_NOTE
     return "cli", None
 
 
 def reading_backend(kind: str, ws: Workspace) -> str:
     """The backend that reads the live state for a dry run's plan (reads change nothing):
-    `kind`, or the sdk one against the emulator when `az` is not installed."""
-    if kind == "cli" and ws.emulated and not _az_installed():
+    `kind`, or the sdk one against the emulator when no stand-in `az` is named."""
+    if kind == "cli" and ws.emulated and not _stand_in_az():
         return "sdk"
     return kind
 
 
-def _az_installed() -> bool:
-    from .az import az_executable
-
-    return az_executable() is not None
+def _stand_in_az() -> bool:
+    return bool(os.environ.get(names.ENV_AZ))
 
 
 def make_backend(kind: str, ws: Workspace, project_dir: Path, dry_run: bool = False) -> Backend:

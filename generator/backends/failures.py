@@ -157,8 +157,9 @@ def failure(cause: str, what: str, text: str, *, emulated: bool = False) -> Work
         return TransientError(f"{what}: {text}")
     if cause == AUTH:
         fix = (
-            "the emulator refused the token: set AMLGEN_EMULATOR_SECRET to the key "
-            "`amlgen-emulator` printed"
+            "the local emulator is reached through the sdk backend (the Azure CLI cannot reach "
+            "it, and runs signed out against it): use --backend sdk; a stand-in az named in "
+            "AMLGEN_AZ needs the emulator's key (AMLGEN_EMULATOR_SECRET)"
             if emulated
             else "not signed in to Azure: run `az login` (or sign in another way "
             "DefaultAzureCredential accepts) and run again"

@@ -92,7 +92,7 @@ BACKEND = click.option(
     type=click.Choice(["cli", "sdk"]),
     default=None,
     help="`az ml` (your az login) or the azure-ai-ml SDK (DefaultAzureCredential).  "
-    "[default: cli; sdk against the emulator when az is not installed]",
+    "[default: cli; sdk against the emulator]",
 )
 DRY_RUN = click.option("--dry-run", is_flag=True, help="Print the exact plan; change nothing.")
 ASSETS = click.option(

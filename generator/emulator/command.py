@@ -97,7 +97,8 @@ def emulator(
 ) -> None:
     """Run the local Azure ML emulator in the foreground (Ctrl-C stops).
 
-    Prints the two `export` lines that make every command (and both backends) use it.
+    Prints its URL and the `export AMLGEN_EMULATOR=URL` line that makes every command in any
+    shell use it; its key goes to a file only you can read, never to the terminal.
 
     Example: amlgen-emulator --port 8765 --job-seconds 5 --region westeurope
     """

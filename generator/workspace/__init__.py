@@ -15,8 +15,11 @@ The subscription id is never printed: `Workspace.describe()` masks it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 import urllib.parse
 from dataclasses import dataclass, field
 from itertools import product
@@ -56,6 +59,18 @@ _CONFIG_DIRS = (".azureml", "aml_config", None)
 _CONFIG_FILES = ("config.json", "project.json")
 
 
+_ISOLATED: list[Path] = []
+
+
+def isolated_az_config() -> Path:
+    """A private, empty Azure CLI configuration folder for this process (removed at exit)."""
+    if not _ISOLATED or not _ISOLATED[0].is_dir():
+        folder = Path(tempfile.mkdtemp(prefix="amlgen-az-config-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _ISOLATED[:] = [folder]
+    return _ISOLATED[0]
+
+
 @dataclass
 class Workspace:
     """A resolved workspace target. Fields are None when nothing named them."""
@@ -83,10 +98,17 @@ class Workspace:
         return args
 
     def az_env(self) -> dict[str, str]:
-        """Extra environment for `az` child processes (the emulator connection, tests only)."""
+        """Extra environment for `az` child processes. Against the emulator: its connection
+        (which a stand-in az reads) and an empty Azure CLI configuration, so that the real
+        az, which cannot reach the emulator, has no sign-in and no defaults and can never
+        act on a real workspace during a rehearsal."""
         if not self.emulator_url:
             return {}
-        return {ENV_EMULATOR: self.emulator_url, ENV_EMULATOR_SECRET: self.emulator_secret or ""}
+        return {
+            ENV_EMULATOR: self.emulator_url,
+            ENV_EMULATOR_SECRET: self.emulator_secret or "",
+            "AZURE_CONFIG_DIR": str(isolated_az_config()),
+        }
 
     def masks(self) -> dict[str, str]:
         """Values that must never appear in output, and what to show instead."""
