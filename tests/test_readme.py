@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from _flowkit import az_on_path, child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = README + "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").glob("*.md")))
 AMLGEN = [sys.executable, "-m", "generator"]
 SAMPLE = "samples/ultrachat_200k_sample"
 
@@ -24,11 +26,15 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import readme_blocks  # noqa: E402
 
 
-def first_flow() -> list[str]:
-    """The commands of the block after "Then, with your own workspace:", in order."""
-    m = re.search(r"Then, with your own workspace:\n\n```sh\n(.*?)```", README, re.S)
-    assert m, "README: the first flow block is gone"
+def block_after(lead: str) -> list[str]:
+    """The commands of the sh block that follows `lead` in the README, in order."""
+    m = re.search(re.escape(lead) + r".*?\n\n```sh\n(.*?)```", README, re.S)
+    assert m, f"README: the block after {lead!r} is gone"
     return [line.split("  #")[0].strip() for line in m.group(1).splitlines() if line.strip()]
+
+
+def first_flow() -> list[str]:
+    return block_after("so you can also submit it yourself:")
 
 
 def make_recipe(target: str) -> list[str]:
@@ -63,7 +69,9 @@ def test_the_readme_first_flow_works_in_its_order_on_a_fresh_copy(tmp_path: Path
     with emulator.Emulator(job_seconds=0.5) as emu:
         env = child_env()
         env.update(AMLGEN_EMULATOR=emu.url, AMLGEN_EMULATOR_SECRET=emu.secret)
-        env["PATH"] = f"{az_on_path(tmp_path)}{os.pathsep}{env['PATH']}"
+        stand_in = az_on_path(tmp_path)
+        env["PATH"] = f"{stand_in}{os.pathsep}{env['PATH']}"
+        env["AMLGEN_AZ"] = str(stand_in / "az")  # the az that reaches the emulator
         for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
             env.pop(name, None)
         steps = first_flow()
@@ -116,7 +124,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", DRY_RUNS, ids=lambda c: c[0])
-def test_every_az_command_a_dry_run_prints_is_in_the_readme(
+def test_every_az_command_a_dry_run_prints_is_in_the_readme_or_docs(
     prepared: tuple[Path, dict[str, Any]], command: list[str]
 ) -> None:
     project, env = prepared
@@ -126,7 +134,7 @@ def test_every_az_command_a_dry_run_prints_is_in_the_readme(
         " ".join(line.split()[:4]) for line in done.stdout.splitlines() if line.startswith("az ml ")
     }
     assert verbs, done.stdout
-    missing = sorted(v for v in verbs if v not in README)
+    missing = sorted(v for v in verbs if v not in DOCS)
     assert not missing, f"`amlgen {command[0]} --dry-run` prints {missing}: document them"
 
 
@@ -148,3 +156,50 @@ def test_a_stale_output_block_is_found_and_rewritten() -> None:
     assert readme_blocks.generate(new) == new
     with pytest.raises(SystemExit, match="is open"):
         readme_blocks.blocks("<!-- amlgen:output offline: schema -->\n```\nnever closed\n")
+
+
+@pytest.mark.slow
+def test_the_quick_start_rehearsal_works_as_written_from_another_shell(tmp_path: Path) -> None:
+    """The README's first screen, as a newcomer follows it: `amlgen-emulator` in one shell, the
+    URL it printed exported in another (no key, no az), then each command of the block."""
+    steps = block_after("**Rehearse it yourself**")
+    assert steps[0] == "amlgen-emulator", steps
+    assert steps[1].startswith("export AMLGEN_EMULATOR="), steps
+    assert [s.split()[0] for s in steps[2:]] == ["amlgen"] * (len(steps) - 2), steps
+    assert any(s.startswith("amlgen run ") for s in steps) and any(
+        s.startswith("amlgen plan ") for s in steps
+    )
+    project = fresh_copy(tmp_path)
+    env = child_env()
+    env["HOME"] = str(tmp_path / "home")
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env["PATH"] = str(bare)  # a newcomer's machine: no az
+    for name in list(env):
+        if name.startswith(("AZURE_", "AZUREML_", "AMLGEN_", "XDG_RUNTIME_DIR")):
+            env.pop(name)
+    env["PYTHONUNBUFFERED"] = "1"
+    shell_one = subprocess.Popen(
+        [sys.executable, "-m", "generator.emulator"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert shell_one.stdout is not None
+        printed = [shell_one.stdout.readline() for _ in range(3)]
+        exported = [ln.strip() for ln in printed if ln.strip().startswith("export ")]
+        assert exported, printed
+        name, url = exported[0].removeprefix("export ").split("=", 1)
+        assert name == "AMLGEN_EMULATOR" and "127.0.0.1" in url
+        shell_two = {**env, name: url}
+        for step in steps[2:]:
+            done = run(project, [*AMLGEN, *shlex.split(step)[1:]], shell_two)
+            assert done.returncode == 0, f"{step}:\n{done.stderr}"
+            assert "Traceback" not in done.stderr and "error" not in done.stderr.lower(), step
+        assert "deleted endpoint" in done.stderr  # the run tore its endpoint down
+    finally:
+        shell_one.send_signal(signal.SIGINT)
+        try:
+            shell_one.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            shell_one.kill()
+            shell_one.communicate()
