@@ -339,9 +339,7 @@ def test_the_module_table_matches_the_tree() -> None:
     table = readme.split("| module | concern |", 1)[1].split("\n\n", 1)[0]
     named = set(re.findall(r"`(generator/[^`]+)`", table))
     missing = sorted(p for p in named if not (PKG.parent / p).exists())
-    assert not missing, (
-        f"module table (docs/contributing.md) names what is not there: {missing}"
-    )
+    assert not missing, f"module table (docs/contributing.md) names what is not there: {missing}"
     entries = {
         f"generator/{p.name}" + ("/" if p.is_dir() else "")
         for p in PKG.iterdir()
