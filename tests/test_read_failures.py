@@ -172,6 +172,7 @@ def test_an_emulator_that_refuses_the_token_is_one_line_for_both_backends_and_lo
             "AMLGEN_EMULATOR": emu.url,
             "AMLGEN_EMULATOR_SECRET": "not-the-key-it-printed-" + "x" * 20,
             "PATH": f"{az_on_path(tmp_path)}:{__import__('os').environ['PATH']}",
+            "AMLGEN_AZ": str(az_on_path(tmp_path) / "az"),  # the stand-in reaches the emulator
         }
         for backend in ("sdk", "cli"):
             result = _amlgen(proj, ["plan", "--env", "dev", "--backend", backend], env)

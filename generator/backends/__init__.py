@@ -6,10 +6,8 @@ implement it; `make_backend` here is the one place that picks one, so nothing im
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from .. import names
 from ..errors import WorkflowError
 from ..workspace import Workspace
 from .base import (
@@ -50,7 +48,9 @@ def reading_backend(kind: str, ws: Workspace) -> str:
 
 
 def _stand_in_az() -> bool:
-    return bool(os.environ.get(names.ENV_AZ))
+    from .az import stand_in_az
+
+    return stand_in_az()
 
 
 def make_backend(kind: str, ws: Workspace, project_dir: Path, dry_run: bool = False) -> Backend:

@@ -52,6 +52,12 @@ def az_executable() -> str | None:
     return os.environ.get(ENV_AZ) or shutil.which("az")
 
 
+def stand_in_az() -> bool:
+    """Whether the `az` that runs can reach the local emulator: only one named in AMLGEN_AZ
+    (the tests' stand-in) is taken for it; the Azure CLI itself cannot."""
+    return bool(os.environ.get(ENV_AZ))
+
+
 def _stderr_fd() -> int | None:
     try:
         return sys.stderr.fileno()
@@ -119,6 +125,9 @@ class AzBackend:
             raise self._error(argv, proc)
         return proc
 
+    def _failure(self, cause: str, what: str, text: str) -> WorkflowError:
+        return failure(cause, what, text, emulated=self.ws.emulated, real_az=not stand_in_az())
+
     def _error(self, argv: list[str], proc: subprocess.CompletedProcess[str]) -> AmlgenError:
         """A failed command: one line naming the cause when az, the sign-in or the workspace
         failed (failures.py), else the command with its exit code and stderr."""
@@ -128,7 +137,7 @@ class AzBackend:
         cause = classify_az(proc.returncode, stderr)
         if cause in _NOT_THE_COMMAND:
             what = "`" + " ".join(shown[: 4 if len(shown) > 3 else len(shown)]) + "`"
-            return failure(cause, what, detail(stderr), emulated=self.ws.emulated)
+            return self._failure(cause, what, detail(stderr))
         return CommandError(shown, proc.returncode, stderr)
 
     def _json(self, args: list[str], note: str | None = None, workspace: bool = True) -> Any:
@@ -220,7 +229,7 @@ class AzBackend:
             if cause == NOT_FOUND:
                 return None
             if cause != OTHER:
-                raise failure(cause, what, detail(err), emulated=self.ws.emulated)
+                raise self._failure(cause, what, detail(err))
             last = err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}"
             raise WorkflowError(
                 redact(
@@ -252,7 +261,7 @@ class AzBackend:
             err = redact(proc.stderr or "", self.ws.masks())
             cause = classify_az(proc.returncode, err)
             if cause not in (NOT_FOUND, OTHER):
-                raise failure(cause, what, detail(err), emulated=self.ws.emulated)
+                raise self._failure(cause, what, detail(err))
             raise self._error(self._argv(args, workspace), proc)
         return proc.stdout if "tsv" in args else self._parse(args, proc.stdout, workspace)
 

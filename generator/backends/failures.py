@@ -149,17 +149,22 @@ def not_allowed(what: str) -> WorkflowError:
     )
 
 
-def failure(cause: str, what: str, text: str, *, emulated: bool = False) -> WorkflowError:
-    """The one-line error for a failure that is not "not found" (`text`: its detail line)."""
+def failure(
+    cause: str, what: str, text: str, *, emulated: bool = False, real_az: bool = False
+) -> WorkflowError:
+    """The one-line error for a failure that is not "not found" (`text`: its detail line).
+    `real_az`: the Azure CLI itself ran against the emulator (it runs signed out there)."""
     if cause == FORBIDDEN:
         return not_allowed(what)
     if cause == TRANSIENT:
         return TransientError(f"{what}: {text}")
     if cause == AUTH:
         fix = (
-            "the local emulator is reached through the sdk backend (the Azure CLI cannot reach "
-            "it, and runs signed out against it): use --backend sdk; a stand-in az named in "
-            "AMLGEN_AZ needs the emulator's key (AMLGEN_EMULATOR_SECRET)"
+            "the Azure CLI cannot reach the local emulator (it runs signed out against it): "
+            "use --backend sdk"
+            if emulated and real_az
+            else "the emulator refused the token: set AMLGEN_EMULATOR_SECRET to its key (in "
+            "the connection file amlgen-emulator wrote)"
             if emulated
             else "not signed in to Azure: run `az login` (or sign in another way "
             "DefaultAzureCredential accepts) and run again"
