@@ -18,6 +18,7 @@ from ..arm import (
     Route,
     body_dict,
     model_not_found,
+    page,
     system_data,
     ws_id,
 )
@@ -73,10 +74,7 @@ def list_models(api: Api, req: Request) -> Response:
     order = req.query.get("$orderBy", "").lower()
     if order.startswith("createdtime"):
         versions.sort(key=lambda v: v["systemData"]["createdAt"], reverse=order.endswith("desc"))
-    top = req.query.get("$top")
-    if top and top.isdigit():
-        versions = versions[: int(top)]
-    return Response(200, {"value": copy.deepcopy(versions)})
+    return Response(200, page(api, req, copy.deepcopy(versions)))
 
 
 def get_model(api: Api, req: Request) -> Response:
