@@ -1,11 +1,14 @@
-"""The emulator pages ARM lists as the service does (recorded: a model's versions listed with
-`$orderBy=createdtime desc&$top=1` answer one version and a `nextLink` to the rest), and the
-SDK reads those pages: its latest-version lookup takes the first, its pager follows `nextLink`."""
+"""Model versions in the emulator as the recorded service keeps them: lists paged with `$top`
+(a model's versions listed with `$orderBy=createdtime desc&$top=1` answer one version and a
+`nextLink` to the rest; the SDK's latest-version lookup reads the first page, its pager follows
+`nextLink`), and a PUT on an existing version that archives or restores it (200, the stage
+following) while its files stay fixed."""
 
 from __future__ import annotations
 
 import json
 import logging
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -100,3 +103,28 @@ def test_registry_version_lists_page_too(emu: Emulator) -> None:
         seen += [v["name"] for v in body["value"]]
         url = body.get("nextLink", "")
     assert seen == ["0.0.82", "0.0.81", "0.0.51"]  # newest first, each once
+
+
+def test_archive_and_restore_a_version_through_the_sdk(emu: Emulator) -> None:
+    _register(emu, "archived", 2)
+    ml = ml_client(emu.url, emu.secret)
+    ml.models.archive("archived", version="1")
+    got = ml.models.get("archived", version="1")
+    assert got.stage == "Archived"
+    assert [m.version for m in ml.models.list("archived")] == ["2"]  # ActiveOnly, as the SDK asks
+    url = f"{WS_PATH}/models/archived/versions?api-version=2023-08-01-preview"
+    archived = _call(emu, "GET", url + "&listViewType=ArchivedOnly")[1]["value"]
+    assert [v["name"] for v in archived] == ["1"]
+    ml.models.restore("archived", version="1")
+    assert ml.models.get("archived", version="1").stage == "Development"
+    assert sorted(m.version for m in ml.models.list("archived")) == ["1", "2"]
+
+
+def test_a_versions_files_cannot_change(emu: Emulator) -> None:
+    _register(emu, "fixed", 1)
+    body = {"properties": {"modelType": "custom_model", "modelUri": MODEL_URI + "-other"}}
+    path = f"{WS_PATH}/models/fixed/versions/1?api-version=2023-08-01-preview"
+    with pytest.raises(urllib.error.HTTPError) as err:
+        _call(emu, "PUT", path, body)
+    assert err.value.code == 400
+    assert json.loads(err.value.read())["error"]["message"] == "Asset paths cannot be updated."
