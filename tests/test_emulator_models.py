@@ -115,6 +115,8 @@ def test_archive_and_restore_a_version_through_the_sdk(emu: Emulator) -> None:
     url = f"{WS_PATH}/models/archived/versions?api-version=2023-08-01-preview"
     archived = _call(emu, "GET", url + "&listViewType=ArchivedOnly")[1]["value"]
     assert [v["name"] for v in archived] == ["1"]
+    assert [m.version for m in ml.models.list("archived", stage="Archived")] == []  # ActiveOnly
+    assert [m.version for m in ml.models.list("archived", stage="Development")] == ["2"]
     ml.models.restore("archived", version="1")
     assert ml.models.get("archived", version="1").stage == "Development"
     assert sorted(m.version for m in ml.models.list("archived")) == ["1", "2"]

@@ -76,6 +76,9 @@ def list_models(api: Api, req: Request) -> Response:
     if view in ("ActiveOnly", "ArchivedOnly"):  # the SDK's models.list() asks ActiveOnly
         archived = view == "ArchivedOnly"
         versions = [v for v in versions if bool(v["properties"].get("isArchived")) == archived]
+    stage = req.query.get("stage")  # models.list(name, stage=...)
+    if stage:
+        versions = [v for v in versions if v["properties"].get("stage") == stage]
     order = req.query.get("$orderBy", "").lower()
     if order.startswith("createdtime"):
         versions.sort(key=lambda v: v["systemData"]["createdAt"], reverse=order.endswith("desc"))
