@@ -52,7 +52,8 @@ def test_the_shared_recordings_conform() -> None:
 def test_the_committed_recordings_conform() -> None:
     """Recordings the shared set lacks: a model's latest-version lookup paged by the service
     (nextLink), archive and restore by PUT on the version, a stage filter, a pipeline created
-    and updated on 2023's api-versions and hosts, one refused for its registry component, and
+    on 2023's api-versions and hosts (its later update PUT is skipped: amlgen never updates a
+    submitted job), one refused for its registry component, and
     fine-tuning jobs with queue settings or instance types. In-process, no server."""
     report = run(COMMITTED, ACCEPTED)
     unaccepted = [f"{o.file}#{o.index} {o.operation}: {d.text()}" for o, d in report.unaccepted()]
