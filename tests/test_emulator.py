@@ -287,8 +287,15 @@ def test_job_runs_its_lifecycle_and_its_model_registers(
     )
     registered = ml.models.create_or_update(model)
     assert (registered.name, registered.version) == ("Phi-4-ultrachat-200k", "1")
-    with pytest.raises(HttpResponseError, match="immutable"):
-        ml.models.create_or_update(model)
+    # The service's PUT on an existing version updates it (archive, restore, re-register: 200);
+    # only its files are fixed.
+    assert ml.models.create_or_update(model).version == "1"
+    moved = load_model(
+        assets / "model.yml",
+        params_override=[{"path": f"azureml://jobs/{name}/outputs/other_output"}],
+    )
+    with pytest.raises(Exception, match=r"Asset paths cannot be updated|cannot be overwritten"):
+        ml.models.create_or_update(moved)
     with pytest.raises(HttpResponseError, match="was not found"):
         bad = load_model(
             assets / "model.yml",

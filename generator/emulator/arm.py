@@ -6,6 +6,7 @@ Shapes follow the ARM resources the SDK deserialises (id/name/type/properties/sy
 from __future__ import annotations
 
 import copy
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -215,3 +216,21 @@ def public(res: dict[str, Any]) -> dict[str, Any]:
 
 def body_dict(req: Request) -> dict[str, Any]:
     return req.body if isinstance(req.body, dict) else {}
+
+
+def page(api: Service, req: Request, items: list[Any]) -> dict[str, Any]:
+    """An ARM list answer as the service pages it: with `$top`, that many items from
+    `$skipToken` on and a `nextLink` to the rest while any is left (a model's versions with
+    `$orderBy=createdtime desc&$top=1`, recorded); the SDK's pager follows `nextLink`, its
+    latest-version lookup reads the first page only. Without `$top`, everything at once."""
+    skip = req.query.get("$skipToken", "")
+    start = int(skip) if skip.isdigit() else 0
+    top = req.query.get("$top", "")
+    if not (top.isdigit() and int(top) > 0):
+        return {"value": items[start:]}
+    end = start + int(top)
+    answer: dict[str, Any] = {"value": items[start:end]}
+    if end < len(items):
+        query = urllib.parse.urlencode({**req.query, "$skipToken": str(end)}, safe="$")
+        answer["nextLink"] = f"{api.url}{urllib.parse.quote(req.path.lstrip('/'))}?{query}"
+    return answer

@@ -81,20 +81,19 @@ def check_pipeline_job(
         return
     top_inputs: dict[str, Any] = props.get("inputs") or {}
     top_outputs: dict[str, Any] = props.get("outputs") or {}
+    nodes: dict[str, Any] = props.get("jobs") or {}
+    # The service resolves every step's registry component before it creates the job, so a
+    # component it cannot use refuses the whole PUT, whatever else is wrong with the job
+    # (recorded: a pipeline whose registry model input is unreachable too answers the
+    # component's 400, test_pipeline_job_create_with_registry_model_as_input).
+    for node in nodes.values():
+        _resolve_component(str(node.get("componentId") or ""))
     for name, inp in top_inputs.items():
         check_data(f"pipeline input '{name}'", inp, uploads)
-    for step, node in (props.get("jobs") or {}).items():
-        comp_id = str(node.get("componentId") or "")
-        m = parse_registry_uri(comp_id, COMPONENTS)
-        if not m or not m.version:
+    for step, node in nodes.items():
+        spec = _resolve_component(str(node.get("componentId") or ""))
+        if spec is None:
             continue  # only registry components are bundled; anything else runs unchecked
-        spec = catalog.component(m.name, m.version)
-        if spec is None or m.registry != "azureml":
-            raise SubmitProblem(
-                "BadRequest",
-                f"key: {comp_id}, Message: component {m.name}:{m.version} was not found in "
-                f"registry '{m.registry}' (or this workspace may not use it)",
-            )
         given: dict[str, Any] = node.get("inputs") or {}
         for name, inp in given.items():
             if name not in spec.inputs:
@@ -128,6 +127,22 @@ def check_pipeline_job(
                     f"pipeline step '{step}': '{out}' is not an output of component "
                     f"{spec.name}:{spec.version}"
                 )
+
+
+def _resolve_component(comp_id: str) -> catalog.ComponentSpec | None:
+    """The bundled spec of a registry component reference; None for a workspace component;
+    SubmitProblem when the registry does not hold it (or this workspace may not use it)."""
+    m = parse_registry_uri(comp_id, COMPONENTS)
+    if not m or not m.version:
+        return None
+    spec = catalog.component(m.name, m.version)
+    if spec is None or m.registry != "azureml":
+        raise SubmitProblem(
+            "BadRequest",
+            f"key: {comp_id}, Message: component {m.name}:{m.version} was not found in "
+            f"registry '{m.registry}' (or this workspace may not use it)",
+        )
+    return spec
 
 
 def check_data(where: str, inp: dict[str, Any], uploads: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Models family: workspace model containers and versions (immutable, registered from jobs)."""
+"""Models family: workspace model containers and versions (registered from jobs; a version's
+files never change, its description, tags and archive flag may)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ..arm import (
     Route,
     body_dict,
     model_not_found,
+    page,
     system_data,
     ws_id,
 )
@@ -70,13 +72,17 @@ def list_models(api: Api, req: Request) -> Response:
     if req.m["name"] not in api.data["models"]:
         raise model_not_found(req.m["name"])  # the service: 404, not an empty list
     versions = list(_versions(api, req.m["name"]).values())
+    view = req.query.get("listViewType", "All")
+    if view in ("ActiveOnly", "ArchivedOnly"):  # the SDK's models.list() asks ActiveOnly
+        archived = view == "ArchivedOnly"
+        versions = [v for v in versions if bool(v["properties"].get("isArchived")) == archived]
+    stage = req.query.get("stage")  # models.list(name, stage=...)
+    if stage:
+        versions = [v for v in versions if v["properties"].get("stage") == stage]
     order = req.query.get("$orderBy", "").lower()
     if order.startswith("createdtime"):
         versions.sort(key=lambda v: v["systemData"]["createdAt"], reverse=order.endswith("desc"))
-    top = req.query.get("$top")
-    if top and top.isdigit():
-        versions = versions[: int(top)]
-    return Response(200, {"value": copy.deepcopy(versions)})
+    return Response(200, page(api, req, copy.deepcopy(versions)))
 
 
 def get_model(api: Api, req: Request) -> Response:
@@ -92,13 +98,9 @@ def put_model(api: Api, req: Request) -> Response:
     props = body.get("properties") or {}
     uri = str(props.get("modelUri") or "")
     with api.store.lock:
-        if ver in _versions(api, name):
-            raise ApiError(
-                409,
-                "UserError",
-                f"Model {name}:{ver} already exists and model versions are "
-                "immutable: register a new version.",
-            )
+        existing = _versions(api, name).get(ver)
+        if existing is not None:
+            return _update_model(api, existing, props)
         _check_model_uri(api, uri)
         res = copy.deepcopy(body)
         res.update(
@@ -121,6 +123,30 @@ def put_model(api: Api, req: Request) -> Response:
         api.store.save()
     location = api.url + urllib.parse.quote(req.path.lstrip("/"))
     return Response(201, copy.deepcopy(res), {"Location": location})
+
+
+def _update_model(api: Api, res: dict[str, Any], props: dict[str, Any]) -> Response:
+    """A PUT on an existing version (the SDK's archive, restore and re-register; recorded in
+    test_model.py::test_model_archive_restore_version): 200 with the mutable fields changed, the
+    stage following the archive flag. Its files are the version's for good: another path is
+    the service's `(UserError) Asset paths cannot be updated.` (the SDK's ASSET_PATH_ERROR)."""
+    old = res["properties"]
+    uri = str(props.get("modelUri") or old.get("modelUri") or "")
+    if uri.lower() != str(old.get("modelUri") or "").lower():
+        raise ApiError(400, "UserError", "Asset paths cannot be updated.")
+    for key in ("description", "tags", "properties", "isArchived"):
+        if key in props:
+            old[key] = copy.deepcopy(props[key])
+    if old.get("isArchived"):
+        old["stage"] = "Archived"
+    elif props.get("stage"):
+        old["stage"] = props["stage"]
+    elif old.get("stage") == "Archived":
+        old["stage"] = "Development"
+    created = res["systemData"]["createdAt"]
+    res["systemData"] = system_data(created)
+    api.store.save()
+    return Response(200, copy.deepcopy(res))
 
 
 def _check_model_uri(api: Api, uri: str) -> None:

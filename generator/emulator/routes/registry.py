@@ -24,6 +24,7 @@ from ..arm import (
     Route,
     not_found,
     now_iso,
+    page,
     system_data,
 )
 from ..arm import Service as Api
@@ -144,7 +145,8 @@ def get_component(api: Api, req: Request) -> Response:
 
 def list_components(api: Api, req: Request) -> Response:
     versions = catalog.component_versions(req.m["name"])
-    return Response(200, {"value": [_component(req, req.m["name"], v) for v in reversed(versions)]})
+    items = [_component(req, req.m["name"], v) for v in reversed(versions)]
+    return Response(200, page(api, req, items))
 
 
 def _container(req: Request, kind: str, versions: list[str]) -> Response:
@@ -257,9 +259,8 @@ def get_model(api: Api, req: Request) -> Response:
 
 def list_models(api: Api, req: Request) -> Response:
     versions = catalog.model_versions(req.m["name"])
-    return Response(
-        200, {"value": [_model(api, req, req.m["name"], v) for v in reversed(versions)]}
-    )
+    items = [_model(api, req, req.m["name"], v) for v in reversed(versions)]
+    return Response(200, page(api, req, items))
 
 
 def get_model_container(api: Api, req: Request) -> Response:
