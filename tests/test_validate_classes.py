@@ -125,6 +125,55 @@ def test_a_component_without_name_used_inline_is_fine_and_alone_names_the_flag(
     assert "--name" in alone.warnings[0].message
 
 
+PIPELINE_COMPONENT_HYPHEN = f"""\
+$schema: {SCHEMA.format("pipelineComponent")}
+type: pipeline
+name: train-pipeline
+inputs:
+  lr:
+    type: number
+jobs:
+  train:
+    type: command
+    component: ./train.yml
+    inputs:
+      lr: ${{{{parent.inputs.lr}}}}
+"""
+BATCH_PIPELINE_DEPLOYMENT = f"""\
+$schema: {SCHEMA.format("pipelineComponentBatchDeployment")}
+name: train-nightly
+endpoint_name: trainer
+type: pipeline
+component: ./pipeline.yml
+settings:
+  default_compute: cpu-cluster
+"""
+
+
+@pytest.mark.slow
+def test_a_component_name_against_the_sdk_rule_is_only_a_warning_where_used_inline(
+    tmp_path: Path,
+) -> None:
+    # A pipeline step and a pipeline-component batch deployment load the file as an anonymous
+    # component: its `name` is replaced, so `r-iris` passes; `az ml component create` alone
+    # refuses it.
+    component = COMPONENT_NO_NAME.replace("type: command\n", "type: command\nname: r-iris\n")
+    folder = _write(
+        tmp_path,
+        {
+            "train.yml": component,
+            "pipeline.yml": PIPELINE_COMPONENT_HYPHEN,
+            "deployment.yml": BATCH_PIPELINE_DEPLOYMENT,
+        },
+    )
+    together = _validate(folder, sdk=True)
+    assert not together.errors, [f.text() for f in together.errors]
+    named = {(f.file, f.severity) for f in together.findings if "name should only" in f.message}
+    assert named == {("train.yml", "warning"), ("pipeline.yml", "warning")}
+    alone = _validate(folder, "pipeline.yml", sdk=True)
+    assert [(f.code, f.yaml_path) for f in alone.errors] == [("sdk.schema", "name")]
+
+
 # --- inline steps without type --------------------------------------------------------------
 
 INLINE = """\
@@ -455,3 +504,29 @@ def test_free_text_is_never_judged(tmp_path: Path) -> None:
     )
     report = _validate(_write(tmp_path, {"job.yml": text}))
     assert not report.findings, [f.text() for f in report.findings]
+
+
+# --- files Azure ML never reads ---------------------------------------------------------------
+
+
+def test_a_config_that_is_no_azure_ml_asset_gets_no_error_for_a_duplicate_key_or_plain_text(
+    tmp_path: Path,
+) -> None:
+    # A sample's own tool config (no `$schema`, no `type`) with a key twice, and a Dockerfile
+    # saved as .yml (YAML reads it as one string): Azure ML never reads either.
+    folder = _write(
+        tmp_path,
+        {
+            "analyzer.yml": "checkpoint: ./a\nsummarize: true\ncheckpoint: ./a\n",
+            "Dockerfile_aml.yml": "FROM mcr.microsoft.com/azureml/base:latest\nRUN pip install x\n",
+        },
+    )
+    report = _validate(folder)
+    assert not report.errors, [f.text() for f in report.errors]
+    assert {(f.file, f.code) for f in report.warnings} == {
+        ("analyzer.yml", "yaml.duplicate-key"),
+        ("Dockerfile_aml.yml", "yaml.not-mapping"),
+    }
+    # With a `type` or `$schema` it may be an asset: a key twice stays an error.
+    _write(folder, {"analyzer.yml": "type: command\ncommand: a\ncommand: b\n"})
+    assert "yaml.duplicate-key" in _codes(_validate(folder, "analyzer.yml"), "error")

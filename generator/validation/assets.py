@@ -9,7 +9,7 @@ those traps with line numbers and keeps the last-wins data so later layers see w
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,11 +181,16 @@ def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, l
         data = asset.data
         what = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
         msg = f"the file is {what}: an Azure ML asset is a mapping"
-        findings.append(finding(name, (), ERROR, "yaml.not-mapping", msg, HYGIENE, line=1))
+        # Plain text is no Azure ML asset at all (a Dockerfile saved as .yml): `az ml` would
+        # refuse it, but nothing says it is meant for `az ml`. Empty or a list: a broken asset.
+        severity = ERROR if data is None or isinstance(data, (list, dict)) else WARNING
+        findings.append(finding(name, (), severity, "yaml.not-mapping", msg, HYGIENE, line=1))
         return asset, findings
     detected = kinds.detect(asset.data)
     if detected is None:
         findings.append(_unknown_kind(asset))
+        if "$schema" not in asset.data and not isinstance(asset.data.get("type"), str):
+            findings = [_not_read_by_azure_ml(f) for f in findings]
         return asset, findings
     asset.kind, asset.variant = detected
     if asset.kind in kinds.NOT_JUDGED:
@@ -200,6 +205,15 @@ def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, l
         )
         findings.append(finding(asset, ("$schema",), WARNING, "yaml.schema-mismatch", msg, HYGIENE))
     return asset, findings
+
+
+def _not_read_by_azure_ml(f: Finding) -> Finding:
+    """A duplicate key in a file with no `$schema` and no `type` (a sample's own config, a CI
+    definition): Azure ML never reads it, so its reader's last-one-wins is a warning."""
+    if f.code != "yaml.duplicate-key" or f.severity != ERROR:
+        return f
+    why = "; no `$schema` or `type` says Azure ML reads this file"
+    return replace(f, severity=WARNING, message=f.message + why)
 
 
 def _unknown_kind(asset: Asset) -> Finding:

@@ -21,6 +21,7 @@ from .kinds import CREATE_FLAGS, KINDS, VARIANT_LOADERS, label
 
 _LOCATION_LINE = re.compile(r"#line (\d+)")
 FIELD_FROM_COMMAND = "sdk.field-from-command"
+SCHEMA = "sdk.schema"
 
 
 def loader(name: str) -> Callable[..., Any] | None:
@@ -51,7 +52,7 @@ def _from_validate_job(asset: Asset, result: dict[str, Any]) -> list[Finding]:
         for entry in entries or []:
             path = _path_of(str(entry.get("path", "")))
             message = str(entry.get("message", "")).strip()
-            code = "sdk.schema"
+            code = SCHEMA
             if message.startswith("Unknown field") and severity == WARNING:
                 severity_here = ERROR
                 code = "sdk.unknown-key"
@@ -172,7 +173,7 @@ def _from_exception(asset: Asset, exc: Exception) -> list[Finding]:
         if supplied is not None:
             out.append(supplied)
             continue
-        code = "sdk.unknown-key" if message.startswith("Unknown field") else "sdk.schema"
+        code = "sdk.unknown-key" if message.startswith("Unknown field") else SCHEMA
         if code == "sdk.unknown-key":
             message = "unknown key: Azure ML rejects it"
         out.append(finding(asset, path, ERROR, code, message, SDK))
