@@ -152,9 +152,15 @@ def _check_binding(
             f"binds to pipeline {scope[:-1]} {name!r}, which the pipeline does not declare"
             f"{under} ({scope}: {known}){_did_you_mean(name, list(declared))}"
         )
+        severity = ERROR
         if scope == "inputs":
             msg = msg.replace("pipeline input", "parent input", 1)
-        return finding(asset, at, ERROR, "component.binding", msg, COMPONENT)
+            if asset.kind == PIPELINE_COMPONENT and at[2:3] == ("resources",):
+                # The registry takes it (azureml-assets has published such components for
+                # years); only a run finds the setting unresolved.
+                severity = WARNING
+                msg += ": registering the component succeeds; a run has no such input to resolve"
+        return finding(asset, at, severity, "component.binding", msg, COMPONENT)
     src, out = m["step"], m["output"]
     other = all_steps.get(src)
     if other is None:
