@@ -519,10 +519,15 @@ def test_a_config_that_is_no_azure_ml_asset_gets_no_error_for_a_duplicate_key_or
         {
             "analyzer.yml": "checkpoint: ./a\nsummarize: true\ncheckpoint: ./a\n",
             "Dockerfile_aml.yml": "FROM mcr.microsoft.com/azureml/base:latest\nRUN pip install x\n",
+            # DeepStream's tracker config: OpenCV FileStorage, which no YAML reader takes
+            "tracker_config.yml": "%YAML:1.0\n\nNvDCF:\n  useHog: 1\n",
         },
     )
     report = _validate(folder)
     assert not report.errors, [f.text() for f in report.errors]
+    assert ("tracker_config.yml", "yaml.unknown-kind") in {
+        (f.file, f.code) for f in report.findings
+    }
     assert {(f.file, f.code) for f in report.warnings} == {
         ("analyzer.yml", "yaml.duplicate-key"),
         ("Dockerfile_aml.yml", "yaml.not-mapping"),

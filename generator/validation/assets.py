@@ -146,6 +146,9 @@ def _tabs(asset: Asset) -> list[Finding]:
     return out
 
 
+_OPENCV = re.compile(r"\A(?:\ufeff)?%YAML:\d")
+
+
 def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, list[Finding]]:
     """Parse one file; never raises for bad content (that is what the findings are for)."""
     if text is None:
@@ -156,6 +159,11 @@ def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, l
                 finding(name, (), ERROR, exc.code, exc.message, HYGIENE, line=exc.line)
             ]
     asset = Asset(path, name, text)
+    if _OPENCV.match(text):
+        # OpenCV's FileStorage format (DeepStream tracker configs beside data): no YAML 1.1
+        # reader takes its `%YAML:1.0` header, Azure ML's included, so it is no asset.
+        msg = "an OpenCV FileStorage file (`%YAML:1.0`), not an Azure ML asset: not checked"
+        return asset, [finding(name, (), INFO, "yaml.unknown-kind", msg, HYGIENE, line=1)]
     findings = _tabs(asset)
     try:
         doc = yamlio.parse(text, name, duplicates="report")
