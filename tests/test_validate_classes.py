@@ -125,6 +125,55 @@ def test_a_component_without_name_used_inline_is_fine_and_alone_names_the_flag(
     assert "--name" in alone.warnings[0].message
 
 
+PIPELINE_COMPONENT_HYPHEN = f"""\
+$schema: {SCHEMA.format("pipelineComponent")}
+type: pipeline
+name: train-pipeline
+inputs:
+  lr:
+    type: number
+jobs:
+  train:
+    type: command
+    component: ./train.yml
+    inputs:
+      lr: ${{{{parent.inputs.lr}}}}
+"""
+BATCH_PIPELINE_DEPLOYMENT = f"""\
+$schema: {SCHEMA.format("pipelineComponentBatchDeployment")}
+name: train-nightly
+endpoint_name: trainer
+type: pipeline
+component: ./pipeline.yml
+settings:
+  default_compute: cpu-cluster
+"""
+
+
+@pytest.mark.slow
+def test_a_component_name_against_the_sdk_rule_is_only_a_warning_where_used_inline(
+    tmp_path: Path,
+) -> None:
+    # A pipeline step and a pipeline-component batch deployment load the file as an anonymous
+    # component: its `name` is replaced, so `r-iris` passes; `az ml component create` alone
+    # refuses it.
+    component = COMPONENT_NO_NAME.replace("type: command\n", "type: command\nname: r-iris\n")
+    folder = _write(
+        tmp_path,
+        {
+            "train.yml": component,
+            "pipeline.yml": PIPELINE_COMPONENT_HYPHEN,
+            "deployment.yml": BATCH_PIPELINE_DEPLOYMENT,
+        },
+    )
+    together = _validate(folder, sdk=True)
+    assert not together.errors, [f.text() for f in together.errors]
+    named = {(f.file, f.severity) for f in together.findings if "name should only" in f.message}
+    assert named == {("train.yml", "warning"), ("pipeline.yml", "warning")}
+    alone = _validate(folder, "pipeline.yml", sdk=True)
+    assert [(f.code, f.yaml_path) for f in alone.errors] == [("sdk.schema", "name")]
+
+
 # --- inline steps without type --------------------------------------------------------------
 
 INLINE = """\
@@ -455,3 +504,118 @@ def test_free_text_is_never_judged(tmp_path: Path) -> None:
     )
     report = _validate(_write(tmp_path, {"job.yml": text}))
     assert not report.findings, [f.text() for f in report.findings]
+
+
+# --- files Azure ML never reads ---------------------------------------------------------------
+
+
+def test_a_config_that_is_no_azure_ml_asset_gets_no_error_for_a_duplicate_key_or_plain_text(
+    tmp_path: Path,
+) -> None:
+    # A sample's own tool config (no `$schema`, no `type`) with a key twice, and a Dockerfile
+    # saved as .yml (YAML reads it as one string): Azure ML never reads either.
+    folder = _write(
+        tmp_path,
+        {
+            "analyzer.yml": "checkpoint: ./a\nsummarize: true\ncheckpoint: ./a\n",
+            "Dockerfile_aml.yml": "FROM mcr.microsoft.com/azureml/base:latest\nRUN pip install x\n",
+            # DeepStream's tracker config: OpenCV FileStorage, which no YAML reader takes
+            "tracker_config.yml": "%YAML:1.0\n\nNvDCF:\n  useHog: 1\n",
+        },
+    )
+    report = _validate(folder)
+    assert not report.errors, [f.text() for f in report.errors]
+    assert ("tracker_config.yml", "yaml.unknown-kind") in {
+        (f.file, f.code) for f in report.findings
+    }
+    assert {(f.file, f.code) for f in report.warnings} == {
+        ("analyzer.yml", "yaml.duplicate-key"),
+        ("Dockerfile_aml.yml", "yaml.not-mapping"),
+    }
+    # With a `type` or `$schema` it may be an asset: a key twice stays an error.
+    _write(folder, {"analyzer.yml": "type: command\ncommand: a\ncommand: b\n"})
+    assert "yaml.duplicate-key" in _codes(_validate(folder, "analyzer.yml"), "error")
+
+
+MONITOR = """\
+$schema: http://azureml/sdk-2-0/Schedule.json
+name: safety-monitor
+trigger:
+  type: recurrence
+  frequency: day
+  interval: 1
+create_monitor:
+  compute:
+    instance_type: standard_e4s_v3
+    runtime_version: "3.4"
+  monitoring_signals:
+    safety:
+      type: generation_safety_quality
+      connection_id: azureml:my-connection
+      sample_rate: 1
+"""
+
+
+@pytest.mark.slow
+def test_a_monitor_schedule_the_sdk_refuses_names_the_field_not_a_bare_exception(
+    tmp_path: Path,
+) -> None:
+    # load_schedule raises a bare NotImplementedError while handling the monitor schema's
+    # error; the finding is that error, from the signal type's own branch of the union only.
+    folder = _write(tmp_path, {"monitor.yml": MONITOR})
+    report = _validate(folder, sdk=True)
+    assert [(f.code, f.yaml_path.rsplit(".", 1)[-1]) for f in report.errors] == [
+        ("sdk.unknown-key", "sample_rate")
+    ], [f.text() for f in report.errors]
+
+
+# --- a pipeline component's step resources bound to an undeclared input -----------------------
+
+STEP_COMPONENT = f"""\
+$schema: {SCHEMA.format("commandComponent")}
+type: command
+name: convert
+inputs:
+  model_path:
+    type: uri_folder
+command: python convert.py ${{{{inputs.model_path}}}}
+environment: {ENV}
+"""
+PIPELINE_COMPONENT_RESOURCES = f"""\
+$schema: {SCHEMA.format("pipelineComponent")}
+type: pipeline
+name: finetune_and_convert
+inputs:
+  compute_finetune:
+    type: string
+  model_path:
+    type: uri_folder
+jobs:
+  convert:
+    type: command
+    component: ./convert.yml
+    compute: ${{{{parent.inputs.compute_finetune}}}}
+    resources:
+      instance_type: ${{{{parent.inputs.instance_type_finetune}}}}
+    inputs:
+      model_path: ${{{{parent.inputs.model_path}}}}
+"""
+
+
+def test_a_pipeline_component_step_resource_bound_to_an_undeclared_input_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    # azureml-assets' NLP pipeline components (0.0.8 to 0.0.10, in the registry) bind a step's
+    # instance_type to an input they no longer declare: registration takes it.
+    folder = _write(
+        tmp_path, {"convert.yml": STEP_COMPONENT, "pipeline.yml": PIPELINE_COMPONENT_RESOURCES}
+    )
+    report = _validate(folder)
+    assert not report.errors, [f.text() for f in report.errors]
+    assert [(f.code, f.yaml_path) for f in report.warnings] == [
+        ("component.binding", "jobs.convert.resources.instance_type")
+    ]
+    # The same binding on a step input stays an error.
+    bad = PIPELINE_COMPONENT_RESOURCES.replace("inputs.model_path}}", "inputs.model_pth}}")
+    _write(folder, {"pipeline.yml": bad})
+    assert "component.binding" in _codes(_validate(folder), "error")

@@ -9,7 +9,7 @@ those traps with line numbers and keeps the last-wins data so later layers see w
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,9 @@ def _tabs(asset: Asset) -> list[Finding]:
     return out
 
 
+_OPENCV = re.compile(r"\A(?:\ufeff)?%YAML:\d")
+
+
 def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, list[Finding]]:
     """Parse one file; never raises for bad content (that is what the findings are for)."""
     if text is None:
@@ -156,6 +159,11 @@ def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, l
                 finding(name, (), ERROR, exc.code, exc.message, HYGIENE, line=exc.line)
             ]
     asset = Asset(path, name, text)
+    if _OPENCV.match(text):
+        # OpenCV's FileStorage format (DeepStream tracker configs beside data): no YAML 1.1
+        # reader takes its `%YAML:1.0` header, Azure ML's included, so it is no asset.
+        msg = "an OpenCV FileStorage file (`%YAML:1.0`), not an Azure ML asset: not checked"
+        return asset, [finding(name, (), INFO, "yaml.unknown-kind", msg, HYGIENE, line=1)]
     findings = _tabs(asset)
     try:
         doc = yamlio.parse(text, name, duplicates="report")
@@ -181,11 +189,16 @@ def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, l
         data = asset.data
         what = "empty" if data is None else f"a {type(data).__name__}, not a mapping"
         msg = f"the file is {what}: an Azure ML asset is a mapping"
-        findings.append(finding(name, (), ERROR, "yaml.not-mapping", msg, HYGIENE, line=1))
+        # Plain text is no Azure ML asset at all (a Dockerfile saved as .yml): `az ml` would
+        # refuse it, but nothing says it is meant for `az ml`. Empty or a list: a broken asset.
+        severity = ERROR if data is None or isinstance(data, (list, dict)) else WARNING
+        findings.append(finding(name, (), severity, "yaml.not-mapping", msg, HYGIENE, line=1))
         return asset, findings
     detected = kinds.detect(asset.data)
     if detected is None:
         findings.append(_unknown_kind(asset))
+        if "$schema" not in asset.data and not isinstance(asset.data.get("type"), str):
+            findings = [_not_read_by_azure_ml(f) for f in findings]
         return asset, findings
     asset.kind, asset.variant = detected
     if asset.kind in kinds.NOT_JUDGED:
@@ -200,6 +213,15 @@ def load_asset(path: Path, name: str, text: str | None = None) -> tuple[Asset, l
         )
         findings.append(finding(asset, ("$schema",), WARNING, "yaml.schema-mismatch", msg, HYGIENE))
     return asset, findings
+
+
+def _not_read_by_azure_ml(f: Finding) -> Finding:
+    """A duplicate key in a file with no `$schema` and no `type` (a sample's own config, a CI
+    definition): Azure ML never reads it, so its reader's last-one-wins is a warning."""
+    if f.code != "yaml.duplicate-key" or f.severity != ERROR:
+        return f
+    why = "; no `$schema` or `type` says Azure ML reads this file"
+    return replace(f, severity=WARNING, message=f.message + why)
 
 
 def _unknown_kind(asset: Asset) -> Finding:

@@ -28,7 +28,7 @@ from .component import (
     step_type,
 )
 from .findings import COMPONENT, ERROR, WARNING, Finding, YamlPath, finding
-from .kinds import PIPELINE_COMPONENT, PIPELINE_JOB, SWEEP_JOB
+from .kinds import BATCH_DEPLOYMENT, PIPELINE_COMPONENT, PIPELINE_JOB, SWEEP_JOB
 
 BINDING = re.compile(
     r"\$\{\{\s*parent\.(?:(?P<scope>inputs|outputs)\.(?P<name>[A-Za-z0-9_]+)"
@@ -110,10 +110,13 @@ def steps(asset: Asset, lookup: SpecLookup = lookup_bundled) -> dict[str, Step]:
 
 
 def component_files(asset: Asset) -> list[Path]:
-    """The local component files a pipeline's steps or a sweep job's trial use inline."""
+    """The local component files a pipeline's steps, a sweep job's trial or a pipeline-component
+    batch deployment use inline (the SDK loads each as an anonymous component)."""
     out = [s.component_file for s in steps(asset).values() if s.component_file is not None]
-    trial = asset.get("trial") if asset.kind == SWEEP_JOB else None
-    if isinstance(trial, str) and (local := component_file(asset, trial)) is not None:
+    ref = asset.get("trial") if asset.kind == SWEEP_JOB else None
+    if asset.kind == BATCH_DEPLOYMENT:
+        ref = asset.get("component")
+    if isinstance(ref, str) and (local := component_file(asset, ref)) is not None:
         out.append(local)
     return out
 
@@ -149,9 +152,15 @@ def _check_binding(
             f"binds to pipeline {scope[:-1]} {name!r}, which the pipeline does not declare"
             f"{under} ({scope}: {known}){_did_you_mean(name, list(declared))}"
         )
+        severity = ERROR
         if scope == "inputs":
             msg = msg.replace("pipeline input", "parent input", 1)
-        return finding(asset, at, ERROR, "component.binding", msg, COMPONENT)
+            if asset.kind == PIPELINE_COMPONENT and at[2:3] == ("resources",):
+                # The registry takes it (azureml-assets has published such components for
+                # years); only a run finds the setting unresolved.
+                severity = WARNING
+                msg += ": registering the component succeeds; a run has no such input to resolve"
+        return finding(asset, at, severity, "component.binding", msg, COMPONENT)
     src, out = m["step"], m["output"]
     other = all_steps.get(src)
     if other is None:

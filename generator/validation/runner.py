@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,12 +33,13 @@ from .findings import (
     finding,
     finish,
 )
-from .sdk_schema import FIELD_FROM_COMMAND
+from .sdk_schema import FIELD_FROM_COMMAND, SCHEMA
 
 if TYPE_CHECKING:
     from .online import Online
 
 YAML_SUFFIXES = (".yml", ".yaml")
+_COMPONENT_NAME_RULE = "name should only contain lower letter"  # the SDK's ComponentNameStr
 _PROBLEM = re.compile(
     r"^(?P<file>[^:\s][^:]*?):(?P<line>\d+): (?:(?P<path>[\w.\[\]-]+): )?(?P<msg>.*)$"
 )
@@ -244,9 +246,12 @@ def validate_paths(
 
 
 class _InlineUse:
-    """A component file a pipeline or sweep of this call uses inline needs no `name` of its own
-    (the SDK names the node); alone, `az ml component create` needs `--name`. Only paths are
-    kept, so a call over many files holds no more than one set of assets at a time."""
+    """A component file a pipeline, sweep or pipeline-component batch deployment of this call
+    uses inline is loaded as an anonymous component (the SDK names it `azureml_anonymous`): it
+    needs no `name` of its own, and the name it has is not held to the component-name rule.
+    Alone, `az ml component create` needs `--name` (a warning) and refuses a name such as
+    `r-iris` (a warning here: the file fails in one of its two homes). Only paths are kept, so
+    a call over many files holds no more than one set of assets at a time."""
 
     def __init__(self) -> None:
         self.used: set[str] = set()
@@ -258,13 +263,16 @@ class _InlineUse:
             self.used |= {os.path.realpath(p) for p in pipeline.component_files(asset)}
 
     def drop_names(self, findings: list[Finding]) -> list[Finding]:
-        return [
-            f
-            for f in findings
-            if f.code != FIELD_FROM_COMMAND
-            or f.yaml_path != "name"
-            or self.where.get(f.file) not in self.used
-        ]
+        out: list[Finding] = []
+        for f in findings:
+            if f.yaml_path != "name" or self.where.get(f.file) not in self.used:
+                out.append(f)
+            elif f.code == SCHEMA and _COMPONENT_NAME_RULE in f.message:
+                why = " (used inline here, where the SDK names it; `az ml component create`"
+                out.append(replace(f, severity=WARNING, message=f.message + why + " refuses it)"))
+            elif f.code != FIELD_FROM_COMMAND:
+                out.append(f)
+        return out
 
 
 def validate_rendered(files: dict[str, str], root: Path) -> list[Finding]:

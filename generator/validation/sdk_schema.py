@@ -21,6 +21,7 @@ from .kinds import CREATE_FLAGS, KINDS, VARIANT_LOADERS, label
 
 _LOCATION_LINE = re.compile(r"#line (\d+)")
 FIELD_FROM_COMMAND = "sdk.field-from-command"
+SCHEMA = "sdk.schema"
 
 
 def loader(name: str) -> Callable[..., Any] | None:
@@ -51,7 +52,7 @@ def _from_validate_job(asset: Asset, result: dict[str, Any]) -> list[Finding]:
         for entry in entries or []:
             path = _path_of(str(entry.get("path", "")))
             message = str(entry.get("message", "")).strip()
-            code = "sdk.schema"
+            code = SCHEMA
             if message.startswith("Unknown field") and severity == WARNING:
                 severity_here = ERROR
                 code = "sdk.unknown-key"
@@ -139,7 +140,10 @@ def _flatten(messages: Any, path: YamlPath = ()) -> Iterator[tuple[YamlPath, str
             for m in messages:
                 yield path, m
         else:
-            for m in messages:
+            # A union's branches: those whose `type` matched say what is wrong; the others only
+            # that the type is not theirs.
+            typed = [m for m in messages if not (isinstance(m, dict) and "type" in m)]
+            for m in typed if 0 < len(typed) < len(messages) else messages:
                 yield from _flatten(m, path)
     else:
         yield path, str(messages)
@@ -154,6 +158,11 @@ def _first_json(text: str) -> Any:
 
 
 def _from_exception(asset: Asset, exc: Exception) -> list[Finding]:
+    chained = exc.__cause__ or exc.__context__
+    if not str(exc).strip() and isinstance(chained, Exception) and str(chained).strip():
+        # load_schedule falls back to a monitor schedule and raises a bare NotImplementedError
+        # while handling the schema error that says why: report that one.
+        return _from_exception(asset, chained)
     text = str(exc)
     parsed = _first_json(text)
     # Some loaders (load_schedule) wrap the schema messages in {"errors": {"message": "..."}}.
@@ -172,7 +181,7 @@ def _from_exception(asset: Asset, exc: Exception) -> list[Finding]:
         if supplied is not None:
             out.append(supplied)
             continue
-        code = "sdk.unknown-key" if message.startswith("Unknown field") else "sdk.schema"
+        code = "sdk.unknown-key" if message.startswith("Unknown field") else SCHEMA
         if code == "sdk.unknown-key":
             message = "unknown key: Azure ML rejects it"
         out.append(finding(asset, path, ERROR, code, message, SDK))
