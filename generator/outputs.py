@@ -148,3 +148,27 @@ def check_env_name(env: str) -> str:
             f"--env {shown_text(env)}: not an environment name (no slashes, no dot first)"
         )
     return env
+
+
+def check_state_folder(folder: Path | str, project_dir: Path | str) -> Path:
+    """A folder of amlgen's own records (`.amlgen/`, `.amlgen/<env>/`, its `logs/`): wherever a
+    symlink on the way points, it may not land in another folder of the project (params/, the
+    project itself) nor in a system or shared folder; another disk is fine."""
+    path = Path(folder)
+    real = os.path.realpath(path)
+    project = os.path.realpath(project_dir)
+    if _inside(real, project):
+        rel = os.path.relpath(real, project).split(os.sep)[0]
+        if rel == names.STATE_DIR:
+            return path
+        where = "the project folder itself" if rel == "." else f"the project's {rel}/"
+        why = f"points into {where}, not into {names.STATE_DIR}/"
+    else:
+        why = _why_not(real, project, swapped=False) or ""
+    if why:
+        shown = shown_text(os.path.relpath(path, project_dir))
+        raise OutputRefused(
+            f"{shown} (a symlink to {shown_text(real)}): amlgen's records folder {why}: "
+            "refused, nothing written; make it a folder of its own"
+        )
+    return path

@@ -14,15 +14,18 @@ from typing import Any
 
 from . import names, reading
 from .errors import WorkflowError
-from .outputs import check_env_name
+from .outputs import check_env_name, check_state_folder
 from .yamlio import write_atomic
 
 MAX_STATE_BYTES = 4 * 1024 * 1024  # names and statuses: a few KB in practice
 
 
 def state_dir(project_dir: Path | str, env: str) -> Path:
-    """`.amlgen/<env>/`: the environment name may not climb out of it."""
-    return Path(project_dir) / names.STATE_DIR / check_env_name(env)
+    """`.amlgen/<env>/`: the environment name may not climb out of it, nor a symlink lead it
+    into the project's other folders or a system one."""
+    return check_state_folder(
+        Path(project_dir) / names.STATE_DIR / check_env_name(env), project_dir
+    )
 
 
 class State:

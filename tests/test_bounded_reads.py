@@ -227,3 +227,64 @@ def test_nan_intervals_from_the_environment_fall_back_to_the_defaults(
     monkeypatch.setenv("AMLGEN_HEARTBEAT_SECONDS", "nan")
     assert heartbeat_seconds() == HEARTBEAT_SECONDS
     assert heartbeat_seconds(float("nan")) == HEARTBEAT_SECONDS
+
+
+# --- saved failure logs (`amlgen logs`) -----------------------------------------------------------
+
+
+class _Logs:
+    """A backend whose deployment returns one line of logs per container."""
+
+    def deployment_logs(self, endpoint: str, deployment: str, container: str, lines: int) -> str:
+        return f"{container} ok\n"
+
+
+def _where(project: Path) -> object:
+    from generator import diagnose
+
+    return diagnose.Where(_Logs(), project, "dev", "ep-dev", "demo", {})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["binary", "huge", "fifo"])
+def test_a_saved_log_that_is_binary_huge_or_a_fifo_is_one_line(tmp_path: Path, kind: str) -> None:
+    from generator import diagnose
+    from generator.errors import WorkflowError
+    from generator.state import State
+
+    logs = tmp_path / ".amlgen" / "dev" / "logs"
+    logs.mkdir(parents=True)
+    path = logs / "demo.inference-server.log"
+    if kind == "binary":
+        path.write_bytes(b"\x83\xff\x00" * 100)
+    elif kind == "huge":  # sparse: read whole, it took 9 GB of memory
+        with path.open("wb") as fh:
+            fh.truncate(TEN_GB)
+    else:
+        os.mkfifo(path)
+    with pytest.raises(WorkflowError) as err:
+        diagnose.logs(_where(tmp_path), State.of(tmp_path, "dev"))  # type: ignore[arg-type]
+    text = str(err.value)
+    assert text.startswith(".amlgen/dev/logs/demo.inference-server.log: ") and "\n" not in text
+
+
+@pytest.mark.parametrize("name", ["../../../../escape", "a/b", "x\n", "d" * 300, 5])
+def test_a_state_naming_an_odd_deployment_reads_and_writes_no_log_file(
+    tmp_path: Path, name: object
+) -> None:
+    import json
+
+    from generator import diagnose
+    from generator.errors import WorkflowError
+    from generator.state import State
+
+    state = tmp_path / ".amlgen" / "dev" / "state.json"
+    state.parent.mkdir(parents=True)
+    record = {"endpoint": {"name": "ep-dev"}, "deployment": {"name": name}}
+    state.write_text(json.dumps(record))
+    before = sorted(p for p in tmp_path.parent.rglob("*") if "escape" in p.name)
+    with pytest.raises(WorkflowError) as err:
+        diagnose.logs(_where(tmp_path), State.of(tmp_path, "dev"), live=True)  # type: ignore[arg-type]
+    text = str(err.value)
+    assert "deployment.name" in text and "\n" not in text and len(text) < 400
+    assert sorted(p for p in tmp_path.parent.rglob("*") if "escape" in p.name) == before
+    assert not (tmp_path / ".amlgen" / "dev" / "logs").exists()

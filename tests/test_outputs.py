@@ -184,3 +184,35 @@ def test_the_rule_itself(project: Path) -> None:
         check_root("x" * 5000 + "\n", project, "--out")
     with pytest.raises(OutputRefused, match=r"longer than 1024"):
         check_root("x" * 5000, project, "--out")
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [(".amlgen", "params"), (".amlgen/dev", "params"), (".amlgen/dev/logs", ".")],
+)
+def test_a_records_folder_symlinked_into_the_project_writes_nothing_there(
+    project: Path, link: str, target: str
+) -> None:
+    from generator import diagnose
+    from generator.state import State
+
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    (project / link).symlink_to(project / target)
+    before = sorted(p.name for p in (project / target).iterdir())
+    with pytest.raises(OutputRefused) as err:
+        state = State.of(project, "dev")
+        state.update("job", name="j")
+        diagnose.log_file(project, "dev", "demo", "inference-server")
+    assert "not into .amlgen/: refused" in str(err.value) and "\n" not in str(err.value)
+    assert sorted(p.name for p in (project / target).iterdir()) == before
+
+
+def test_a_records_folder_on_another_disk_is_fine(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from generator.state import State
+
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (project / ".amlgen").symlink_to(elsewhere)
+    State.of(project, "dev").update("job", name="j")
+    assert (elsewhere / "dev" / "state.json").is_file()
