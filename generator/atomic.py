@@ -173,7 +173,7 @@ def failure(exc: OSError, project_dir: Path | str = ".") -> str:
             m = _STRAY.match(part)
             if m:
                 shown = shown.replace(part, m["name"], 1)
-    return f"cannot write {shown}: {exc.strerror or exc}"
+    return f"cannot write {reading.shown_text(shown)}: {exc.strerror or exc}"
 
 
 def _encode(data: str | bytes) -> bytes:

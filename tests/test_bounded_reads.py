@@ -288,3 +288,33 @@ def test_a_state_naming_an_odd_deployment_reads_and_writes_no_log_file(
     assert "deployment.name" in text and "\n" not in text and len(text) < 400
     assert sorted(p for p in tmp_path.parent.rglob("*") if "escape" in p.name) == before
     assert not (tmp_path / ".amlgen" / "dev" / "logs").exists()
+
+
+# --- the data source (`amlgen data --source`) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("fifo", "is a FIFO, device or socket"),  # it said "is a file"
+        ("/dev/zero", "is a FIFO, device or socket"),
+        ("loop", "a symlink loop, not a folder"),  # it went to the Hub as a dataset id
+        ("samples\n", "a control character"),  # the newline split the error in two
+        ("a" * 5000, "over 1,024 characters"),  # it was echoed whole, as `cannot write` it
+    ],
+)
+def test_an_odd_data_source_is_one_short_line_before_any_read(
+    tmp_path: Path, source: str, says: str
+) -> None:
+    import generator
+    from generator.errors import DataError
+
+    project = _project(tmp_path)
+    os.mkfifo(project / "fifo")
+    (project / "loop").symlink_to(project / "loop")
+    with pytest.raises(DataError) as err:
+        generator.prepare_data("dev", project_dir=project, source=source)
+    text = str(err.value)
+    assert text.startswith("data.source: ") and says in text, text
+    assert "\n" not in text and len(text) < 400, text
+    assert not (project / "data" / "ultrachat_200k" / "train_sft.jsonl").exists()

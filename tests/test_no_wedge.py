@@ -291,3 +291,11 @@ def test_a_read_only_project_is_one_line_and_render_check_still_works(tmp_path: 
         else:
             for path in [disk, *disk.rglob("*")]:
                 path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_failed_write_names_a_long_file_clipped() -> None:
+    from generator import atomic
+
+    line = atomic.failure(OSError(errno.ENAMETOOLONG, "File name too long", "a" * 5000))
+    assert line.startswith("cannot write 'aaa") and line.endswith(": File name too long")
+    assert len(line) < 400  # the name was echoed whole
