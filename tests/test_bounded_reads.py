@@ -38,6 +38,9 @@ def _amlgen(project: Path, *args: str, timeout: float = 120) -> subprocess.Compl
     """A real process: a hang fails on the timeout, a traceback shows on stderr."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop("AMLGEN_EMULATOR", None)
+    # The SDK records the cloud of an emulator an earlier test in this process used here; a child
+    # that inherits it looks that cloud up and fails with a KeyError.
+    env.pop("AZUREML_CURRENT_CLOUD", None)
     return subprocess.run(
         [sys.executable, "-m", "generator", "-C", str(project), *args],
         capture_output=True, text=True, timeout=timeout, env=env,
@@ -318,3 +321,34 @@ def test_an_odd_data_source_is_one_short_line_before_any_read(
     assert text.startswith("data.source: ") and says in text, text
     assert "\n" not in text and len(text) < 400, text
     assert not (project / "data" / "ultrachat_200k" / "train_sft.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("endpoint", "name", "--help"),  # passed to `az ... -n` and the SDK as it was
+        ("endpoint", "name", "ep;rm -rf x"),
+        ("endpoint", "name", "ep\nx"),  # `status` printed it on two lines
+        ("deployment", "name", "../../x"),
+        ("job", "name", "j" * 5000),
+        ("job", "status", "Completed\x1b[2J"),
+        ("model", "name", 7),
+    ],
+)
+def test_a_state_file_recording_what_amlgen_never_writes_is_one_line(
+    tmp_path: Path, section: str, key: str, value: object
+) -> None:
+    import json
+
+    from generator.errors import WorkflowError
+    from generator.state import State
+
+    state = tmp_path / ".amlgen" / "dev" / "state.json"
+    state.parent.mkdir(parents=True)
+    record = {"endpoint": {"name": "ep-dev", "status": "created"}, "job": {"name": "j1"}}
+    record.setdefault(section, {})[key] = value
+    state.write_text(json.dumps(record))
+    with pytest.raises(WorkflowError) as err:
+        State.of(tmp_path, "dev")
+    text = str(err.value)
+    assert f"{section}.{key} " in text and "\n" not in text and len(text) < 400, text
