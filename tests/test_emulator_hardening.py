@@ -239,6 +239,20 @@ def test_state_file_in_a_missing_folder_is_one_line_and_no_folder(tmp_path: Path
     assert not (tmp_path / "missing").exists()
 
 
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_a_fifo_or_huge_state_file_is_one_line_not_a_hang_or_gigabytes(
+    tmp_path: Path, kind: str
+) -> None:
+    state = tmp_path / "state.json"
+    if kind == "fifo":
+        os.mkfifo(state)  # the start hung reading it; /dev/zero took 22 GB before
+    else:
+        with state.open("wb") as fh:
+            fh.truncate(2 * 1024**3)  # sparse
+    line = _one_error_line(["--state-file", str(state)])
+    assert "not a readable emulator state file" in line, line
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
