@@ -157,6 +157,14 @@ def test_a_fifo_huge_or_symlinked_record_is_refused_not_read(home: Path, tmp_pat
         emulator_connection(URL)
 
 
+def test_forget_does_not_hang_on_a_fifo_put_in_place_of_the_record(home: Path) -> None:
+    path = record_connection(URL, "k" * 43)
+    path.unlink()
+    os.mkfifo(path, 0o600)  # reading it blocked the emulator's stop forever
+    forget_connection(path)
+    assert stat.S_ISFIFO(path.lstat().st_mode)  # not ours: left as it is
+
+
 def test_an_empty_home_does_not_put_the_key_in_the_root_folder(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
