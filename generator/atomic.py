@@ -38,6 +38,7 @@ from typing import Any
 
 from . import reading
 from .names import STATE_DIR
+from .outputs import check_state_folder
 
 TMP_SUFFIX = ".amlgen-tmp"
 _STRAY = re.compile(
@@ -49,8 +50,9 @@ _INTENT_SUFFIX = ".stages.json"
 
 
 def journal_dir(project_dir: Path) -> Path:
-    """Where a project's folder transactions keep their lock and journals (git-ignored)."""
-    return Path(project_dir) / STATE_DIR / ".txn"
+    """Where a project's folder transactions keep their lock and journals (git-ignored); a
+    `.amlgen` symlinked into params/ or a system folder is refused (outputs.check_state_folder)."""
+    return check_state_folder(Path(project_dir) / STATE_DIR / ".txn", project_dir)
 
 
 # --- single files --------------------------------------------------------------------------------

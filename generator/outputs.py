@@ -179,7 +179,7 @@ def check_state_folder(folder: Path | str, project_dir: Path | str) -> Path:
     if why:
         shown = shown_text(os.path.relpath(path, project_dir))
         raise OutputRefused(
-            f"{shown} (a symlink to {shown_text(real)}): amlgen's records folder {why}: "
+            f"{shown} (which resolves to {shown_text(real)}): amlgen's records folder {why}: "
             "refused, nothing written; make it a folder of its own"
         )
     return path
