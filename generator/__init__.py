@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .interrupts import exit_code_of as exit_code_of
     from .interrupts import install_sigterm as install_sigterm
     from .locking import lock as lock
+    from .outputs import require_project as require_project
     from .params import schema_text as schema_text
     from .planner import plan as plan
     from .project import render_project as render_project
@@ -51,6 +52,7 @@ _EXPORTS = {
     "prepare_data": "data",
     "register": "commands",
     "render_project": "project",
+    "require_project": "outputs",
     "run": "commands",
     "schema_text": "params",
     "status": "commands",

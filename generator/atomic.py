@@ -38,6 +38,7 @@ from typing import Any
 
 from . import reading
 from .names import STATE_DIR
+from .outputs import check_state_folder
 
 TMP_SUFFIX = ".amlgen-tmp"
 _STRAY = re.compile(
@@ -49,8 +50,9 @@ _INTENT_SUFFIX = ".stages.json"
 
 
 def journal_dir(project_dir: Path) -> Path:
-    """Where a project's folder transactions keep their lock and journals (git-ignored)."""
-    return Path(project_dir) / STATE_DIR / ".txn"
+    """Where a project's folder transactions keep their lock and journals (git-ignored); a
+    `.amlgen` symlinked into params/ or a system folder is refused (outputs.check_state_folder)."""
+    return check_state_folder(Path(project_dir) / STATE_DIR / ".txn", project_dir)
 
 
 # --- single files --------------------------------------------------------------------------------
@@ -173,7 +175,7 @@ def failure(exc: OSError, project_dir: Path | str = ".") -> str:
             m = _STRAY.match(part)
             if m:
                 shown = shown.replace(part, m["name"], 1)
-    return f"cannot write {shown}: {exc.strerror or exc}"
+    return f"cannot write {reading.shown_text(shown)}: {exc.strerror or exc}"
 
 
 def _encode(data: str | bytes) -> bytes:

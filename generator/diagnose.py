@@ -12,6 +12,7 @@ saved logs, or fetches them live (`logs`).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,11 +21,16 @@ from pathlib import Path
 from .backends import LOG_CONTAINERS, Backend, JobInfo, TransientError
 from .errors import AmlgenError, CommandError, WorkflowError
 from .interrupts import Interrupted
+from .outputs import check_state_folder
+from .reading import ReadRefused, clip, read_text
 from .state import State, state_dir
 from .workspace import redact, studio_link
 from .yamlio import write_atomic
 
 LOGS_DIR = "logs"
+MAX_SAVED_BYTES = 8 * 1024 * 1024  # a saved log: 500 lines per container, scrubbed
+# An endpoint or deployment name as it may appear in a log file's name (Azure's are narrower).
+_FILE_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 FETCH_LINES = 500  # per container, saved in full
 SHOWN_LINES = 12  # the last ones, in the error
 # Secrets a container may print: bearer tokens, JWTs, key=value pairs, SAS signatures, ids.
@@ -72,10 +78,16 @@ def scrub(text: str, masks: dict[str, str]) -> str:
 
 
 def logs_dir(project_dir: Path, env: str) -> Path:
-    return state_dir(project_dir, env) / LOGS_DIR
+    return check_state_folder(state_dir(project_dir, env) / LOGS_DIR, project_dir)
 
 
 def log_file(project_dir: Path, env: str, deployment: str, container: str) -> Path:
+    """`.amlgen/<env>/logs/<deployment>.<container>.log`: the name must stay a file name."""
+    if not _FILE_SAFE_NAME.fullmatch(deployment):
+        raise WorkflowError(
+            f"deployment name {clip(deployment)}: not a deployment name (letters, digits and "
+            "'-', at most 64): no log file is read or written for it"
+        )
     return logs_dir(project_dir, env) / f"{deployment}.{container}.log"
 
 
@@ -236,17 +248,29 @@ def failed_step(backend: Backend, job: str, masks: dict[str, str]) -> str | None
 def logs(where: Where, state: State, live: bool = False, dry_run: bool = False) -> str:
     """The saved logs of the environment's deployment (the one its state records, else the
     rendered one), or, when `live` or none are saved, its logs fetched now (and saved)."""
-    endpoint = str(state.section("endpoint").get("name") or "")
-    deployment = str(state.section("deployment").get("name") or "")
+    endpoint = state.section("endpoint").get("name") or ""
+    deployment = state.section("deployment").get("name") or ""
     if endpoint and deployment:
+        for key, name in (("endpoint.name", endpoint), ("deployment.name", deployment)):
+            if not isinstance(name, str) or not _FILE_SAFE_NAME.fullmatch(name):
+                raise WorkflowError(
+                    f"{_rel(state.path, where.project_dir)}: {key} {clip(name)}: not an "
+                    "endpoint or deployment name (letters, digits and '-', at most 64): "
+                    "move the file aside after checking what it records"
+                )
         where.endpoint, where.deployment = endpoint, deployment
     files = {c: log_file(where.project_dir, where.env, where.deployment, c) for c in LOG_CONTAINERS}
-    saved = {c: p for c, p in files.items() if p.is_file()}
+    saved = {c: p for c, p in files.items() if os.path.lexists(p)}
     if not live and saved:
         parts = []
         for container, path in saved.items():
-            parts.append(f"==> {_rel(path, where.project_dir)} ({container}, saved) <==")
-            parts.append(path.read_text(encoding="utf-8").rstrip("\n"))
+            shown = _rel(path, where.project_dir)
+            try:  # bounded, a regular file, UTF-8: a FIFO, a 3 GB or a binary file is one line
+                text = read_text(path, MAX_SAVED_BYTES, shown)
+            except ReadRefused as exc:
+                raise WorkflowError(f"{exc} (fetch them again: `amlgen logs --live`)") from None
+            parts.append(f"==> {shown} ({container}, saved) <==")
+            parts.append(text.rstrip("\n"))
         return "\n".join(parts)
     got = where.fetch()
     if dry_run:

@@ -282,7 +282,7 @@ def region_name(name: str) -> str | None:
     if REGION_NAME.match(name):
         return None
     return (
-        f"region {name!r}: the ARM name, lower-case letters and digits (e.g. eastus2, "
+        f"region {clip(name)}: the ARM name, lower-case letters and digits (e.g. eastus2, "
         "swedencentral; `az account list-locations -o table` lists them)"
     )
 

@@ -23,6 +23,7 @@ from .catalog import lockfile, metadata
 from .catalog.lockfile import LOCK_FILE, LOCK_VERSION, LockError
 from .catalog.uri import registry_uri
 from .errors import AmlgenError
+from .outputs import check_env_name
 from .params import Resolved, environments, load_params
 from .prices import Endpoint
 from .version import __version__
@@ -485,6 +486,7 @@ def lock(
         raise LockError("--seed writes the lock from the bundled catalog: no --check or --emulator")
     envs = environments(root)
     if env is not None:
+        check_env_name(env)
         if env not in envs:
             raise LockError(
                 f"unknown environment {env!r}: no params/{env}.yaml; known: "

@@ -21,6 +21,8 @@ from .errors import NotAProject, OutputRefused
 from .reading import kind_of, shown_text
 
 MAX_PATH = 1024
+MAX_ENV_NAME = 200  # a file-name stem: params/<env>.yaml must fit in 255 bytes
+CLIP_ENV = 60
 # Folders of the project that hold sources or tools, never outputs.
 SOURCE_DIRS = (
     names.PARAMS_DIR,
@@ -42,14 +44,18 @@ SYSTEM_TREES += ("/libx32", "/proc", "/sbin", "/sys", "/usr", "/run", "/var/run"
 SHARED_ROOTS = ("/", "/home", "/root", "/tmp", "/var", "/opt", "/srv", "/mnt", "/media")
 
 
-def require_project(project_dir: Path | str, *, params: bool = True) -> Path:
+def require_project(project_dir: Path | str, *, params: bool = True, flag: str = "") -> Path:
     """The project folder, if it exists (and, with `params`, holds params/base.yaml); else one
-    line saying so."""
+    line saying so (`flag`, e.g. `-C`, first), the path clipped and without control characters.
+    Never raises anything else: a name too long for the system is a folder that does not exist."""
     root = Path(project_dir)
-    shown = shown_text(str(project_dir))
-    if not root.exists():
+    shown = f"{flag} {shown_text(str(project_dir))}".strip()
+    kind = kind_of(root)
+    if kind is None:
         raise NotAProject(f"{shown}: the folder does not exist")
-    if not root.is_dir():
+    if kind == "loop":
+        raise NotAProject(f"{shown}: a symlink loop, not a folder")
+    if kind != "folder":
         raise NotAProject(f"{shown}: not a folder")
     if params and kind_of(root / names.PARAMS_DIR / "base.yaml") is None:
         where = "here" if shown in (".", "") else f"in {shown}"
@@ -143,8 +149,37 @@ def check_env_name(env: str) -> str:
     .amlgen/<env>/, so it may not climb out of them."""
     if not env.strip():
         raise OutputRefused("--env: the environment name is empty")
+    if not env.isprintable() or len(env) > MAX_ENV_NAME:
+        raise OutputRefused(
+            f"--env {shown_text(env, CLIP_ENV)}: not an environment name (printable, at most "
+            f"{MAX_ENV_NAME} characters: it names params/<env>.yaml)"
+        )
     if env in (".", "..") or any(c in env for c in "/\\\0") or env.startswith("."):
         raise OutputRefused(
             f"--env {shown_text(env)}: not an environment name (no slashes, no dot first)"
         )
     return env
+
+
+def check_state_folder(folder: Path | str, project_dir: Path | str) -> Path:
+    """A folder of amlgen's own records (`.amlgen/`, `.amlgen/<env>/`, its `logs/`): wherever a
+    symlink on the way points, it may not land in another folder of the project (params/, the
+    project itself) nor in a system or shared folder; another disk is fine."""
+    path = Path(folder)
+    real = os.path.realpath(path)
+    project = os.path.realpath(project_dir)
+    if _inside(real, project):
+        rel = os.path.relpath(real, project).split(os.sep)[0]
+        if rel == names.STATE_DIR:
+            return path
+        where = "the project folder itself" if rel == "." else f"the project's {rel}/"
+        why = f"points into {where}, not into {names.STATE_DIR}/"
+    else:
+        why = _why_not(real, project, swapped=False) or ""
+    if why:
+        shown = shown_text(os.path.relpath(path, project_dir))
+        raise OutputRefused(
+            f"{shown} (which resolves to {shown_text(real)}): amlgen's records folder {why}: "
+            "refused, nothing written; make it a folder of its own"
+        )
+    return path

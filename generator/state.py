@@ -7,6 +7,7 @@ and statuses only, never keys, tokens or subscription ids.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -14,15 +15,42 @@ from typing import Any
 
 from . import names, reading
 from .errors import WorkflowError
-from .outputs import check_env_name
+from .outputs import check_env_name, check_state_folder
 from .yamlio import write_atomic
 
 MAX_STATE_BYTES = 4 * 1024 * 1024  # names and statuses: a few KB in practice
 
 
 def state_dir(project_dir: Path | str, env: str) -> Path:
-    """`.amlgen/<env>/`: the environment name may not climb out of it."""
-    return Path(project_dir) / names.STATE_DIR / check_env_name(env)
+    """`.amlgen/<env>/`: the environment name may not climb out of it, nor a symlink lead it
+    into the project's other folders or a system one."""
+    return check_state_folder(
+        Path(project_dir) / names.STATE_DIR / check_env_name(env), project_dir
+    )
+
+
+MAX_VALUE = 4096  # a recorded name, status or link
+# The names a command passes to the service and into file names: Azure's own (narrower) rules.
+ONLINE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")  # an endpoint, a deployment
+ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")  # a job, a model, a subscription
+ONLINE_SECTIONS = ("endpoint", "deployment")
+
+
+def _odd_value(data: dict[str, Any]) -> str | None:
+    """What in a state file's records amlgen never writes (`endpoint.name '../x': ...`), or
+    None: a section's name that is not a name, a text that is not printable or too long."""
+    for section, record in data.items():
+        if not isinstance(record, dict):
+            continue
+        name = record.get("name")
+        if name is not None:
+            rule = ONLINE_NAME if section in ONLINE_SECTIONS else ASSET_NAME
+            if not isinstance(name, str) or not rule.fullmatch(name):
+                return f"{section}.name {reading.clip(name)}: not a resource name"
+        for key, value in record.items():
+            if isinstance(value, str) and (len(value) > MAX_VALUE or not value.isprintable()):
+                return f"{section}.{key} {reading.clip(value)}: control characters or too long"
+    return None
 
 
 class State:
@@ -50,6 +78,12 @@ class State:
                     f"{path}: not valid JSON: delete it after checking what it records"
                 ) from None
             if isinstance(loaded, dict):
+                problem = _odd_value(loaded)
+                if problem:
+                    raise WorkflowError(
+                        f"{path}: {problem}: not what amlgen records; move the file aside after "
+                        "checking what it records"
+                    )
                 return loaded
         return {}
 

@@ -38,6 +38,9 @@ def _amlgen(project: Path, *args: str, timeout: float = 120) -> subprocess.Compl
     """A real process: a hang fails on the timeout, a traceback shows on stderr."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop("AMLGEN_EMULATOR", None)
+    # The SDK records the cloud of an emulator an earlier test in this process used here; a child
+    # that inherits it looks that cloud up and fails with a KeyError.
+    env.pop("AZUREML_CURRENT_CLOUD", None)
     return subprocess.run(
         [sys.executable, "-m", "generator", "-C", str(project), *args],
         capture_output=True, text=True, timeout=timeout, env=env,
@@ -227,3 +230,125 @@ def test_nan_intervals_from_the_environment_fall_back_to_the_defaults(
     monkeypatch.setenv("AMLGEN_HEARTBEAT_SECONDS", "nan")
     assert heartbeat_seconds() == HEARTBEAT_SECONDS
     assert heartbeat_seconds(float("nan")) == HEARTBEAT_SECONDS
+
+
+# --- saved failure logs (`amlgen logs`) -----------------------------------------------------------
+
+
+class _Logs:
+    """A backend whose deployment returns one line of logs per container."""
+
+    def deployment_logs(self, endpoint: str, deployment: str, container: str, lines: int) -> str:
+        return f"{container} ok\n"
+
+
+def _where(project: Path) -> object:
+    from generator import diagnose
+
+    return diagnose.Where(_Logs(), project, "dev", "ep-dev", "demo", {})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["binary", "huge", "fifo"])
+def test_a_saved_log_that_is_binary_huge_or_a_fifo_is_one_line(tmp_path: Path, kind: str) -> None:
+    from generator import diagnose
+    from generator.errors import WorkflowError
+    from generator.state import State
+
+    logs = tmp_path / ".amlgen" / "dev" / "logs"
+    logs.mkdir(parents=True)
+    path = logs / "demo.inference-server.log"
+    if kind == "binary":
+        path.write_bytes(b"\x83\xff\x00" * 100)
+    elif kind == "huge":  # sparse: read whole, it took 9 GB of memory
+        with path.open("wb") as fh:
+            fh.truncate(TEN_GB)
+    else:
+        os.mkfifo(path)
+    with pytest.raises(WorkflowError) as err:
+        diagnose.logs(_where(tmp_path), State.of(tmp_path, "dev"))  # type: ignore[arg-type]
+    text = str(err.value)
+    assert text.startswith(".amlgen/dev/logs/demo.inference-server.log: ") and "\n" not in text
+
+
+@pytest.mark.parametrize("name", ["../../../../escape", "a/b", "x\n", "d" * 300, 5])
+def test_a_state_naming_an_odd_deployment_reads_and_writes_no_log_file(
+    tmp_path: Path, name: object
+) -> None:
+    import json
+
+    from generator import diagnose
+    from generator.errors import WorkflowError
+    from generator.state import State
+
+    state = tmp_path / ".amlgen" / "dev" / "state.json"
+    state.parent.mkdir(parents=True)
+    record = {"endpoint": {"name": "ep-dev"}, "deployment": {"name": name}}
+    state.write_text(json.dumps(record))
+    before = sorted(p for p in tmp_path.parent.rglob("*") if "escape" in p.name)
+    with pytest.raises(WorkflowError) as err:
+        diagnose.logs(_where(tmp_path), State.of(tmp_path, "dev"), live=True)  # type: ignore[arg-type]
+    text = str(err.value)
+    assert "deployment.name" in text and "\n" not in text and len(text) < 400
+    assert sorted(p for p in tmp_path.parent.rglob("*") if "escape" in p.name) == before
+    assert not (tmp_path / ".amlgen" / "dev" / "logs").exists()
+
+
+# --- the data source (`amlgen data --source`) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("fifo", "is a FIFO, device or socket"),  # it said "is a file"
+        ("/dev/zero", "is a FIFO, device or socket"),
+        ("loop", "a symlink loop, not a folder"),  # it went to the Hub as a dataset id
+        ("samples\n", "a control character"),  # the newline split the error in two
+        ("a" * 5000, "over 1,024 characters"),  # it was echoed whole, as `cannot write` it
+    ],
+)
+def test_an_odd_data_source_is_one_short_line_before_any_read(
+    tmp_path: Path, source: str, says: str
+) -> None:
+    import generator
+    from generator.errors import DataError
+
+    project = _project(tmp_path)
+    os.mkfifo(project / "fifo")
+    (project / "loop").symlink_to(project / "loop")
+    with pytest.raises(DataError) as err:
+        generator.prepare_data("dev", project_dir=project, source=source)
+    text = str(err.value)
+    assert text.startswith("data.source: ") and says in text, text
+    assert "\n" not in text and len(text) < 400, text
+    assert not (project / "data" / "ultrachat_200k" / "train_sft.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("endpoint", "name", "--help"),  # passed to `az ... -n` and the SDK as it was
+        ("endpoint", "name", "ep;rm -rf x"),
+        ("endpoint", "name", "ep\nx"),  # `status` printed it on two lines
+        ("deployment", "name", "../../x"),
+        ("job", "name", "j" * 5000),
+        ("job", "status", "Completed\x1b[2J"),
+        ("model", "name", 7),
+    ],
+)
+def test_a_state_file_recording_what_amlgen_never_writes_is_one_line(
+    tmp_path: Path, section: str, key: str, value: object
+) -> None:
+    import json
+
+    from generator.errors import WorkflowError
+    from generator.state import State
+
+    state = tmp_path / ".amlgen" / "dev" / "state.json"
+    state.parent.mkdir(parents=True)
+    record = {"endpoint": {"name": "ep-dev", "status": "created"}, "job": {"name": "j1"}}
+    record.setdefault(section, {})[key] = value
+    state.write_text(json.dumps(record))
+    with pytest.raises(WorkflowError) as err:
+        State.of(tmp_path, "dev")
+    text = str(err.value)
+    assert f"{section}.{key} " in text and "\n" not in text and len(text) < 400, text

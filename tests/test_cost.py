@@ -377,6 +377,10 @@ def test_no_prices_and_seed_keep_the_locked_prices(
     [
         ({"per_hour": -1}, "prices.0.per_hour: must be a price per hour greater than 0"),
         ({"per_hour": "cheap"}, "prices.0.per_hour: must be a price per hour greater than 0"),
+        # a 400-digit integer was an OverflowError traceback in every command
+        ({"per_hour": 10**400}, "prices.0.per_hour: must be a price per hour greater than 0"),
+        ({"per_hour": 1e300}, "and at most 10,000,000"),
+        ({"per_hour": float("nan")}, "prices.0.per_hour: must be a price per hour greater than 0"),
         ({"read_on": "today"}, "prices.0.read_on: 'today' is not a date"),
         ({"discount": 0.5}, "prices.0.discount: unknown key (allowed: size, region"),
         ({"region": ""}, "prices.0.region: must be a non-empty string"),

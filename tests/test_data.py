@@ -416,6 +416,7 @@ def _amlgen(project: Path, tmp_path: Path, *args: str) -> subprocess.CompletedPr
         "HF_DATASETS_CACHE": str(tmp_path / "hf" / "datasets"),
     }
     env.pop("AMLGEN_EMULATOR", None)
+    env.pop("AZUREML_CURRENT_CLOUD", None)  # an in-process SDK test leaves it
     return subprocess.run(
         [sys.executable, "-m", "generator", "-C", str(project), *args],
         env=env, capture_output=True, text=True, timeout=120,

@@ -6,6 +6,7 @@ saying so in one note. The key is never printed and never leaves loopback."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import stat
 import subprocess
@@ -112,6 +113,76 @@ def test_no_key_anywhere_is_one_line_naming_where_it_looked(home: Path) -> None:
     text = str(err.value)
     assert "\n" not in text and str(home / ".cache" / "amlgen") in text
     assert "AMLGEN_EMULATOR_SECRET" in text
+
+
+# --- hostile values and records (one line each, never a hang, a traceback or a stray write) ------
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("http://127.0.0.1:41234/" + "a" * 100_000, "longer than 2,048 characters"),
+        ("http://10.0.0.1/" + "a" * 2_000, "only a loopback address"),
+        ("http://127.0.0.1:41234/\x1b[31m", "control characters"),
+        ("http://127.0.0.1/", "no port"),
+        ("http://127.0.0.1:0/", "no port"),
+        (f"{URL}#secret=", "the key is empty"),
+        (f"{URL}#secret=a\nb", "not a key"),
+    ],
+)
+def test_an_odd_emulator_value_is_one_short_line(home: Path, value: str, says: str) -> None:
+    with pytest.raises(WorkflowError) as err:
+        emulator_connection(value)
+    text = str(err.value)
+    assert says in text and "\n" not in text and len(text) < 400, text
+
+
+def test_a_fifo_huge_or_symlinked_record_is_refused_not_read(home: Path, tmp_path: Path) -> None:
+    path = record_connection(URL, "k" * 43)
+    path.unlink()
+    os.mkfifo(path, 0o600)  # reading it would block forever
+    with pytest.raises(WorkflowError, match="not a regular file"):
+        emulator_connection(URL)
+    path.unlink()
+    path.write_bytes(b" " * (2 * 1024 * 1024))
+    path.chmod(0o600)
+    with pytest.raises(WorkflowError, match="larger than"):
+        emulator_connection(URL)
+    path.unlink()
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text("{}")
+    elsewhere.chmod(0o600)
+    path.symlink_to(elsewhere)
+    with pytest.raises(WorkflowError, match="not a regular file"):
+        emulator_connection(URL)
+
+
+def test_forget_does_not_hang_on_a_fifo_put_in_place_of_the_record(home: Path) -> None:
+    path = record_connection(URL, "k" * 43)
+    path.unlink()
+    os.mkfifo(path, 0o600)  # reading it blocked the emulator's stop forever
+    forget_connection(path)
+    assert stat.S_ISFIFO(path.lstat().st_mode)  # not ours: left as it is
+
+
+def test_an_empty_home_does_not_put_the_key_in_the_root_folder(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", "")
+    assert connection_dir().is_absolute() and connection_dir() != Path("/.cache/amlgen")
+    assert connection_dir({"HOME": "rel"}) != Path("rel/.cache/amlgen")
+
+
+def test_an_unusable_home_or_a_symlinked_folder_is_one_line(home: Path, tmp_path: Path) -> None:
+    with pytest.raises(WorkflowError, match="cannot record the emulator's key there"):
+        record_connection(URL, "k", {"HOME": "/dev/null/x"})
+    other = tmp_path / "other"
+    other.mkdir(mode=0o755)
+    (home / ".cache").mkdir(parents=True)
+    (home / ".cache" / "amlgen").symlink_to(other)
+    with pytest.raises(WorkflowError, match="a symlink, not a folder"):
+        record_connection(URL, "k")
+    assert stat.S_IMODE(other.stat().st_mode) == 0o755 and not list(other.iterdir())
 
 
 def test_the_key_of_a_connection_string_off_loopback_is_neither_used_nor_shown(

@@ -240,6 +240,40 @@ def test_state_file_in_a_missing_folder_is_one_line_and_no_folder(tmp_path: Path
 
 
 @pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("fifo", "cannot read the fault file: not a regular file"),  # the start hung
+        ("huge", "cannot read the fault file: larger than 1 MiB"),
+        ("deep", "not valid YAML/JSON: nested too deeply"),  # a RecursionError traceback
+    ],
+)
+def test_a_fifo_huge_or_deep_fault_file_is_one_line(tmp_path: Path, kind: str, says: str) -> None:
+    faults = tmp_path / "faults.json"
+    if kind == "fifo":
+        os.mkfifo(faults)
+    elif kind == "huge":
+        with faults.open("wb") as fh:
+            fh.truncate(2 * 1024**3)  # sparse
+    else:
+        faults.write_text("[" * 5000 + "]" * 5000)
+    assert says in _one_error_line(["--faults", str(faults)])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_a_fifo_or_huge_state_file_is_one_line_not_a_hang_or_gigabytes(
+    tmp_path: Path, kind: str
+) -> None:
+    state = tmp_path / "state.json"
+    if kind == "fifo":
+        os.mkfifo(state)  # the start hung reading it; /dev/zero took 22 GB before
+    else:
+        with state.open("wb") as fh:
+            fh.truncate(2 * 1024**3)  # sparse
+    line = _one_error_line(["--state-file", str(state)])
+    assert "not a readable emulator state file" in line, line
+
+
+@pytest.mark.parametrize(
     ("args", "expected"),
     [
         (["--port", "99999"], "--port 99999: must be 0 (any free port) to 65535"),

@@ -140,3 +140,9 @@ def test_experiment_names(name: str, ok: bool) -> None:
 )
 def test_online_names(name: str, ok: bool) -> None:
     assert (limits.online_name(name, "endpoint") is None) is ok
+
+
+def test_a_5000_character_region_is_echoed_clipped() -> None:
+    # `--set budget.region=<5,000 characters>` was echoed whole
+    message = limits.region_name("e" * 5000)
+    assert message is not None and message.startswith("region 'eee") and len(message) < 300

@@ -291,3 +291,22 @@ def test_a_read_only_project_is_one_line_and_render_check_still_works(tmp_path: 
         else:
             for path in [disk, *disk.rglob("*")]:
                 path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_failed_write_names_a_long_file_clipped() -> None:
+    from generator import atomic
+
+    line = atomic.failure(OSError(errno.ENAMETOOLONG, "File name too long", "a" * 5000))
+    assert line.startswith("cannot write 'aaa") and line.endswith(": File name too long")
+    assert len(line) < 400  # the name was echoed whole
+
+
+def test_a_records_folder_symlinked_into_params_gets_no_journal(tmp_path: Path) -> None:
+    from generator import atomic
+    from generator.errors import OutputRefused
+
+    (tmp_path / "params").mkdir()
+    (tmp_path / ".amlgen").symlink_to(tmp_path / "params")
+    with pytest.raises(OutputRefused, match="points into the project's params/"):
+        atomic.journal_dir(tmp_path)  # render wrote (and removed) params/.txn/ through it
+    assert list((tmp_path / "params").iterdir()) == []

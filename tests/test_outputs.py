@@ -139,11 +139,42 @@ def test_a_missing_project_folder_says_so(args: list[str]) -> None:
     assert line == "error: -C /nonexistent-amlgen-project: the folder does not exist"
 
 
+@pytest.mark.parametrize(
+    ("folder", "says"),
+    [
+        ("a" * 5000, "the folder does not exist"),  # ENAMETOOLONG: was echoed whole
+        ("/nonexistent\n", "the folder does not exist"),  # the newline split the error in two
+        ("/dev/null", "not a folder"),
+    ],
+)
+def test_an_odd_project_folder_is_one_short_line(folder: str, says: str) -> None:
+    line = one_error(folder, "plan")
+    assert line.startswith("error: -C ") and line.endswith(says) and len(line) < 400, line
+
+
+def test_a_project_folder_in_a_symlink_loop_says_so(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert one_error(tmp_path / "loop", "plan").endswith(": a symlink loop, not a folder")
+
+
 @pytest.mark.parametrize("env", ["../x", "..", ".hidden", "a/b"])
 def test_an_environment_name_cannot_climb_out_of_its_folders(project: Path, env: str) -> None:
     line = one_error(project, "teardown", "--env", env)
     assert "not an environment name" in line or "unknown environment" in line, line
     assert not (project.parent / "x").exists()
+
+
+@pytest.mark.parametrize("env", ["dev\n", "\x1b[31mred", "a" * 5000])
+@pytest.mark.parametrize(
+    "args", [["render"], ["data"], ["plan"], ["teardown", "--dry-run"], ["lock", "--check"]]
+)
+def test_an_environment_name_with_control_characters_or_5000_long_is_one_short_line(
+    project: Path, env: str, args: list[str]
+) -> None:
+    # `dev\n` split the error in two and printed the escape raw; 5,000 characters were echoed twice
+    line = one_error(project, *args, "--env", env)
+    assert "not an environment name (printable" in line and len(line) < 300, line
+    assert "\x1b[" not in line.replace("\\x1b", "")
 
 
 def _can_mount(folder: Path) -> bool:
@@ -184,3 +215,35 @@ def test_the_rule_itself(project: Path) -> None:
         check_root("x" * 5000 + "\n", project, "--out")
     with pytest.raises(OutputRefused, match=r"longer than 1024"):
         check_root("x" * 5000, project, "--out")
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [(".amlgen", "params"), (".amlgen/dev", "params"), (".amlgen/dev/logs", ".")],
+)
+def test_a_records_folder_symlinked_into_the_project_writes_nothing_there(
+    project: Path, link: str, target: str
+) -> None:
+    from generator import diagnose
+    from generator.state import State
+
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    (project / link).symlink_to(project / target)
+    before = sorted(p.name for p in (project / target).iterdir())
+    with pytest.raises(OutputRefused) as err:
+        state = State.of(project, "dev")
+        state.update("job", name="j")
+        diagnose.log_file(project, "dev", "demo", "inference-server")
+    assert "not into .amlgen/: refused" in str(err.value) and "\n" not in str(err.value)
+    assert sorted(p.name for p in (project / target).iterdir()) == before
+
+
+def test_a_records_folder_on_another_disk_is_fine(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from generator.state import State
+
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (project / ".amlgen").symlink_to(elsewhere)
+    State.of(project, "dev").update("job", name="j")
+    assert (elsewhere / "dev" / "state.json").is_file()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..yamlio import Document
 
 SECTION = "prices"
+MAX_PER_HOUR = 10_000_000  # in any currency: the largest VM is about $100/h
 TEXT_KEYS = ("size", "region", "currency", "meter", "product", "read_from", "filter")
 KEYS = (
     "size",
@@ -65,8 +66,13 @@ def parse(doc: Document, items: Any, fail: Any, day: Any) -> dict[tuple[str, str
                 raise fail(doc, (*path, k), "must be a non-empty string")
         price: Any = raw.get("per_hour")
         number = isinstance(price, int | float) and not isinstance(price, bool)
-        if not number or not math.isfinite(price) or price <= 0:
-            raise fail(doc, (*path, "per_hour"), "must be a price per hour greater than 0")
+        # An int is compared as it is (a 400-digit one overflows math.isfinite), then bounded.
+        if not number or not (0 < price <= MAX_PER_HOUR) or not math.isfinite(price):
+            raise fail(
+                doc,
+                (*path, "per_hour"),
+                f"must be a price per hour greater than 0 and at most {MAX_PER_HOUR:,}",
+            )
         quote = Quote(
             size=raw["size"],
             region=raw["region"],

@@ -17,7 +17,7 @@ import click
 
 import generator
 
-from ..errors import AmlgenError, NotAProject
+from ..errors import AmlgenError
 from ..version import __version__
 from .options import (
     BACKEND,
@@ -94,9 +94,7 @@ def cli(ctx: click.Context, project_dir: Path) -> None:
 
     Example: amlgen render --all && amlgen validate
     """
-    if not project_dir.is_dir():
-        what = "is not a folder" if project_dir.exists() else "the folder does not exist"
-        raise NotAProject(f"-C {project_dir}: {what}")
+    generator.require_project(project_dir, params=False, flag="-C")
     ctx.obj = {"project_dir": project_dir}
 
 

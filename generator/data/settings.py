@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .. import names
 from ..errors import DataError
+from ..outputs import MAX_PATH as MAX_SOURCE
 from ..outputs import check_root
+from ..reading import shown_text
 
 if TYPE_CHECKING:
     from ..params import Resolved
@@ -80,6 +82,9 @@ def settings_from_params(
     src = d.source if source is None else source
     if not src.strip():
         raise DataError("data.source: empty; give a hub id or a local folder")
+    if not src.isprintable() or len(src) > MAX_SOURCE:
+        why = "a control character" if not src.isprintable() else f"over {MAX_SOURCE:,} characters"
+        raise DataError(f"data.source: {shown_text(src)}: {why}; give a hub id or a local folder")
     return DataSettings(
         source=src,
         split_percent=float(pct),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
-from ..reading import check_walkable
+from ..reading import check_walkable, kind_of, shown_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,15 +53,21 @@ def open_source(
     local = Path(source).expanduser()
     if not local.is_absolute():
         local = project_dir / local
-    if local.exists() and not local.is_dir():
-        raise DataError(f"data.source: {source} is a file; give a folder in the hub layout")
-    if not local.exists() and _looks_like_path(source):
-        raise DataError(f"data.source: folder {source} does not exist")
-    if local.is_dir():  # datasets walks it for data files: /proc would take forever
-        check_walkable(local, f"data.source: {source}")
-    path = str(local) if local.is_dir() else source
+    kind = kind_of(local)
+    if kind == "loop":
+        raise DataError(f"data.source: {shown_text(source)}: a symlink loop, not a folder")
+    if kind in ("file", "other"):
+        what = "a file" if kind == "file" else "a FIFO, device or socket"
+        raise DataError(
+            f"data.source: {shown_text(source)} is {what}; give a folder in the hub layout"
+        )
+    if kind is None and _looks_like_path(source):
+        raise DataError(f"data.source: folder {shown_text(source)} does not exist")
+    if kind == "folder":  # datasets walks it for data files: /proc would take forever
+        check_walkable(local, f"data.source: {shown_text(source)}")
+    path = str(local) if kind == "folder" else source
     offline = False
-    if not local.is_dir():
+    if kind != "folder":
         offline = _hub_offline()
         if not offline:
             _reach_hub(source)
@@ -73,10 +79,10 @@ def open_source(
             path, cache_dir=str(cache_dir) if cache_dir is not None else None
         )
     except Exception as exc:  # datasets raises many types for "not there"
-        where = "folder" if local.is_dir() else "Hugging Face Hub dataset"
+        where = "folder" if kind == "folder" else "Hugging Face Hub dataset"
         hint = f" (HF_HUB_OFFLINE is set: {SAMPLE_HINT})" if offline else ""
         raise DataError(
-            f"data.source: cannot load {where} {source}: {first_line(exc)}{hint}"
+            f"data.source: cannot load {where} {shown_text(source)}: {first_line(exc)}{hint}"
         ) from None
     _tune_parquet(builder.config)
     files = {str(k): [str(f) for f in v] for k, v in (builder.config.data_files or {}).items()}
@@ -175,7 +181,8 @@ def _tune_parquet(config: Any) -> None:
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message: what one error line can carry."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else f"{line[:300]}..."  # it may quote a long source again
 
 
 def row_count(src: Source, split: str, stream: Any) -> int:

@@ -36,6 +36,10 @@ from typing import Any
 
 import yaml
 
+from .. import reading
+
+MAX_FAULTS_BYTES = 1024 * 1024  # a list of fault rules
+
 KINDS = (
     "job_status",
     "deployment_fails",
@@ -173,12 +177,14 @@ def load(source: str | Path | dict[str, Any] | list[Any] | None) -> list[dict[st
     path = Path(source)
     from .errors import EmulatorError
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EmulatorError(f"{path}: cannot read the fault file: {exc.strerror}") from None
+    try:  # bounded, a regular file: a FIFO hung the start, /dev/zero took 24 GB
+        text = reading.read_text(path, MAX_FAULTS_BYTES)
+    except reading.ReadRefused as exc:
+        raise EmulatorError(f"{path}: cannot read the fault file: {exc.reason}") from None
     try:
         raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except RecursionError:
+        raise EmulatorError(f"{path}: not valid YAML/JSON: nested too deeply") from None
     except (ValueError, yaml.YAMLError) as exc:
         raise EmulatorError(f"{path}: not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
     if raw is None:

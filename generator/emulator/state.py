@@ -14,9 +14,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .. import reading
 from ..atomic import TMP_SUFFIX, sweep
 
 # Lists every store keeps; the dict sections come from the route families (api.sections()).
+MAX_STATE_BYTES = 256 * 1024 * 1024  # an emulator state file (a few MB after long sessions)
 LOGS = ("requests", "faults_fired")
 
 
@@ -43,11 +45,15 @@ class Store:
         """Read the state file if there is one (a restarted server continues where it stopped)."""
         if self.path is None or not self.path.exists():
             return
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-        except (OSError, ValueError) as exc:
-            from .errors import EmulatorError
+        from .errors import EmulatorError
 
+        try:  # bounded, a regular file: a FIFO hung the start, /dev/zero took 22 GB
+            raw = json.loads(reading.read_text(self.path, MAX_STATE_BYTES) or "{}")
+        except reading.ReadRefused as exc:
+            raise EmulatorError(
+                f"{exc.where}: not a readable emulator state file: {exc.reason}"
+            ) from None
+        except (OSError, ValueError, RecursionError) as exc:
             raise EmulatorError(f"{self.path}: not a readable emulator state file: {exc}") from None
         if not isinstance(raw, dict):
             from .errors import EmulatorError

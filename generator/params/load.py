@@ -25,6 +25,7 @@ from .. import catalog, limits, names, reading
 from ..catalog import lockfile
 from ..errors import ParamsError
 from ..finetuning import spec as ftspec
+from ..outputs import check_env_name
 from ..reading import clip, shown_text
 from ..yamlio import Document, Path_, YamlReadError, parse, read
 from .model import BASE_FILE, COMPONENT_NAME, DERIVED_INPUTS, PARAMS_DIR, Params
@@ -245,6 +246,7 @@ def load_params(
     if not env.strip():
         known = ", ".join(envs) if envs else f"none (no overlays in {folder})"
         raise ParamsError([f"--env: the environment name is empty; known: {known}"])
+    check_env_name(env)
     if env not in envs:
         known = ", ".join(envs) if envs else f"none (no overlays in {folder})"
         raise ParamsError(

@@ -18,21 +18,40 @@ import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
-from .. import names
+from .. import names, reading
 from ..errors import WorkflowError
 from .loopback import check_loopback
 
 SECRET_MARK = "#secret="  # a connection string: URL#secret=KEY
 FOLDER = "amlgen"
+MAX_VALUE = 2048  # characters of a connection string
+MAX_RECORD = 64 * 1024  # bytes of a connection file (about 110 in practice)
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    """HOME when it is an absolute path; else the user's home from the password database (an
+    empty or relative HOME would put the key in `/.cache` or the current folder)."""
+    home = env.get("HOME") or ""
+    if os.path.isabs(home):
+        return Path(home)
+    try:
+        import pwd
+
+        return Path(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, KeyError, AttributeError):
+        raise WorkflowError(
+            f"HOME is {'empty' if not home else 'not an absolute path'} and this user has no "
+            "home folder: set HOME (or XDG_RUNTIME_DIR) to record or find the emulator's key"
+        ) from None
 
 
 def connection_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Where emulators record their connection: the user's runtime folder, else their cache."""
     env = os.environ if environ is None else environ
     runtime = env.get("XDG_RUNTIME_DIR")
-    if runtime and Path(runtime).is_dir():
+    if runtime and os.path.isabs(runtime) and Path(runtime).is_dir():
         return Path(runtime) / FOLDER
-    return Path(env.get("HOME") or Path.home()) / ".cache" / FOLDER
+    return _home(env) / ".cache" / FOLDER
 
 
 def connection_file(url: str, environ: Mapping[str, str] | None = None) -> Path:
@@ -42,8 +61,18 @@ def connection_file(url: str, environ: Mapping[str, str] | None = None) -> Path:
 
 
 def _private_folder(folder: Path) -> None:
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = folder.stat()
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.lstat()
+    except OSError as exc:
+        raise WorkflowError(
+            f"{folder}: cannot record the emulator's key there: {exc.strerror} (set HOME or "
+            "XDG_RUNTIME_DIR to a folder of yours)"
+        ) from None
+    if not stat.S_ISDIR(info.st_mode):  # a symlink: its target's mode is not ours to change
+        raise WorkflowError(
+            f"{folder}: a symlink, not a folder: not recording the emulator's key through it"
+        )
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise WorkflowError(f"{folder}: owned by another user: not recording the emulator's key")
     if stat.S_IMODE(info.st_mode) & 0o077:
@@ -57,20 +86,29 @@ def record_connection(url: str, secret: str, environ: Mapping[str, str] | None =
     _private_folder(path.parent)
     text = json.dumps({"url": url, "secret": secret, "pid": os.getpid()})
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()  # left by a killed process of the same pid
+        fd = os.open(temp, flags, 0o600)
+        try:
+            os.write(fd, text.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise WorkflowError(f"{path}: cannot record the emulator's key: {exc.strerror}") from None
     return path
 
 
 def forget_connection(path: Path) -> None:
     """Remove a connection file this process wrote (not one a newer emulator replaced it with)."""
-    with contextlib.suppress(OSError, ValueError):
-        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+    with contextlib.suppress(OSError, ValueError, AttributeError, reading.ReadRefused):
+        # bounded, a regular file: a FIFO put in its place must not hang the emulator's stop
+        if json.loads(reading.read_text(path, MAX_RECORD)).get("pid") == os.getpid():
             path.unlink()
 
 
@@ -91,24 +129,56 @@ def recorded_secret(url: str, environ: Mapping[str, str] | None = None) -> str |
     wrote it is gone: a SIGKILL leaves its file behind)."""
     path = connection_file(url, environ)
     try:
-        info = path.stat()
+        info = path.lstat()
     except OSError:
         return None
+    if not stat.S_ISREG(info.st_mode):
+        raise WorkflowError(
+            f"{path}: not a regular file (a symlink, FIFO or folder): not using an emulator key "
+            "from it; delete it and restart `amlgen-emulator`"
+        )
     if stat.S_IMODE(info.st_mode) & 0o077 or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
         raise WorkflowError(
             f"{path}: readable or writable by others (mode {stat.S_IMODE(info.st_mode):o}): "
             "not using an emulator key from it; delete it and restart `amlgen-emulator`"
         )
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record = json.loads(reading.read_text(path, MAX_RECORD))
+    except reading.ReadRefused as exc:
+        raise WorkflowError(f"{exc}: delete it and restart `amlgen-emulator`") from None
+    except (ValueError, RecursionError):  # half-written or not ours: as if none
         return None
     if not isinstance(record, dict) or not _alive(record.get("pid")):
         return None
     if urllib.parse.urlsplit(str(record.get("url"))).port != urllib.parse.urlsplit(url).port:
         return None
     secret = record.get("secret")
-    return secret if isinstance(secret, str) and secret else None
+    return secret if isinstance(secret, str) and secret and secret.isprintable() else None
+
+
+def shown(url: str) -> str:
+    return reading.shown_text(url, 80)
+
+
+def _checked_url(url: str, raw: str) -> str:
+    """The emulator URL if it is one: printable, bounded, on loopback, with a port (the key is
+    recorded per port)."""
+    if len(raw) > MAX_VALUE:
+        raise WorkflowError(
+            f"emulator URL {shown(url)}: longer than {MAX_VALUE:,} characters: not an emulator URL"
+        )
+    if not url.isprintable() or url != url.strip():
+        raise WorkflowError(
+            f"emulator URL {shown(url)}: spaces or control characters: not an emulator URL"
+        )
+    url = check_loopback(url)
+    port = urllib.parse.urlsplit(url).port
+    if not port:
+        raise WorkflowError(
+            f"emulator URL {shown(url)}: no port (http://127.0.0.1:PORT/, as `amlgen-emulator` "
+            "prints it)"
+        )
+    return url
 
 
 def emulator_connection(
@@ -121,8 +191,13 @@ def emulator_connection(
     raw = value or env.get(names.ENV_EMULATOR) or None
     if not raw:
         return None
-    url_part, _, given = raw.partition(SECRET_MARK)
-    url = check_loopback(url_part)
+    url_part, marked, given = raw.partition(SECRET_MARK)
+    url = _checked_url(url_part, raw)
+    if marked and (not given or not given.isprintable() or given != given.strip()):
+        what = "empty" if not given else "not a key (spaces or control characters)"
+        raise WorkflowError(
+            f"emulator connection string {shown(url)}{SECRET_MARK}...: the key is {what}"
+        )
     # The record of a running emulator beats the variable, which may be left from an earlier one.
     secret = given or recorded_secret(url, env) or env.get(names.ENV_EMULATOR_SECRET)
     if not secret:

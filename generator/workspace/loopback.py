@@ -15,6 +15,7 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkflowError
+from ..reading import clip
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -41,8 +42,9 @@ def check_loopback(url: str) -> str:
             loopback = False
     if parts is None or parts.scheme not in ("http", "https") or not loopback:
         raise WorkflowError(
-            f"emulator URL {url!r}: only a loopback address is accepted (http://127.0.0.1:PORT/ "
-            "or http://localhost:PORT/); the emulator's token is never sent to another host"
+            f"emulator URL {clip(url, 80)}: only a loopback address is accepted "
+            "(http://127.0.0.1:PORT/ or http://localhost:PORT/); the emulator's token is never "
+            "sent to another host"
         )
     return url if url.endswith("/") else url + "/"
 
