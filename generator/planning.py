@@ -46,6 +46,7 @@ from .normalise import (
     show,
 )
 from .rendering import model_path
+from .sdkenv import check_sdk_environment
 
 if TYPE_CHECKING:
     from .costs import Estimate
@@ -261,6 +262,8 @@ class Plan:
 def load_desired(assets: Assets) -> dict[str, dict[str, Any] | None]:
     """Each committed file as the SDK reads it (`load_*`, then the entity's dict)."""
     from .quiet import quiet
+
+    check_sdk_environment()
 
     with quiet():
         import azure.ai.ml as aml

@@ -65,6 +65,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
             "yamlio",
             "atomic",
             "quiet",
+            "sdkenv",
             "catalog",
             "limits",
             "chatrows",

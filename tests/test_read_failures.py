@@ -181,3 +181,32 @@ def test_an_emulator_that_refuses_the_token_is_one_line_for_both_backends_and_lo
         line = _one_error_line(result, "cannot read the registry:", "refused the token")
         assert "change(s)" not in result.output
         assert emu.secret not in result.output and emu.secret not in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args",
+    [["validate", "azureml/dev"], ["run", "--env", "dev", "--dry-run", "--backend", "sdk"]],
+    ids=["validate", "sdk-dry-run"],
+)
+def test_a_stale_sdk_cloud_setting_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    """AZUREML_CURRENT_CLOUD left behind by a process that used a custom cloud (the SDK sets it
+    against the emulator) made the SDK fail on import, a traceback in every command that uses
+    it. Its own process: a failed SDK import must not leak into other tests."""
+    import subprocess
+    import sys
+
+    from _flowkit import child_env
+
+    proj = make_project(tmp_path / "proj")
+    env = child_env()
+    env.update(AZUREML_CURRENT_CLOUD="amlgen-emulator-127.0.0.1-1", AMLGEN_EMULATOR="")
+    env["ARM_CLOUD_METADATA_URL"] = "http://127.0.0.1:9/metadata"  # refused at once: no network
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "-C", str(proj), *args],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [ln for ln in done.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "AZUREML_CURRENT_CLOUD" in errors[0] and "unset it" in errors[0]

@@ -20,6 +20,7 @@ from ..errors import WorkflowError
 from ..finetuning.spec import REQUEST_API_VERSION
 from ..quiet import sdk_quiet
 from ..rendering import model_path
+from ..sdkenv import check_sdk_environment
 from ..workspace import Workspace, ml_client, redact
 from .base import DRY_JOB, LOG_CONTAINERS, Assets, JobInfo, ModelInfo, StepInfo, entity_dict
 from .failures import (
@@ -84,6 +85,8 @@ class SdkBackend:
     @property
     def client(self) -> Any:
         if self._client is None:
+            if not self.ws.emulated:  # against the emulator, the client names its own cloud
+                check_sdk_environment()
             with sdk_quiet():
                 self._client = ml_client(self.ws)
         return self._client

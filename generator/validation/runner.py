@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from .. import reading
 from ..catalog import lockfile
 from ..errors import ParamsError, RenderError
+from ..sdkenv import check_sdk_environment
 from . import component, cross, finetuning, pipeline, placeholders, rules, runtime
 from .assets import Asset, load_asset
 from .budget import budget_findings
@@ -150,6 +151,7 @@ def check_set(
 
 
 def _sdk(assets: list[Asset]) -> list[Finding]:
+    check_sdk_environment()
     try:
         from . import sdk_schema as sdk_layer
 
