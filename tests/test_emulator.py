@@ -529,8 +529,9 @@ def test_state_file_survives_a_new_server_on_the_same_port(tmp_path: Path, asset
 
 @pytest.mark.slow
 def test_cli_prints_exports_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HOME": str(tmp_path / "home")}
     env.pop("AMLGEN_EMULATOR_SECRET", None)
+    env.pop("XDG_RUNTIME_DIR", None)  # its connection record goes to the test's HOME, not yours
     proc = subprocess.Popen(
         [sys.executable, "-m", "generator.emulator", "--job-seconds", "1"],
         cwd=ROOT,
