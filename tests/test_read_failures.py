@@ -183,11 +183,18 @@ def test_an_emulator_that_refuses_the_token_is_one_line_for_both_backends_and_lo
         assert emu.secret not in result.output and emu.secret not in line
 
 
+EMU = "http://127.0.0.1:9/#secret=" + "k" * 43  # nothing listens: the SDK fails first
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
-    [["validate", "azureml/dev"], ["run", "--env", "dev", "--dry-run", "--backend", "sdk"]],
-    ids=["validate", "sdk-dry-run"],
+    [
+        ["validate", "azureml/dev"],
+        ["run", "--env", "dev", "--dry-run", "--backend", "sdk"],
+        ["status", "--env", "dev", "--job", "j1", "--backend", "sdk", "--emulator", EMU],
+    ],
+    ids=["validate", "sdk-dry-run", "sdk-client-against-the-emulator"],
 )
 def test_a_stale_sdk_cloud_setting_is_one_line(tmp_path: Path, args: list[str]) -> None:
     """AZUREML_CURRENT_CLOUD left behind by a process that used a custom cloud (the SDK sets it

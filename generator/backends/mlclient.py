@@ -85,8 +85,7 @@ class SdkBackend:
     @property
     def client(self) -> Any:
         if self._client is None:
-            if not self.ws.emulated:  # against the emulator, the client names its own cloud
-                check_sdk_environment()
+            check_sdk_environment()  # the SDK's import fails on a stale cloud, emulator or not
             with sdk_quiet():
                 self._client = ml_client(self.ws)
         return self._client
